@@ -1,0 +1,1 @@
+"""Generative AI Toolkit: tools for building and observing LLM agents."""

@@ -1,0 +1,41 @@
+"""Tracing for LLM agents: spans (``Trace``), tracers that keep or ship them, and ``@traced``.
+
+```python
+from generative_ai_toolkit.tracer import InMemoryTracer
+
+tracer = InMemoryTracer()
+with tracer.trace("converse", span_kind="SERVER") as span:
+    span.add_attribute("ai.conversation.id", "c-1", inheritable=True)
+```
+"""
+
+from ._base import BaseTracer, NoCurrentTraceError, Tracer
+from ._clock import Clock
+from ._console import HumanReadableTracer, StructuredLogsTracer
+from ._ids import IdGenerator, RandomIdGenerator, XRayIdGenerator
+from ._memory import InMemoryTracer
+from ._noop import NoopTracer
+from ._propagation import ContextPropagatingExecutor, with_current_context
+from ._tee import TeeTracer
+from ._trace import Scope, Trace
+from ._traced import traced
+
+__all__ = [
+    "BaseTracer",
+    "Clock",
+    "ContextPropagatingExecutor",
+    "HumanReadableTracer",
+    "IdGenerator",
+    "InMemoryTracer",
+    "NoCurrentTraceError",
+    "NoopTracer",
+    "RandomIdGenerator",
+    "Scope",
+    "StructuredLogsTracer",
+    "TeeTracer",
+    "Trace",
+    "Tracer",
+    "XRayIdGenerator",
+    "traced",
+    "with_current_context",
+]

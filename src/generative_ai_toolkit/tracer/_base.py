@@ -1,0 +1,204 @@
+"""The tracer interface (``Tracer``) and the span lifecycle every tracer shares (``BaseTracer``)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from ._clock import Clock, monotonic_wall_ns
+from ._freeze import freeze, safe_str
+from ._ids import IdGenerator, RandomIdGenerator
+from ._trace import CURRENT_SPAN, DEFAULT_SCOPE, SPAN_KINDS, Scope, Trace
+
+_log = logging.getLogger("generative_ai_toolkit.tracer")
+
+
+class NoCurrentTraceError(RuntimeError):
+    """``current_trace`` was read outside any open span of that tracer."""
+
+
+@runtime_checkable
+class Tracer(Protocol):
+    """What agents need from a tracer. ``BaseTracer`` implements all of it."""
+
+    def trace(
+        self, span_name: str, *, span_kind: str = "INTERNAL", parent: Trace | None = None
+    ) -> Trace:
+        """Open a span; use it as a context manager."""
+        ...
+
+    @property
+    def current_trace(self) -> Trace:
+        """The innermost open span of this tracer in the current thread or task."""
+        ...
+
+    def set_context(
+        self, *, resource_attributes: Mapping[str, Any] | None = None
+    ) -> Callable[[], None]:
+        """Set tracer-wide context for spans opened from now on; returns an undo callable."""
+        ...
+
+    def get_traces(
+        self, trace_id: str | None = None, attribute_filter: Mapping[str, Any] | None = None
+    ) -> Sequence[Trace]:
+        """Ended spans matching the filters, sorted by start time."""
+        ...
+
+    def persist(self, trace: Trace) -> None:
+        """Store or ship one ended span."""
+        ...
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Write out everything handed over so far; whether that finished in time."""
+        ...
+
+    def shutdown(self) -> None:
+        """Flush, then release resources."""
+        ...
+
+
+class BaseTracer(ABC):
+    """Span lifecycle, context and failure containment; subclasses implement ``persist``.
+
+    ``persist(trace)`` is called once per span, on the thread that ended it, when the span ends
+    (so children before parents). Whatever it raises is logged and counted in
+    ``stats["persist_errors"]``, never raised into the traced code.
+
+    The class-level defaults let a subclass that defines its own ``__init__`` without calling
+    ``super().__init__()`` still work.
+    """
+
+    #: Where span times come from: nanoseconds since the epoch. Monotonic by default.
+    clock: Clock = staticmethod(monotonic_wall_ns)
+    _ids: IdGenerator = RandomIdGenerator()
+    _resource: Mapping[str, Any] = {}
+    _scope: Scope = DEFAULT_SCOPE
+    _persist_errors: int = 0
+    _errors_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        id_generator: IdGenerator | None = None,
+        scope: Scope | None = None,
+    ) -> None:
+        if clock is not None:
+            self.clock = clock
+        if id_generator is not None:
+            self._ids = id_generator
+        if scope is not None:
+            self._scope = scope
+
+    def trace(
+        self, span_name: str, *, span_kind: str = "INTERNAL", parent: Trace | None = None
+    ) -> Trace:
+        """Open a span named ``span_name``; use it as ``with tracer.trace(...) as span:``.
+
+        The parent is ``parent`` when given, else this tracer's innermost open span in the
+        current thread or task (spans of other tracers are skipped). Raises ``ValueError`` for an
+        unknown ``span_kind``.
+        """
+        if span_kind not in SPAN_KINDS:
+            raise ValueError(f"span_kind must be one of {sorted(SPAN_KINDS)}, not {span_kind!r}")
+        if parent is None:
+            parent = CURRENT_SPAN.get()
+            while parent is not None and parent._owner is not self:
+                parent = parent._outer
+        ids = self._ids
+        return Trace(
+            span_name,
+            span_kind,
+            ids.new_trace_id() if parent is None else parent._trace_id,
+            ids.new_span_id(),
+            parent,
+            self.clock(),
+            self,
+            self._resource,
+            self._scope,
+        )
+
+    @property
+    def current_trace(self) -> Trace:
+        """The innermost open span of this tracer in the current thread or task.
+
+        Raises ``NoCurrentTraceError`` outside any span of this tracer.
+        """
+        span = CURRENT_SPAN.get()
+        while span is not None and span._owner is not self:
+            span = span._outer
+        if span is None:
+            raise NoCurrentTraceError(
+                f"{type(self).__name__}.current_trace was read outside any span of this tracer: "
+                "read it inside `with tracer.trace(...)` or a @traced function"
+            )
+        return span
+
+    def set_context(
+        self, *, resource_attributes: Mapping[str, Any] | None = None
+    ) -> Callable[[], None]:
+        """Set the resource attributes (e.g. ``service.name``) of every span opened from now on.
+
+        Applies tracer-wide, in every thread and task. Returns a callable that restores the
+        previous context.
+        """
+        previous = self._resource
+        if resource_attributes is not None:
+            self._resource = {safe_str(k): freeze(v) for k, v in resource_attributes.items()}
+
+        def restore() -> None:
+            self._resource = previous
+
+        return restore
+
+    @abstractmethod
+    def persist(self, trace: Trace) -> None:
+        """Store or ship one ended span; called once per span, when it ends."""
+
+    def get_traces(
+        self, trace_id: str | None = None, attribute_filter: Mapping[str, Any] | None = None
+    ) -> Sequence[Trace]:
+        """Ended spans matching ``trace_id`` and every ``attribute_filter`` item, by start time.
+
+        Tracers that keep no spans raise ``NotImplementedError`` naming one that does.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} does not keep spans, so it cannot answer get_traces(); "
+            "use InMemoryTracer or SqliteTracer (or add one first to a TeeTracer)"
+        )
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Write out everything handed over so far. In-process tracers have nothing to wait for."""
+        return True
+
+    def shutdown(self) -> None:
+        """Flush and release resources. Spans ended afterwards are still handed to ``persist``."""
+        self.flush()
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counters of what this tracer did; ``persist_errors`` counts spans ``persist`` failed."""
+        return {"persist_errors": self._persist_errors}
+
+    def _emit(self, trace: Trace) -> None:
+        try:
+            self.persist(trace)
+        except Exception:  # noqa: BLE001 - a broken sink must never break the agent it observes
+            self._persist_failed(trace)
+
+    def _persist_failed(self, trace: Trace) -> None:
+        with self._errors_lock:
+            self._persist_errors += 1
+            first = self._persist_errors == 1
+        if first:
+            _log.exception("%s failed to persist span %r", type(self).__name__, trace.span_name)
+        else:
+            _log.error(
+                "%s failed to persist span %r (%d failures so far)",
+                type(self).__name__,
+                trace.span_name,
+                self._persist_errors,
+            )

@@ -1,0 +1,99 @@
+"""Tracers that write each span to a text stream: human-readable text or JSON lines."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TextIO
+
+from ._base import BaseTracer
+from ._clock import Clock
+from ._human_format import format_human
+from ._ids import IdGenerator
+from ._json_encode import SpanJsonEncoder
+from ._trace import Scope, Trace
+
+
+class _StreamTracer(BaseTracer):
+    """Writes one text record per span to ``stream`` (``sys.stdout`` at the time of writing when
+    ``None``), as each span ends: children before parents."""
+
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        clock: Clock | None = None,
+        id_generator: IdGenerator | None = None,
+        scope: Scope | None = None,
+    ) -> None:
+        super().__init__(clock=clock, id_generator=id_generator, scope=scope)
+        self._stream = stream
+
+    @property
+    def stream(self) -> TextIO:
+        """Where records go."""
+        return self._stream if self._stream is not None else sys.stdout
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Flush the stream."""
+        self.stream.flush()
+        return True
+
+
+class HumanReadableTracer(_StreamTracer):
+    """Writes each span as ``trace.as_human_readable()`` followed by a blank line.
+
+    ANSI colours are used only when ``color`` is true, or, by default, when the stream is a
+    terminal and the ``NO_COLOR`` environment variable is not set.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        color: bool | None = None,
+        clock: Clock | None = None,
+        id_generator: IdGenerator | None = None,
+        scope: Scope | None = None,
+    ) -> None:
+        super().__init__(stream, clock=clock, id_generator=id_generator, scope=scope)
+        # Decided once for a given stream; a default stream is re-checked, as it may be swapped.
+        self._color = color if color is not None or stream is None else _wants_color(stream)
+
+    def persist(self, trace: Trace) -> None:
+        """Write the span's human-readable text and a blank line."""
+        stream = self.stream
+        color = self._color if self._color is not None else _wants_color(stream)
+        stream.write(format_human(trace, color=color) + "\n")
+
+
+class StructuredLogsTracer(_StreamTracer):
+    """Writes each span as one line of strict JSON, in the notebook's log-record shape."""
+
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        clock: Clock | None = None,
+        id_generator: IdGenerator | None = None,
+        scope: Scope | None = None,
+    ) -> None:
+        super().__init__(stream, clock=clock, id_generator=id_generator, scope=scope)
+        self._encoder = SpanJsonEncoder()
+
+    def persist(self, trace: Trace) -> None:
+        """Write the span as one JSON line."""
+        self.stream.write(
+            '{"logger":"TraceLogger","level":"INFO","message":"Trace","trace":'
+            + self._encoder.encode(trace)
+            + "}\n"
+        )
+
+
+def _wants_color(stream: TextIO) -> bool:
+    if "NO_COLOR" in os.environ:
+        return False
+    try:
+        return stream.isatty()
+    except Exception:  # noqa: BLE001 - closed or exotic streams: plain text is the safe choice
+        return False

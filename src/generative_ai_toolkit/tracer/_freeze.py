@@ -1,0 +1,51 @@
+"""Freezing attribute values at the moment they are added to a span.
+
+A span must not change after the fact because the caller later mutated a list or dict it passed
+in, so mutable values are copied when they are added. Immutable scalars are stored as they are.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import marshal
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+_log = logging.getLogger("generative_ai_toolkit.tracer")
+
+#: Types whose values can never change, so they are stored without copying.
+ATOMIC_TYPES: frozenset[type] = frozenset(
+    {str, int, float, bool, type(None), bytes, complex, Decimal, datetime, date, time, timedelta}
+)
+
+
+def freeze(value: Any) -> Any:
+    """Return a copy of ``value`` that later mutations of ``value`` cannot reach.
+
+    Plain containers (lists, dicts, tuples, sets of plain values) are copied with ``marshal``,
+    which is an order of magnitude faster than ``copy.deepcopy``; anything else falls back to
+    ``deepcopy`` and, when even that fails, to a text rendering. Never raises.
+    """
+    try:
+        return marshal.loads(marshal.dumps(value))
+    except Exception:  # noqa: BLE001 - unmarshallable values take the slower paths below
+        pass
+    try:
+        return copy.deepcopy(value)
+    except Exception:  # noqa: BLE001 - e.g. objects holding locks or sockets
+        _log.debug("attribute value of type %s cannot be copied; storing its text", type(value))
+    return safe_str(value)
+
+
+def safe_str(value: object) -> str:
+    """``str(value)``, or a placeholder naming the type when ``__str__`` itself fails."""
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - a user's broken __str__ must not break tracing
+        pass
+    try:
+        return repr(value)
+    except Exception:  # noqa: BLE001
+        return f"<unprintable {type(value).__qualname__}>"

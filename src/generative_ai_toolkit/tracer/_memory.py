@@ -1,0 +1,170 @@
+"""``InMemoryTracer``: the last N spans in memory, indexed for lookups by trace and conversation."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from ._base import BaseTracer
+from ._clock import Clock
+from ._ids import IdGenerator
+from ._trace import Scope, Trace
+
+_log = logging.getLogger("generative_ai_toolkit.tracer")
+
+CONVERSATION_ID: Final = "ai.conversation.id"
+_MISSING: Final = object()
+
+
+def attribute_matches(actual: Any, expected: Any) -> bool:
+    """Exact match: equal values of the same type (so ``True`` does not match ``1``)."""
+    return type(actual) is type(expected) and actual == expected
+
+
+def matches_filter(trace: Trace, attribute_filter: Mapping[str, Any]) -> bool:
+    """Whether ``trace`` (inherited attributes included) matches every filter item exactly."""
+    attrs = trace._attrs
+    return all(
+        attribute_matches(attrs.get(key, _MISSING), value)
+        for key, value in attribute_filter.items()
+    )
+
+
+def sorted_by_start(traces: Iterable[Trace]) -> list[Trace]:
+    """Spans ordered by start time; a parent starting with its child comes first (stable sort)."""
+    return sorted(traces, key=_start_key)
+
+
+def _start_key(trace: Trace) -> int:
+    return trace._start_ns
+
+
+def _index_key(value: Any) -> tuple[type, Any] | None:
+    try:
+        hash(value)
+    except TypeError:
+        return None
+    return (type(value), value)
+
+
+class InMemoryTracer(BaseTracer):
+    """Keeps the most recent ``memory_size`` ended spans in memory; thread-safe.
+
+    For tests and development. When full, the oldest span is dropped to make room (counted in
+    ``stats["evicted"]``, logged once). Lookups by trace id and by ``ai.conversation.id`` use
+    indexes instead of scanning every span.
+    """
+
+    def __init__(
+        self,
+        memory_size: int = 1000,
+        *,
+        clock: Clock | None = None,
+        id_generator: IdGenerator | None = None,
+        scope: Scope | None = None,
+    ) -> None:
+        super().__init__(clock=clock, id_generator=id_generator, scope=scope)
+        if isinstance(memory_size, bool) or not isinstance(memory_size, int) or memory_size < 1:
+            raise ValueError(f"memory_size must be a positive int, not {memory_size!r}")
+        self._memory_size = memory_size
+        self._spans: deque[Trace] = deque()
+        self._by_trace: dict[int, list[Trace]] = {}
+        self._by_conversation: dict[tuple[type, Any], list[Trace]] = {}
+        self._lock = threading.Lock()
+        self._evicted = 0
+
+    @property
+    def memory_size(self) -> int:
+        """How many spans are kept at most."""
+        return self._memory_size
+
+    def persist(self, trace: Trace) -> None:
+        """Keep ``trace``, dropping the oldest span when full."""
+        conversation = trace._attrs.get(CONVERSATION_ID, _MISSING)
+        with self._lock:
+            spans = self._spans
+            if len(spans) >= self._memory_size:
+                self._evict_oldest()
+            spans.append(trace)
+            same_trace = self._by_trace.get(trace._trace_id)
+            if same_trace is None:
+                self._by_trace[trace._trace_id] = [trace]
+            else:
+                same_trace.append(trace)
+            if conversation is not _MISSING:
+                key = _index_key(conversation)
+                if key is not None:
+                    self._by_conversation.setdefault(key, []).append(trace)
+
+    def _evict_oldest(self) -> None:
+        oldest = self._spans.popleft()
+        # Spans are appended to the deque and to their index lists under one lock, so the
+        # oldest span overall is also the first of each list it is in.
+        _pop_first(self._by_trace, oldest._trace_id)
+        conversation = oldest._attrs.get(CONVERSATION_ID, _MISSING)
+        if conversation is not _MISSING:
+            key = _index_key(conversation)
+            if key is not None:
+                _pop_first(self._by_conversation, key)
+        self._evicted += 1
+        if self._evicted == 1:
+            _log.warning(
+                "InMemoryTracer is full (memory_size=%d): dropping the oldest spans from now on",
+                self._memory_size,
+            )
+
+    def get_traces(
+        self, trace_id: str | None = None, attribute_filter: Mapping[str, Any] | None = None
+    ) -> list[Trace]:
+        """Ended spans of ``trace_id`` whose attributes match ``attribute_filter``, by start time.
+
+        Matching is exact (same type, equal value) and includes inherited attributes. Lookups by
+        trace id or ``ai.conversation.id`` are index lookups.
+        """
+        attribute_filter = dict(attribute_filter or {})
+        with self._lock:
+            if trace_id is not None:
+                candidates: Iterable[Trace] = list(
+                    self._by_trace.get(_parse_trace_id(trace_id), ())
+                )
+            elif (
+                CONVERSATION_ID in attribute_filter
+                and (key := _index_key(attribute_filter[CONVERSATION_ID])) is not None
+            ):
+                candidates = list(self._by_conversation.get(key, ()))
+            else:
+                candidates = list(self._spans)
+        if attribute_filter:
+            candidates = [t for t in candidates if matches_filter(t, attribute_filter)]
+        return sorted_by_start(candidates)
+
+    def clear(self) -> None:
+        """Forget every span."""
+        with self._lock:
+            self._spans.clear()
+            self._by_trace.clear()
+            self._by_conversation.clear()
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """``persist_errors``, ``stored`` (spans held now) and ``evicted`` (dropped when full)."""
+        return {**super().stats, "stored": len(self._spans), "evicted": self._evicted}
+
+
+def _pop_first(index: dict[Any, list[Trace]], key: Any) -> None:
+    bucket = index.get(key)
+    if bucket is None:
+        return
+    del bucket[0]
+    if not bucket:
+        del index[key]
+
+
+def _parse_trace_id(trace_id: str) -> int:
+    try:
+        return int(trace_id, 16)
+    except (TypeError, ValueError):
+        raise ValueError(f"trace_id must be 32 hex digits, not {trace_id!r}") from None

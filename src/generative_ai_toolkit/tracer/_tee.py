@@ -1,0 +1,87 @@
+"""``TeeTracer``: every span to several tracers at once."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Self
+
+from ._base import BaseTracer, Tracer
+from ._clock import Clock
+from ._ids import IdGenerator
+from ._trace import Scope, Trace
+
+_log = logging.getLogger("generative_ai_toolkit.tracer")
+
+
+class TeeTracer(BaseTracer):
+    """Hands every span to each added tracer, in the order they were added.
+
+    One failing tracer never stops the others (each failure is logged and counted by the
+    tracer that failed). ``get_traces`` is answered by the first tracer added.
+    """
+
+    def __init__(
+        self,
+        *tracers: Tracer,
+        clock: Clock | None = None,
+        id_generator: IdGenerator | None = None,
+        scope: Scope | None = None,
+    ) -> None:
+        super().__init__(clock=clock, id_generator=id_generator, scope=scope)
+        self._tracers: tuple[Tracer, ...] = tuple(tracers)
+
+    @property
+    def tracers(self) -> tuple[Tracer, ...]:
+        """The tracers spans go to, first one first."""
+        return self._tracers
+
+    def add_tracer(self, tracer: Tracer) -> Self:
+        """Send spans to ``tracer`` too. Returns the tee, so calls can be chained."""
+        # Copy-on-write: threads ending spans meanwhile iterate the old tuple undisturbed.
+        self._tracers = (*self._tracers, tracer)
+        return self
+
+    def persist(self, trace: Trace) -> None:
+        """Hand ``trace`` to every tracer, isolating each from the others' failures."""
+        for tracer in self._tracers:
+            if isinstance(tracer, BaseTracer):
+                tracer._emit(trace)
+                continue
+            try:
+                tracer.persist(trace)
+            except Exception:  # noqa: BLE001 - one broken tracer must not starve the others
+                self._persist_failed(trace)
+
+    def get_traces(
+        self, trace_id: str | None = None, attribute_filter: Mapping[str, Any] | None = None
+    ) -> Sequence[Trace]:
+        """Ask the first tracer added."""
+        if not self._tracers:
+            raise NotImplementedError(
+                "TeeTracer has no tracers yet: add one that keeps spans (e.g. InMemoryTracer) "
+                "first, and get_traces() is answered by it"
+            )
+        return self._tracers[0].get_traces(trace_id=trace_id, attribute_filter=attribute_filter)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Flush every tracer, all within ``timeout`` seconds together."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        done = True
+        for tracer in self._tracers:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                done = tracer.flush(left) and done
+            except Exception:  # noqa: BLE001
+                _log.exception("flushing %s failed", type(tracer).__name__)
+                done = False
+        return done
+
+    def shutdown(self) -> None:
+        """Shut every tracer down."""
+        for tracer in self._tracers:
+            try:
+                tracer.shutdown()
+            except Exception:  # noqa: BLE001
+                _log.exception("shutting down %s failed", type(tracer).__name__)
