@@ -16,6 +16,7 @@ from ._ids import IdGenerator, RandomIdGenerator, XRayIdGenerator
 from ._memory import InMemoryTracer
 from ._noop import NoopTracer
 from ._propagation import ContextPropagatingExecutor, with_current_context
+from ._query import ConversationFilter, ConversationSummary, SpanListQuery, SpanNode, TraceQuery
 from ._tee import TeeTracer
 from ._trace import Scope, Trace
 from ._traced import traced
@@ -24,6 +25,8 @@ __all__ = [
     "BaseTracer",
     "Clock",
     "ContextPropagatingExecutor",
+    "ConversationFilter",
+    "ConversationSummary",
     "HumanReadableTracer",
     "IdGenerator",
     "InMemoryTracer",
@@ -31,9 +34,12 @@ __all__ = [
     "NoopTracer",
     "RandomIdGenerator",
     "Scope",
+    "SpanListQuery",
+    "SpanNode",
     "StructuredLogsTracer",
     "TeeTracer",
     "Trace",
+    "TraceQuery",
     "Tracer",
     "XRayIdGenerator",
     "traced",

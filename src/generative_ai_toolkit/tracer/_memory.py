@@ -11,35 +11,24 @@ from typing import Any, Final
 from ._base import BaseTracer
 from ._clock import Clock
 from ._ids import IdGenerator
+from ._query import (
+    CONVERSATION_ID,
+    ConversationFilter,
+    ConversationSummary,
+    SpanNode,
+    build_tree,
+    conversation_key,
+    filter_summaries,
+    matches_filter,
+    sorted_by_start,
+    spans_of_conversation,
+    summarize,
+)
 from ._trace import Scope, Trace
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
 
-CONVERSATION_ID: Final = "ai.conversation.id"
 _MISSING: Final = object()
-
-
-def attribute_matches(actual: Any, expected: Any) -> bool:
-    """Exact match: equal values of the same type (so ``True`` does not match ``1``)."""
-    return type(actual) is type(expected) and actual == expected
-
-
-def matches_filter(trace: Trace, attribute_filter: Mapping[str, Any]) -> bool:
-    """Whether ``trace`` (inherited attributes included) matches every filter item exactly."""
-    attrs = trace._attrs
-    return all(
-        attribute_matches(attrs.get(key, _MISSING), value)
-        for key, value in attribute_filter.items()
-    )
-
-
-def sorted_by_start(traces: Iterable[Trace]) -> list[Trace]:
-    """Spans ordered by start time; a parent starting with its child comes first (stable sort)."""
-    return sorted(traces, key=_start_key)
-
-
-def _start_key(trace: Trace) -> int:
-    return trace._start_ns
 
 
 def _index_key(value: Any) -> tuple[type, Any] | None:
@@ -147,6 +136,31 @@ class InMemoryTracer(BaseTracer):
             self._spans.clear()
             self._by_trace.clear()
             self._by_conversation.clear()
+
+    def list_conversations(
+        self, where: ConversationFilter | None = None, *, limit: int = 50, offset: int = 0
+    ) -> list[ConversationSummary]:
+        """Conversations among the kept spans, most recently active first."""
+        with self._lock:
+            spans = list(self._spans)
+        return filter_summaries(summarize(spans).values(), where, limit=limit, offset=offset)
+
+    def conversation_spans(
+        self, conversation_id: str, *, auth_context: str | None = None
+    ) -> list[Trace]:
+        """Every kept span of one conversation (ids compared as text), by start time."""
+        with self._lock:
+            spans = [
+                span
+                for (_, value), bucket in self._by_conversation.items()
+                if conversation_key(value) == conversation_id
+                for span in bucket
+            ]
+        return sorted_by_start(spans_of_conversation(spans, conversation_id, auth_context))
+
+    def trace_tree(self, trace_id: str) -> list[SpanNode]:
+        """The kept spans of ``trace_id`` as trees."""
+        return build_tree(self.get_traces(trace_id=trace_id))
 
     @property
     def stats(self) -> dict[str, int]:

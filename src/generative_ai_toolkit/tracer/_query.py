@@ -1,0 +1,248 @@
+"""The one read interface over stored spans, which the CLI and the web viewer use.
+
+Every store (``InMemoryTracer``, ``SqliteTracer``, ``DynamoDbTracer``, a JSON-lines file)
+offers ``TraceQuery``. ``SpanListQuery`` implements it over any list of spans; stores with
+indexes implement the same methods natively.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final, Protocol, runtime_checkable
+
+from ._trace import Trace, datetime_from_ns
+
+CONVERSATION_ID: Final = "ai.conversation.id"
+_MISSING: Final = object()
+AUTH_CONTEXT: Final = "ai.auth.context"
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSummary:
+    """One conversation: the spans carrying one ``ai.conversation.id``.
+
+    ``conversation_id`` is the id as text (stores index it as text). ``total_duration_ns`` is the
+    summed duration of the conversation's root spans (its turns).
+    """
+
+    conversation_id: str
+    auth_context: str | None
+    first_started_at: datetime
+    last_ended_at: datetime
+    span_count: int
+    error_count: int
+    trace_count: int
+    total_duration_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpanNode:
+    """A span with its children (ordered by start time), as in ``TraceQuery.trace_tree``."""
+
+    span: Trace
+    children: list[SpanNode] = field(default_factory=list)
+    depth: int = 0
+
+    def walk(self) -> Iterable[SpanNode]:
+        """This node, then its descendants depth-first, in start order."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationFilter:
+    """What ``list_conversations`` returns: all given conditions hold.
+
+    ``since``/``until`` bound the conversation's last activity; ``search`` is a substring of
+    the conversation id.
+    """
+
+    auth_context: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    errors_only: bool = False
+    search: str | None = None
+
+
+@runtime_checkable
+class TraceQuery(Protocol):
+    """Reading spans back: by trace, by conversation, and conversations as a list."""
+
+    def get_traces(
+        self, trace_id: str | None = None, attribute_filter: Mapping[str, Any] | None = None
+    ) -> Sequence[Trace]:
+        """Ended spans matching ``trace_id`` and every ``attribute_filter`` item, by start."""
+        ...
+
+    def list_conversations(
+        self, where: ConversationFilter | None = None, *, limit: int = 50, offset: int = 0
+    ) -> list[ConversationSummary]:
+        """Conversations matching ``where``, most recently active first, one page."""
+        ...
+
+    def conversation_spans(
+        self, conversation_id: str, *, auth_context: str | None = None
+    ) -> list[Trace]:
+        """Every span of one conversation (ids compared as text), by start time."""
+        ...
+
+    def trace_tree(self, trace_id: str) -> list[SpanNode]:
+        """The spans of one trace as trees (normally one root), children by start time."""
+        ...
+
+
+def attribute_matches(actual: Any, expected: Any) -> bool:
+    """Exact match: equal values of the same type (so ``True`` does not match ``1``)."""
+    return type(actual) is type(expected) and actual == expected
+
+
+def matches_filter(trace: Trace, attribute_filter: Mapping[str, Any]) -> bool:
+    """Whether ``trace`` (inherited attributes included) matches every filter item exactly."""
+    attrs = trace._attrs
+    return all(
+        attribute_matches(attrs.get(key, _MISSING), value)
+        for key, value in attribute_filter.items()
+    )
+
+
+def sorted_by_start(traces: Iterable[Trace]) -> list[Trace]:
+    """Spans ordered by start time; a parent starting with its child comes first (stable sort)."""
+    return sorted(traces, key=_start_key)
+
+
+def _start_key(trace: Trace) -> int:
+    return trace._start_ns
+
+
+def conversation_key(value: Any) -> str | None:
+    """A conversation id as stores index it: text (``488044`` -> ``"488044"``)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return str(value)
+
+
+def summarize(traces: Iterable[Trace]) -> dict[str, ConversationSummary]:
+    """Per conversation id (as text), a summary of the given spans."""
+    groups: dict[str, list[Trace]] = {}
+    for span in traces:
+        key = conversation_key(span._attrs.get(CONVERSATION_ID))
+        if key is not None:
+            groups.setdefault(key, []).append(span)
+    return {key: _summary(key, spans) for key, spans in groups.items()}
+
+
+def _summary(key: str, spans: list[Trace]) -> ConversationSummary:
+    ids = {s._span_id for s in spans}
+    roots = [s for s in spans if not s._parent_id or s._parent_id not in ids]
+    auth = next(
+        (str(s._attrs[AUTH_CONTEXT]) for s in spans if AUTH_CONTEXT in s._attrs),
+        None,
+    )
+    return ConversationSummary(
+        conversation_id=key,
+        auth_context=auth,
+        first_started_at=datetime_from_ns(min(s._start_ns for s in spans)),
+        last_ended_at=datetime_from_ns(max(s._end_ns for s in spans)),
+        span_count=len(spans),
+        error_count=sum(1 for s in spans if s._status == "ERROR"),
+        trace_count=len({s._trace_id for s in spans}),
+        total_duration_ns=sum(s._end_ns - s._start_ns for s in roots),
+    )
+
+
+def filter_summaries(
+    summaries: Iterable[ConversationSummary],
+    where: ConversationFilter | None,
+    *,
+    limit: int,
+    offset: int,
+) -> list[ConversationSummary]:
+    """Apply ``where``, sort most recently active first, and cut one page."""
+    where = where or ConversationFilter()
+    selected = [
+        s
+        for s in summaries
+        if (where.auth_context is None or s.auth_context == where.auth_context)
+        and (where.since is None or s.last_ended_at >= where.since)
+        and (where.until is None or s.first_started_at <= where.until)
+        and (not where.errors_only or s.error_count > 0)
+        and (not where.search or where.search in s.conversation_id)
+    ]
+    selected.sort(key=lambda s: (s.last_ended_at, s.conversation_id), reverse=True)
+    return selected[offset : offset + limit]
+
+
+def build_tree(traces: Iterable[Trace]) -> list[SpanNode]:
+    """Arrange spans into trees by ``parent_span_id``; spans whose parent is missing are roots."""
+    ordered = sorted_by_start(traces)
+    by_id = {s._span_id: s for s in ordered}
+    children: dict[int, list[Trace]] = {}
+    roots: list[Trace] = []
+    for span in ordered:
+        if span._parent_id and span._parent_id in by_id and span._parent_id != span._span_id:
+            children.setdefault(span._parent_id, []).append(span)
+        else:
+            roots.append(span)
+
+    def node(span: Trace, depth: int, seen: frozenset[int]) -> SpanNode:
+        kids = [
+            node(child, depth + 1, seen | {span._span_id})
+            for child in children.get(span._span_id, [])
+            if child._span_id not in seen
+        ]
+        return SpanNode(span=span, children=kids, depth=depth)
+
+    return [node(root, 0, frozenset()) for root in roots]
+
+
+class SpanListQuery:
+    """``TraceQuery`` over spans held in a list, for stores without indexes of their own
+    (a JSON-lines file) and for the in-memory tracer."""
+
+    def __init__(self, spans: Iterable[Trace]) -> None:
+        self._spans = sorted_by_start(spans)
+
+    def get_traces(
+        self, trace_id: str | None = None, attribute_filter: Mapping[str, Any] | None = None
+    ) -> list[Trace]:
+        """Spans matching ``trace_id`` and every filter item exactly, by start time."""
+        wanted = int(trace_id, 16) if trace_id is not None else None
+        return [
+            s
+            for s in self._spans
+            if (wanted is None or s._trace_id == wanted)
+            and (not attribute_filter or matches_filter(s, attribute_filter))
+        ]
+
+    def list_conversations(
+        self, where: ConversationFilter | None = None, *, limit: int = 50, offset: int = 0
+    ) -> list[ConversationSummary]:
+        """Conversations matching ``where``, most recently active first."""
+        return filter_summaries(summarize(self._spans).values(), where, limit=limit, offset=offset)
+
+    def conversation_spans(
+        self, conversation_id: str, *, auth_context: str | None = None
+    ) -> list[Trace]:
+        """Every span whose ``ai.conversation.id`` reads as ``conversation_id``, by start."""
+        return spans_of_conversation(self._spans, conversation_id, auth_context)
+
+    def trace_tree(self, trace_id: str) -> list[SpanNode]:
+        """The spans of ``trace_id`` as trees."""
+        return build_tree(self.get_traces(trace_id=trace_id))
+
+
+def spans_of_conversation(
+    spans: Iterable[Trace], conversation_id: str, auth_context: str | None
+) -> list[Trace]:
+    """The spans of one conversation (and auth context, when given), by start time."""
+    return [
+        s
+        for s in spans
+        if conversation_key(s._attrs.get(CONVERSATION_ID)) == conversation_id
+        and (auth_context is None or s._attrs.get(AUTH_CONTEXT) == auth_context)
+    ]
