@@ -1,0 +1,172 @@
+"""Type-preserving text encoding of attribute values, for stores (SQLite, DynamoDB, files).
+
+Plain JSON loses types: tuples come back as lists, bytes and NaN do not fit, a dict with int
+keys comes back with text keys. Stores need values to round-trip, so what JSON cannot carry
+exactly is wrapped in a tagged object ``{"$t": <tag>, "v": <payload>}``:
+
+| value                          | stored as                                         |
+|--------------------------------|---------------------------------------------------|
+| str, bool, int, finite float, None, list, dict with text keys | itself         |
+| NaN, Infinity, -Infinity       | ``{"$t": "float", "v": "NaN"}`` ...               |
+| bytes / bytearray              | ``{"$t": "bytes", "v": <base64>}``                |
+| tuple, set, frozenset          | ``{"$t": "tuple"/"set"/"frozenset", "v": [...]}`` |
+| dict with other keys, or "$t"  | ``{"$t": "dict", "v": [[key, value], ...]}``      |
+| datetime, date                 | ``{"$t": "datetime"/"date", "v": <ISO text>}``    |
+| anything else                  | ``{"$t": "text", "v": str(value), "type": name}`` |
+
+Anything else (a user's own class) comes back as its text: stores cannot rebuild arbitrary
+objects, and saying so beats pickling. A string that looks like a date stays a string.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any, Final
+
+from ._freeze import safe_str
+
+TAG: Final = "$t"
+#: Attribute naming the keys whose values a store had to cut down to fit its size limit.
+TRUNCATED_KEYS_ATTRIBUTE: Final = "ai.storage.truncated_keys"
+MAX_DEPTH: Final = 200
+
+
+def to_tagged(value: Any, depth: int = 0) -> Any:  # noqa: PLR0911, PLR0912 - one branch per kind
+    """``value`` as JSON-ready data that ``from_tagged`` turns back into an equal value."""
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return {
+            TAG: "float",
+            "v": "NaN" if math.isnan(value) else repr(value).replace("inf", "Infinity"),
+        }
+    if depth >= MAX_DEPTH:
+        return {TAG: "text", "v": "<nested too deep>", "type": type(value).__qualname__}
+    if isinstance(value, list):
+        return [to_tagged(item, depth + 1) for item in value]
+    if isinstance(value, Mapping):
+        if all(type(k) is str for k in value) and TAG not in value:
+            return {k: to_tagged(v, depth + 1) for k, v in value.items()}
+        return {
+            TAG: "dict",
+            "v": [[to_tagged(k, depth + 1), to_tagged(v, depth + 1)] for k, v in value.items()],
+        }
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {TAG: "bytes", "v": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, (tuple, set, frozenset)):
+        tag = "tuple" if isinstance(value, tuple) else type(value).__name__
+        if tag not in ("tuple", "set", "frozenset"):
+            tag = "set"
+        return {TAG: tag, "v": [to_tagged(item, depth + 1) for item in value]}
+    if isinstance(value, datetime):
+        return {TAG: "datetime", "v": value.isoformat()}
+    if isinstance(value, date):
+        return {TAG: "date", "v": value.isoformat()}
+    return {TAG: "text", "v": safe_str(value), "type": type(value).__qualname__}
+
+
+def from_tagged(data: Any) -> Any:  # noqa: PLR0911 - one return per tag
+    """The value ``to_tagged`` encoded (objects of unknown types come back as their text)."""
+    if isinstance(data, list):
+        return [from_tagged(item) for item in data]
+    if not isinstance(data, dict):
+        return data
+    tag = data.get(TAG)
+    if tag is None:
+        return {k: from_tagged(v) for k, v in data.items()}
+    payload: Any = data.get("v")
+    if tag == "float":
+        return float(payload)
+    if tag == "bytes":
+        return base64.b64decode(payload)
+    if tag == "tuple":
+        return tuple(from_tagged(item) for item in payload)
+    if tag == "set":
+        return _hashable_collection(set, payload)
+    if tag == "frozenset":
+        return _hashable_collection(frozenset, payload)
+    if tag == "dict":
+        return {_hashable(from_tagged(k)): from_tagged(v) for k, v in payload}
+    if tag == "datetime":
+        return datetime.fromisoformat(payload)
+    if tag == "date":
+        return date.fromisoformat(payload)
+    return payload if isinstance(payload, str) else safe_str(payload)
+
+
+def _hashable(value: Any) -> Any:
+    try:
+        hash(value)
+    except TypeError:
+        return safe_str(value)
+    return value
+
+
+def _hashable_collection(kind: type[set[Any]] | type[frozenset[Any]], payload: Any) -> Any:
+    return kind(_hashable(from_tagged(item)) for item in payload)
+
+
+def encode_attributes(attributes: Mapping[str, Any]) -> str:
+    """Attributes as compact JSON text that ``decode_attributes`` reads back with their types."""
+    return _dumps({key: to_tagged(value) for key, value in attributes.items()})
+
+
+def decode_attributes(text: str) -> dict[str, Any]:
+    """The attributes ``encode_attributes`` wrote."""
+    data = json.loads(text)
+    return {key: from_tagged(value) for key, value in data.items()}
+
+
+def encode_attributes_within(
+    attributes: Mapping[str, Any], max_bytes: int
+) -> tuple[str, list[str]]:
+    """``encode_attributes``, cutting the largest values down until the UTF-8 text fits in
+    ``max_bytes``.
+
+    A cut value becomes text ending in ``...[truncated N chars]`` and its key is listed in the
+    ``ai.storage.truncated_keys`` attribute, so the span is stored, never dropped. Returns the
+    text and the keys that were cut.
+    """
+    encoded = {key: _dumps(to_tagged(value)) for key, value in attributes.items()}
+    truncated: list[str] = []
+    text = _assemble(encoded, truncated)
+    while len(text.encode()) > max_bytes:
+        key = max(encoded, key=lambda k: len(encoded[k]))
+        current = encoded[key]
+        excess = len(text.encode()) - max_bytes
+        # Cut by characters; multi-byte text may need another round, so loop until it fits.
+        keep = max(0, len(current) - excess - 64)
+        cut = _cut(current, keep)
+        while len(cut) >= len(current) and keep:
+            keep //= 2  # escaping the cut JSON text made it longer: cut deeper
+            cut = _cut(current, keep)
+        if len(cut) >= len(current):
+            break  # every value is already as small as it gets: nothing left to cut
+        encoded[key] = cut
+        if key not in truncated:
+            truncated.append(key)
+        text = _assemble(encoded, truncated)
+    return text, truncated
+
+
+def _cut(text: str, keep: int) -> str:
+    return _dumps(f"{text[:keep]}...[truncated {len(text) - keep} chars]")
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _assemble(encoded: Mapping[str, str], truncated: list[str]) -> str:
+    parts = [f"{_dumps(key)}:{value}" for key, value in encoded.items()]
+    if truncated:
+        parts.append(f"{_dumps(TRUNCATED_KEYS_ATTRIBUTE)}:{_dumps(truncated)}")
+    return "{" + ",".join(parts) + "}"
