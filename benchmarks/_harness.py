@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 def best_time_per_op(
     fn: Callable[[], object], *, ops_per_call: int, number: int, rounds: int
 ) -> float:
-    """Best-of-``rounds`` seconds per operation, where one ``fn()`` call does ``ops_per_call`` ops."""
+    """Best-of-``rounds`` seconds per op; one ``fn()`` call does ``ops_per_call`` ops."""
     best = float("inf")
     for _ in range(rounds):
         gc.collect()

