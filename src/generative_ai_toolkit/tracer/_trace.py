@@ -194,6 +194,21 @@ class Trace:
         return span
 
     @classmethod
+    def remote_parent(cls, trace_id: str, span_id: str) -> Trace:
+        """A stand-in for a span of another process, to continue its trace.
+
+        Pass it as ``tracer.trace(name, parent=...)``: the new span joins trace ``trace_id`` as a
+        child of ``span_id`` (e.g. from an incoming W3C ``traceparent`` header). It is never
+        stored itself and carries no attributes.
+        """
+        tid, sid = int(trace_id, 16), int(span_id, 16)
+        if not tid or not sid:
+            raise ValueError("trace_id and span_id of a remote parent must not be all zeros")
+        span = cls("remote", "INTERNAL", tid, sid, None, 0, None, {}, DEFAULT_SCOPE)
+        span._end_ns = 1  # ended: nothing can be added to it, and it holds nothing to inherit
+        return span
+
+    @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Trace:
         """Rebuild an ended span from ``as_dict()`` output, or from its JSON form.
 
