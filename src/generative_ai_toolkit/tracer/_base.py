@@ -6,9 +6,10 @@ import logging
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from time import perf_counter_ns
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from ._clock import Clock, monotonic_wall_ns
+from ._clock import OFFSET_NS, Clock, monotonic_wall_ns
 from ._freeze import freeze, safe_str
 from ._ids import IdGenerator, RandomIdGenerator
 from ._trace import CURRENT_SPAN, DEFAULT_SCOPE, SPAN_KINDS, Scope, Trace
@@ -71,8 +72,8 @@ class BaseTracer(ABC):
     ``super().__init__()`` still work.
     """
 
-    #: Where span times come from: nanoseconds since the epoch. Monotonic by default.
-    clock: Clock = staticmethod(monotonic_wall_ns)
+    #: An injected clock (epoch nanoseconds), or ``None`` for the monotonic default, inlined.
+    _clock: Clock | None = None
     _ids: IdGenerator = RandomIdGenerator()
     _resource: Mapping[str, Any] = {}
     _scope: Scope = DEFAULT_SCOPE
@@ -87,7 +88,7 @@ class BaseTracer(ABC):
         scope: Scope | None = None,
     ) -> None:
         if clock is not None:
-            self.clock = clock
+            self._clock = clock
         if id_generator is not None:
             self._ids = id_generator
         if scope is not None:
@@ -109,13 +110,14 @@ class BaseTracer(ABC):
             while parent is not None and parent._owner is not self:
                 parent = parent._outer
         ids = self._ids
+        clock = self._clock
         return Trace(
             span_name,
             span_kind,
             ids.new_trace_id() if parent is None else parent._trace_id,
             ids.new_span_id(),
             parent,
-            self.clock(),
+            OFFSET_NS + perf_counter_ns() if clock is None else clock(),
             self,
             self._resource,
             self._scope,
@@ -177,6 +179,10 @@ class BaseTracer(ABC):
     def shutdown(self) -> None:
         """Flush and release resources. Spans ended afterwards are still handed to ``persist``."""
         self.flush()
+
+    def now_ns(self) -> int:
+        """The current time by this tracer's clock, in nanoseconds since the epoch."""
+        return monotonic_wall_ns() if self._clock is None else self._clock()
 
     @property
     def stats(self) -> dict[str, int]:

@@ -13,9 +13,10 @@ from collections.abc import Callable
 #: A clock returns nanoseconds since the Unix epoch. Injected into tracers for deterministic tests.
 Clock = Callable[[], int]
 
-_OFFSET_NS = time.time_ns() - time.perf_counter_ns()
+#: Wall-clock nanoseconds at ``perf_counter_ns() == 0``; hot paths inline the addition.
+OFFSET_NS = time.time_ns() - time.perf_counter_ns()
 
 
 def monotonic_wall_ns() -> int:
     """Nanoseconds since the epoch, never going backwards within this process."""
-    return _OFFSET_NS + time.perf_counter_ns()
+    return OFFSET_NS + time.perf_counter_ns()

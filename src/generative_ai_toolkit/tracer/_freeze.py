@@ -21,15 +21,36 @@ ATOMIC_TYPES: frozenset[type] = frozenset(
 )
 
 
-def freeze(value: Any) -> Any:
-    """Return a copy of ``value`` that later mutations of ``value`` cannot reach.
+class Frozen:
+    """A container value as it was when added: its ``marshal`` serialisation.
 
-    Plain containers (lists, dicts, tuples, sets of plain values) are copied with ``marshal``,
-    which is an order of magnitude faster than ``copy.deepcopy``; anything else falls back to
+    Serialising is the cheap half of a copy; the other half (rebuilding the objects) is paid
+    only when somebody reads the value, and each ``thaw()`` returns a fresh copy, so no reader
+    can change what the span holds.
+    """
+
+    __slots__ = ("blob",)
+
+    def __init__(self, blob: bytes) -> None:
+        self.blob = blob
+
+    def thaw(self) -> Any:
+        """A new copy of the value."""
+        return marshal.loads(self.blob)
+
+    def __repr__(self) -> str:
+        return repr(self.thaw())
+
+
+def freeze(value: Any) -> Any:
+    """Return ``value`` in a form that later mutations of ``value`` cannot reach.
+
+    Plain containers (lists, dicts, tuples, sets of plain values) become ``Frozen`` (``marshal``
+    is an order of magnitude faster than ``copy.deepcopy``); anything else falls back to
     ``deepcopy`` and, when even that fails, to a text rendering. Never raises.
     """
     try:
-        return marshal.loads(marshal.dumps(value))
+        return Frozen(marshal.dumps(value))
     except Exception:  # noqa: BLE001 - unmarshallable values take the slower paths below
         pass
     try:
@@ -37,6 +58,11 @@ def freeze(value: Any) -> Any:
     except Exception:  # noqa: BLE001 - e.g. objects holding locks or sockets
         _log.debug("attribute value of type %s cannot be copied; storing its text", type(value))
     return safe_str(value)
+
+
+def thaw(value: Any) -> Any:
+    """The plain value of an attribute as stored: ``Frozen`` values thawed, others as they are."""
+    return value.thaw() if type(value) is Frozen else value
 
 
 def safe_str(value: object) -> str:

@@ -10,6 +10,7 @@ from typing import Any, Final
 
 from ._base import BaseTracer
 from ._clock import Clock
+from ._freeze import thaw
 from ._ids import IdGenerator
 from ._query import (
     CONVERSATION_ID,
@@ -72,7 +73,7 @@ class InMemoryTracer(BaseTracer):
 
     def persist(self, trace: Trace) -> None:
         """Keep ``trace``, dropping the oldest span when full."""
-        conversation = trace._attrs.get(CONVERSATION_ID, _MISSING)
+        conversation = thaw(trace._raw.get(CONVERSATION_ID, _MISSING))
         with self._lock:
             spans = self._spans
             if len(spans) >= self._memory_size:
@@ -93,7 +94,7 @@ class InMemoryTracer(BaseTracer):
         # Spans are appended to the deque and to their index lists under one lock, so the
         # oldest span overall is also the first of each list it is in.
         _pop_first(self._by_trace, oldest._trace_id)
-        conversation = oldest._attrs.get(CONVERSATION_ID, _MISSING)
+        conversation = thaw(oldest._raw.get(CONVERSATION_ID, _MISSING))
         if conversation is not _MISSING:
             key = _index_key(conversation)
             if key is not None:

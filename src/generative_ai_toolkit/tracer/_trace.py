@@ -14,10 +14,12 @@ from collections.abc import Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from time import perf_counter_ns
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Literal, Self
 
-from ._freeze import ATOMIC_TYPES, freeze, safe_str
+from ._clock import OFFSET_NS
+from ._freeze import ATOMIC_TYPES, Frozen, freeze, safe_str, thaw
 from ._human_format import format_human
 
 if TYPE_CHECKING:
@@ -81,7 +83,6 @@ class Trace:
     """
 
     __slots__ = (
-        "_attrs",
         "_end_ns",
         "_inh",
         "_inh_full",
@@ -92,11 +93,13 @@ class Trace:
         "_owner",
         "_parent",
         "_parent_id",
+        "_raw",
         "_resource",
         "_scope",
         "_span_id",
         "_start_ns",
         "_status",
+        "_thawed",
         "_token",
         "_trace_id",
     )
@@ -109,7 +112,8 @@ class Trace:
     _parent: Trace | None
     _start_ns: int
     _end_ns: int
-    _attrs: dict[str, Any]
+    _raw: dict[str, Any]
+    _thawed: dict[str, Any] | None
     _inh: dict[str, Any] | None
     _inh_full: dict[str, Any] | None
     _n_own: int
@@ -141,7 +145,8 @@ class Trace:
         self._parent_id = parent._span_id if parent is not None else 0
         self._start_ns = start_ns
         self._end_ns = 0
-        self._attrs = {}
+        self._raw = {}
+        self._thawed = None
         self._inh = None
         self._inh_full = None
         self._n_own = -1
@@ -187,10 +192,10 @@ class Trace:
         )
         span._parent_id = int(parent_span_id, 16) if parent_span_id else 0
         span._end_ns = ended_at if isinstance(ended_at, int) else ns_from_datetime(ended_at)
-        span._attrs = dict(attributes or {})
+        span._raw = dict(attributes or {})
         span._status = span_status
         if inherited_keys:
-            span._n_own = len(span._attrs) - inherited_keys
+            span._n_own = len(span._raw) - inherited_keys
         return span
 
     @classmethod
@@ -288,22 +293,39 @@ class Trace:
         While the span is open, inherited attributes are those its ancestors hold now; once ended,
         those they held when it ended.
         """
-        if self._end_ns:
-            return dict(self._attrs)
-        attrs = dict(self._attrs)
-        up = self._parent._inheritable() if self._parent is not None else None
-        if up:
-            for key, value in up.items():
-                if key not in attrs:
-                    attrs[key] = value
+        attrs = {key: thaw(value) for key, value in self._raw.items()}
+        if not self._end_ns and self._parent is not None:
+            up = self._parent._inheritable()
+            if up:
+                for key, value in up.items():
+                    if key not in attrs:
+                        attrs[key] = thaw(value)
         return attrs
+
+    @property
+    def _attrs(self) -> dict[str, Any]:
+        """The attributes for reading inside the library (encoders, filters): values thawed,
+        shared between readers, so never to be mutated. Cached once the span has ended."""
+        thawed = self._thawed
+        if thawed is not None:
+            return thawed
+        raw = self._raw
+        for value in raw.values():
+            if type(value) is Frozen:
+                thawed = {key: thaw(item) for key, item in raw.items()}
+                break
+        else:
+            thawed = raw
+        if self._end_ns:
+            self._thawed = thawed
+        return thawed
 
     @property
     def inherited_attribute_keys(self) -> tuple[str, ...]:
         """Keys of ``attributes`` inherited from ancestors rather than set on this span."""
         if self._n_own < 0:
             return ()
-        return tuple(self._attrs)[self._n_own :]
+        return tuple(self._raw)[self._n_own :]
 
     @property
     def span_status(self) -> str:
@@ -340,7 +362,7 @@ class Trace:
             value = freeze(value)
         if type(key) is not str:
             key = safe_str(key)
-        self._attrs[key] = value
+        self._raw[key] = value
         if inheritable:
             if self._inh is None:
                 self._inh = {key: value}
@@ -363,7 +385,7 @@ class Trace:
         if self._end_ns:
             return
         self._status = "ERROR"
-        attrs = self._attrs
+        attrs = self._raw
         attrs["exception.type"] = type(exc).__qualname__
         attrs["exception.message"] = safe_str(exc)
         try:
@@ -418,7 +440,12 @@ class Trace:
             if exc is not None and not isinstance(exc, GeneratorExit):
                 self.record_exception(exc)
             owner = self._owner
-            end_ns = owner.clock() if owner is not None else self._start_ns
+            if owner is None:
+                end_ns = self._start_ns
+            elif owner._clock is None:
+                end_ns = OFFSET_NS + perf_counter_ns()
+            else:
+                end_ns = owner._clock()
             parent = self._parent
             if parent is not None:
                 up = parent._inheritable()
@@ -435,10 +462,13 @@ class Trace:
             self._end_ns = self._end_ns or self._start_ns + 1
             return
         if owner is not None:
-            owner._emit(self)
+            try:
+                owner.persist(self)
+            except Exception:  # noqa: BLE001 - a broken sink must never break the agent
+                owner._persist_failed(self)
 
     def _inherit(self, up: dict[str, Any]) -> None:
-        attrs = self._attrs
+        attrs = self._raw
         self._n_own = len(attrs)
         for key, value in up.items():
             if key not in attrs:
@@ -493,7 +523,7 @@ class Trace:
             "parent_span_id": self.parent_span_id,
             "started_at": self.started_at,
             "ended_at": self.ended_at,
-            "attributes": dict(self._attrs),
+            "attributes": self.attributes,
             "span_status": self._status,
             "resource_attributes": dict(self._resource),
             "scope": {"name": self._scope.name, "version": self._scope.version},
