@@ -1,0 +1,231 @@
+"""Text rendering for ``gat-traces``: conversation tables and span trees, plain or coloured."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from ._human_format import DETAILS, format_timestamp_ms, value_text
+from ._json_encode import SpanJsonEncoder
+from ._query import ConversationSummary, SpanNode
+from ._trace import Trace
+
+#: Attributes shown after a span's name in a tree, when present.
+LABEL_KEYS: Final = ("ai.agent.name", "ai.tool.name", "ai.llm.model")
+#: Token counts shown on llm-invocation spans, as ``tokens in/out``.
+INPUT_TOKENS: Final = "ai.llm.usage.input_tokens"
+OUTPUT_TOKENS: Final = "ai.llm.usage.output_tokens"
+
+_RESET = "\x1b[0m"
+_STYLES: Final = {
+    "dim": "\x1b[2m",
+    "bold": "\x1b[1m",
+    "red": "\x1b[31m",
+    "green": "\x1b[32m",
+    "yellow": "\x1b[33m",
+    "cyan": "\x1b[36m",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Style:
+    """Colours on or off; ``paint`` wraps text in an ANSI style when on."""
+
+    color: bool = False
+
+    def paint(self, text: str, style: str) -> str:
+        """``text`` in ``style`` (a key of ``_STYLES``), or as is without colour."""
+        return f"{_STYLES[style]}{text}{_RESET}" if self.color else text
+
+
+def format_duration(ns: int) -> str:
+    """``850µs``, ``12.3ms``, ``1.24s``, ``3m05s``."""
+    if ns < 1_000_000:
+        return f"{ns / 1000:.0f}µs"
+    if ns < 1_000_000_000:
+        return f"{ns / 1_000_000:.1f}ms"
+    seconds = ns / 1_000_000_000
+    if seconds < 60:
+        return f"{seconds:.2f}s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}m{rest:02d}s"
+
+
+def _clip(text: str, width: int | None) -> str:
+    if width is None or len(text) <= width:
+        return text
+    return text[: max(0, width - 1)] + "…"
+
+
+# -- conversations -----------------------------------------------------------------------------
+
+
+def conversations_table(summaries: Sequence[ConversationSummary], style: Style) -> str:
+    """The conversations as an aligned table, newest first as given."""
+    headers = ("CONVERSATION", "AUTH CONTEXT", "LAST ACTIVITY", "TRACES", "SPANS", "ERRORS", "TIME")
+    rows = [
+        (
+            s.conversation_id,
+            s.auth_context or "-",
+            s.last_ended_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            str(s.trace_count),
+            str(s.span_count),
+            str(s.error_count),
+            format_duration(s.total_duration_ns),
+        )
+        for s in summaries
+    ]
+    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
+    numeric = {3, 4, 5, 6}
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i])
+            for i, cell in enumerate(cells)
+        ).rstrip()
+
+    out = [style.paint(line(headers), "bold")]
+    for row, summary in zip(rows, summaries, strict=True):
+        text = line(row)
+        out.append(style.paint(text, "red") if summary.error_count else text)
+    return "\n".join(out) + "\n"
+
+
+def summary_json(summary: ConversationSummary) -> str:
+    """One conversation summary as a JSON line."""
+    return json.dumps(
+        {
+            "conversation_id": summary.conversation_id,
+            "auth_context": summary.auth_context,
+            "first_started_at": str(summary.first_started_at),
+            "last_ended_at": str(summary.last_ended_at),
+            "trace_count": summary.trace_count,
+            "span_count": summary.span_count,
+            "error_count": summary.error_count,
+            "total_duration_ns": summary.total_duration_ns,
+        }
+    )
+
+
+def conversation_header(conversation_id: str, spans: Sequence[Trace], style: Style) -> str:
+    """``Conversation <id> (auth ...): N traces, N spans, N errors``."""
+    auth = next(
+        (value_text(s._attrs["ai.auth.context"]) for s in spans if "ai.auth.context" in s._attrs),
+        None,
+    )
+    errors = sum(1 for s in spans if s._status == "ERROR")
+    traces = len({s._trace_id for s in spans})
+    text = (
+        f"Conversation {conversation_id}"
+        + (f" (auth context {auth})" if auth else "")
+        + f": {traces} trace{'s' * (traces != 1)}, {len(spans)} span{'s' * (len(spans) != 1)}"
+        + f", {errors} error{'s' * (errors != 1)}"
+    )
+    return style.paint(text, "bold") + "\n"
+
+
+# -- trees ---------------------------------------------------------------------------------------
+
+
+def render_trees(roots: Iterable[SpanNode], style: Style, *, width: int | None = 160) -> str:
+    """Span trees, one line per span (kind, trace type, duration, status) with its inputs and
+    outputs below; ``width`` clips long values (``None``: never)."""
+    out: list[str] = []
+    for root in roots:
+        trace_id = f"{root.span._trace_id:032x}"
+        started = format_timestamp_ms(root.span._start_ns)
+        out.append(style.paint(f"trace {trace_id}  {started}", "dim") + "\n")
+        _render_node(root, "", "", style, width, out)
+        out.append("\n")
+    return "".join(out)
+
+
+def _span_line(span: Trace, style: Style) -> str:
+    attrs = span._attrs
+    parts = [style.paint(span._name, "red" if span._status == "ERROR" else "bold")]
+    labels = [value_text(attrs[k]) for k in LABEL_KEYS if k in attrs]
+    if labels:
+        parts.append(style.paint(f"[{', '.join(labels)}]", "cyan"))
+    parts.append(style.paint(span._kind, "yellow"))
+    trace_type = attrs.get("ai.trace.type")
+    if trace_type is not None:
+        parts.append(value_text(trace_type))
+    parts.append(format_duration(span._end_ns - span._start_ns))
+    if span._status == "ERROR":
+        parts.append(style.paint("ERROR", "red"))
+    elif span._status == "OK":
+        parts.append(style.paint("OK", "green"))
+    if INPUT_TOKENS in attrs or OUTPUT_TOKENS in attrs:
+        parts.append(
+            style.paint(
+                f"tokens {value_text(attrs.get(INPUT_TOKENS, '?'))}"
+                f"/{value_text(attrs.get(OUTPUT_TOKENS, '?'))}",
+                "dim",
+            )
+        )
+    return "  ".join(parts)
+
+
+def _details(span: Trace) -> list[tuple[str, str]]:
+    attrs = span._attrs
+    rows: list[tuple[str, str]] = []
+    for title, key in DETAILS.get(_text(attrs.get("ai.trace.type")), ()):
+        if key in attrs:
+            value: Any = attrs[key]
+            label = title
+            if title == "Last message" and isinstance(value, (list, tuple)) and value:
+                label = f"Last of {len(value)} messages"
+                value = value[-1]
+            rows.append((label, value_text(value)))
+    if span._status == "ERROR" and "exception.message" in attrs:
+        line = f"{value_text(attrs.get('exception.type', 'Exception'))}: "
+        line += value_text(attrs["exception.message"])
+        if not any(title == "Error" for title, _ in rows):
+            rows.append(("Error", line))
+    return rows
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _render_node(  # noqa: PLR0917 - private recursion helper
+    node: SpanNode, lead: str, child_lead: str, style: Style, width: int | None, out: list[str]
+) -> None:
+    out.append(lead + _span_line(node.span, style) + "\n")
+    kids = node.children
+    detail_lead = child_lead + ("│  " if kids else "   ")
+    for title, text in _details(node.span):
+        label = style.paint(f"{title}:", "red" if title == "Error" else "green")
+        room = None if width is None else max(20, width - len(detail_lead) - len(title) - 2)
+        out.append(f"{detail_lead}{label} {_clip(text, room)}\n")
+    for i, child in enumerate(kids):
+        last = i == len(kids) - 1
+        _render_node(
+            child,
+            child_lead + ("└─ " if last else "├─ "),
+            child_lead + ("   " if last else "│  "),
+            style,
+            width,
+            out,
+        )
+
+
+# -- JSON lines ------------------------------------------------------------------------------------
+
+
+class JsonLines:
+    """Spans as ``StructuredLogsTracer`` lines (the format ``gat-traces import`` reads)."""
+
+    def __init__(self) -> None:
+        self._encoder = SpanJsonEncoder()
+
+    def line(self, span: Trace) -> str:
+        """One span as one JSON line, with its newline."""
+        return (
+            '{"logger":"TraceLogger","level":"INFO","message":"Trace","trace":'
+            + self._encoder.encode(span)
+            + "}\n"
+        )

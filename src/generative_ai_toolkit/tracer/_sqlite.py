@@ -1,0 +1,176 @@
+"""``SqliteTracer``: spans stored in a local SQLite file; the embedded default store.
+
+No server to run: ``SqliteTracer()`` writes to ``$GAT_TRACES_DB`` or ``./traces.sqlite3``, and
+``gat-traces`` reads the same file. Writes go through the shared background engine in batches;
+reads (``TraceQuery``) use a connection of their own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from ._clock import Clock
+from ._export import DEFAULT_SCHEDULE_DELAY
+from ._exporting import ExportingTracer
+from ._ids import IdGenerator
+from ._query import ConversationFilter, ConversationSummary, SpanNode
+from ._sqlite_query import SqliteQuery
+from ._sqlite_schema import connect, default_db_path
+from ._sqlite_writer import DEFAULT_MAX_SPAN_BYTES, SqliteSpanWriter, apply_retention
+from ._trace import Scope, Trace
+
+_log = logging.getLogger("generative_ai_toolkit.tracer")
+
+
+def _age_ns(max_age: timedelta | float | None) -> int | None:
+    if max_age is None:
+        return None
+    seconds = max_age.total_seconds() if isinstance(max_age, timedelta) else float(max_age)
+    if seconds <= 0:
+        raise ValueError(f"max_age must be positive, not {max_age!r}")
+    return int(seconds * 1_000_000_000)
+
+
+class SqliteTracer(ExportingTracer):
+    """Stores spans in the SQLite file ``db_path`` (default: ``$GAT_TRACES_DB``, else
+    ``./traces.sqlite3``), created with its schema on first use.
+
+    - The traced code only queues the span; a background worker writes batches (one
+      transaction each). Several processes may write one file at once (WAL mode; a writer
+      waiting for another's lock retries, losing nothing).
+    - ``get_traces`` and the other ``TraceQuery`` methods flush first (waiting at most
+      ``read_flush_timeout`` seconds) so they see every span ended before the call.
+    - Retention: ``max_age`` (a ``timedelta`` or seconds) and ``max_spans`` delete the oldest
+      spans, checked at most every ``retention_interval`` seconds while writing, or on demand
+      with ``apply_retention()``; freed space is returned to the file system.
+    - A span whose attributes exceed ``max_span_bytes`` of JSON is stored with its largest
+      values cut down and listed in ``ai.storage.truncated_keys``, never dropped.
+
+    Raises ``TraceDatabaseError`` at construction when ``db_path`` is not a trace database, and
+    ``ValueError`` for bad options.
+    """
+
+    def __init__(
+        self,
+        db_path: str | os.PathLike[str] | None = None,
+        *,
+        max_age: timedelta | float | None = None,
+        max_spans: int | None = None,
+        retention_interval: float = 60.0,
+        max_span_bytes: int = DEFAULT_MAX_SPAN_BYTES,
+        read_flush_timeout: float = 10.0,
+        max_queue_size: int = 20_000,
+        max_batch_size: int = 500,
+        schedule_delay: float = DEFAULT_SCHEDULE_DELAY,
+        max_retry_delay: float = 5.0,
+        shutdown_timeout: float = 10.0,
+        clock: Clock | None = None,
+        id_generator: IdGenerator | None = None,
+        scope: Scope | None = None,
+    ) -> None:
+        if max_spans is not None and (isinstance(max_spans, bool) or max_spans < 1):
+            raise ValueError(f"max_spans must be a positive int, not {max_spans!r}")
+        if max_span_bytes < 1024:
+            raise ValueError(f"max_span_bytes must be at least 1024, not {max_span_bytes!r}")
+        if retention_interval < 0 or read_flush_timeout < 0:
+            raise ValueError("retention_interval and read_flush_timeout must not be negative")
+        self._path = Path(db_path) if db_path is not None else default_db_path()
+        self._max_age_ns = _age_ns(max_age)
+        self._max_spans = max_spans
+        self._read_flush_timeout = read_flush_timeout
+        self._query = SqliteQuery(self._path)  # creates and migrates the file, or fails now
+        self._writer = SqliteSpanWriter(
+            self._path,
+            max_span_bytes=max_span_bytes,
+            max_age_ns=self._max_age_ns,
+            max_spans=max_spans,
+            retention_interval=retention_interval,
+            now_ns=self.now_ns,
+        )
+        super().__init__(
+            self._writer,
+            max_queue_size=max_queue_size,
+            max_batch_size=max_batch_size,
+            schedule_delay=schedule_delay,
+            max_retry_delay=max_retry_delay,
+            shutdown_timeout=shutdown_timeout,
+            clock=clock,
+            id_generator=id_generator,
+            scope=scope,
+        )
+
+    @property
+    def db_path(self) -> Path:
+        """The database file."""
+        return self._path
+
+    def _flush_for_read(self) -> None:
+        if not self.flush(self._read_flush_timeout):
+            _log.warning(
+                "SqliteTracer: spans still queued after %.1fs; reading without them",
+                self._read_flush_timeout,
+            )
+
+    # -- TraceQuery ----------------------------------------------------------------------------
+
+    def get_traces(
+        self, trace_id: str | None = None, attribute_filter: Mapping[str, Any] | None = None
+    ) -> list[Trace]:
+        """Stored spans of ``trace_id`` matching every ``attribute_filter`` item exactly (same
+        type, equal value, inherited attributes included), by start time. Flushes first."""
+        self._flush_for_read()
+        return self._query.get_traces(trace_id=trace_id, attribute_filter=attribute_filter)
+
+    def list_conversations(
+        self, where: ConversationFilter | None = None, *, limit: int = 50, offset: int = 0
+    ) -> list[ConversationSummary]:
+        """Conversations matching ``where``, most recently active first. Flushes first."""
+        self._flush_for_read()
+        return self._query.list_conversations(where, limit=limit, offset=offset)
+
+    def conversation_spans(
+        self, conversation_id: str, *, auth_context: str | None = None
+    ) -> list[Trace]:
+        """Every span of one conversation (id as text), by start time. Flushes first."""
+        self._flush_for_read()
+        return self._query.conversation_spans(conversation_id, auth_context=auth_context)
+
+    def trace_tree(self, trace_id: str) -> list[SpanNode]:
+        """The spans of ``trace_id`` as trees. Flushes first."""
+        self._flush_for_read()
+        return self._query.trace_tree(trace_id)
+
+    # -- maintenance ---------------------------------------------------------------------------
+
+    def apply_retention(self) -> int:
+        """Apply ``max_age`` / ``max_spans`` now (after a flush); how many spans were deleted."""
+        self._flush_for_read()
+        if self._max_age_ns is None and self._max_spans is None:
+            return 0
+        conn = connect(self._path, create=True)
+        try:
+            return apply_retention(
+                conn, max_age_ns=self._max_age_ns, max_spans=self._max_spans, now_ns=self.now_ns
+            )
+        finally:
+            conn.close()
+
+    def shutdown(self) -> None:
+        """Flush, stop the writer and close the read connection."""
+        super().shutdown()
+        self._query.close()
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """The exporter's counts plus ``truncated`` (spans stored cut down) and
+        ``deleted_by_retention``."""
+        return {
+            **super().stats,
+            "truncated": self._writer.truncated,
+            "deleted_by_retention": self._writer.deleted,
+        }

@@ -1,0 +1,287 @@
+"""``SqliteQuery``: the ``TraceQuery`` read interface over a trace database file, in SQL.
+
+Reads use their own connection (never a writer's), opened lazily, shared by threads under a
+lock and re-opened after ``os.fork()``. Conversation ids and auth contexts are looked up through
+their indexes; other attribute filters are narrowed with SQLite's JSON functions (the key and
+value always bound as parameters) and then matched exactly in Python, so ``True`` never
+matches ``1`` and values of any type can be filtered on.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sqlite3
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from ._codec import TRUNCATED_KEYS_ATTRIBUTE, decode_attributes
+from ._query import (
+    AUTH_CONTEXT,
+    CONVERSATION_ID,
+    ConversationFilter,
+    ConversationSummary,
+    SpanNode,
+    build_tree,
+    conversation_key,
+    matches_filter,
+    sorted_by_start,
+)
+from ._sqlite_schema import connect, default_db_path
+from ._trace import Scope, Trace, datetime_from_ns, ns_from_datetime
+
+#: The columns every span query selects, in the order ``span_from_row`` reads them.
+SPAN_COLUMNS: Final = (
+    "seq, trace_id, span_id, parent_span_id, name, kind, status, start_ns, end_ns, "
+    "attributes, inherited_keys, resource, scope_name, scope_version"
+)
+_INT64: Final = (-(2**63), 2**63 - 1)
+
+
+def span_from_row(row: Sequence[Any]) -> Trace:
+    """Rebuild a span from a row of ``SPAN_COLUMNS``."""
+    attributes = decode_attributes(row[9])
+    inherited = row[10]
+    if inherited and TRUNCATED_KEYS_ATTRIBUTE in attributes:
+        # The store appended its own marker after the inherited keys: keep it among own keys.
+        marker = attributes.pop(TRUNCATED_KEYS_ATTRIBUTE)
+        keys = list(attributes)
+        own, rest = keys[: len(keys) - inherited], keys[len(keys) - inherited :]
+        attributes = {
+            **{k: attributes[k] for k in own},
+            TRUNCATED_KEYS_ATTRIBUTE: marker,
+            **{k: attributes[k] for k in rest},
+        }
+    return Trace.restore(
+        span_name=row[4],
+        span_kind=row[5],
+        trace_id=row[1],
+        span_id=row[2],
+        parent_span_id=row[3],
+        started_at=row[7],
+        ended_at=row[8],
+        attributes=attributes,
+        span_status=row[6],
+        resource_attributes=decode_attributes(row[11]),
+        scope=Scope(row[12], row[13]),
+        inherited_keys=inherited,
+    )
+
+
+def _json_path(key: str) -> str | None:
+    # SQLite JSON paths quote a key as "..." with no escape for '"' itself: such keys are
+    # matched in Python only.
+    return None if '"' in key else f'$."{key}"'
+
+
+def _value_condition(value: Any) -> tuple[str, list[Any]]:  # noqa: PLR0911 - one per type
+    """SQL narrowing ``json_type(attributes, ?)`` / ``json_extract`` to ``value``'s candidates.
+
+    The path is the first parameter; the exact match happens in Python afterwards.
+    """
+    if value is None:
+        return "json_type(attributes, ?) = 'null'", []
+    if value is True:
+        return "json_type(attributes, ?) = 'true'", []
+    if value is False:
+        return "json_type(attributes, ?) = 'false'", []
+    if type(value) is int and _INT64[0] <= value <= _INT64[1]:
+        return "json_extract(attributes, ?) = ?", [value]
+    if type(value) is str:
+        return "json_extract(attributes, ?) = ?", [value]
+    if type(value) is float and math.isfinite(value):
+        return "json_type(attributes, ?) IN ('real', 'integer')", []
+    return "json_type(attributes, ?) IS NOT NULL", []
+
+
+class SqliteQuery:
+    """``TraceQuery`` over the trace database at ``db_path`` (default: ``default_db_path()``).
+
+    With ``create=False`` (how the CLI opens files) a missing file is an error rather than a new
+    empty database. Thread-safe.
+    """
+
+    def __init__(self, db_path: str | os.PathLike[str] | None = None, *, create: bool = True):
+        self._path = Path(db_path) if db_path is not None else default_db_path()
+        self._create = create
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = 0
+        self._connection()  # fail now on a missing, corrupt or foreign file
+
+    @property
+    def db_path(self) -> Path:
+        """The database file."""
+        return self._path
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None or self._pid != os.getpid():
+            # After a fork the parent's connection is left alone (never closed in the child).
+            self._conn = connect(self._path, create=self._create)
+            self._pid = os.getpid()
+        return self._conn
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            conn = self._connection()
+            return conn.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        """Close the read connection (it is re-opened when needed)."""
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+    # -- TraceQuery ----------------------------------------------------------------------------
+
+    def get_traces(
+        self, trace_id: str | None = None, attribute_filter: Mapping[str, Any] | None = None
+    ) -> list[Trace]:
+        """Spans of ``trace_id`` matching every ``attribute_filter`` item exactly, by start.
+
+        ``ai.conversation.id`` and ``ai.auth.context`` are looked up through indexes, other keys
+        through SQLite's JSON functions; matching is exact (same type, equal value).
+        """
+        where: list[str] = []
+        params: list[Any] = []
+        if trace_id is not None:
+            where.append("trace_id = ?")
+            params.append(_normal_trace_id(trace_id))
+        for key, value in (attribute_filter or {}).items():
+            if key == CONVERSATION_ID:
+                where.append("conversation_id = ?")
+                params.append(conversation_key(value))
+            elif key == AUTH_CONTEXT and value is not None:
+                where.append("auth_context = ?")
+                params.append(value if isinstance(value, str) else str(value))
+            elif (path := _json_path(key)) is not None:
+                condition, extra = _value_condition(value)
+                where.append(condition)
+                params.extend([path, *extra])
+        sql = f"SELECT {SPAN_COLUMNS} FROM spans"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        spans = [span_from_row(row) for row in self._rows(sql + " ORDER BY start_ns, seq", params)]
+        if attribute_filter:
+            spans = [s for s in spans if matches_filter(s, attribute_filter)]
+        return spans
+
+    def list_conversations(
+        self, where: ConversationFilter | None = None, *, limit: int = 50, offset: int = 0
+    ) -> list[ConversationSummary]:
+        """Conversations matching ``where``, most recently active first, one page.
+
+        Reads the maintained ``conversations`` table; trace counts and durations are computed
+        for the returned page only.
+        """
+        where = where or ConversationFilter()
+        conditions: list[str] = []
+        params: list[Any] = []
+        if where.auth_context is not None:
+            conditions.append("auth_context = ?")
+            params.append(where.auth_context)
+        if where.since is not None:
+            conditions.append("last_end_ns >= ?")
+            params.append(_floor_us(ns_from_datetime(where.since)))
+        if where.until is not None:
+            conditions.append("first_start_ns <= ?")
+            params.append(_ceil_us(ns_from_datetime(where.until)))
+        if where.errors_only:
+            conditions.append("error_count > 0")
+        if where.search:
+            conditions.append("instr(conversation_id, ?) > 0")
+            params.append(where.search)
+        sql = (
+            "SELECT conversation_id, auth_context, first_start_ns, last_end_ns, span_count, "
+            "error_count FROM conversations"
+        )
+        if conditions:
+            sql += " WHERE " + " AND ".join(conditions)
+        sql += " ORDER BY last_end_ns DESC, conversation_id DESC LIMIT ? OFFSET ?"
+        rows = self._rows(sql, [*params, max(0, limit), max(0, offset)])
+        return [self._summary(row) for row in rows]
+
+    def _summary(self, row: Sequence[Any]) -> ConversationSummary:
+        traces, duration = self._rows(
+            "SELECT count(DISTINCT trace_id), coalesce(sum(CASE WHEN parent_span_id IS NULL OR "
+            "parent_span_id NOT IN (SELECT span_id FROM spans WHERE conversation_id = ?1) "
+            "THEN end_ns - start_ns ELSE 0 END), 0) FROM spans WHERE conversation_id = ?1",
+            [row[0]],
+        )[0]
+        return ConversationSummary(
+            conversation_id=row[0],
+            auth_context=row[1],
+            first_started_at=datetime_from_ns(row[2]),
+            last_ended_at=datetime_from_ns(row[3]),
+            span_count=row[4],
+            error_count=row[5],
+            trace_count=traces,
+            total_duration_ns=duration,
+        )
+
+    def conversation_spans(
+        self, conversation_id: str, *, auth_context: str | None = None
+    ) -> list[Trace]:
+        """Every span of one conversation (ids compared as text), by start time: one index
+        range scan."""
+        sql = f"SELECT {SPAN_COLUMNS} FROM spans WHERE conversation_id = ?"
+        params: list[Any] = [conversation_id]
+        if auth_context is not None:
+            sql += " AND auth_context = ?"
+            params.append(auth_context)
+        spans = [span_from_row(r) for r in self._rows(sql + " ORDER BY start_ns, seq", params)]
+        if auth_context is not None:
+            spans = [s for s in spans if s._attrs.get(AUTH_CONTEXT) == auth_context]
+        return spans
+
+    def trace_tree(self, trace_id: str) -> list[SpanNode]:
+        """The spans of ``trace_id`` as trees."""
+        return build_tree(self.get_traces(trace_id=trace_id))
+
+    # -- beyond TraceQuery: following and counting ---------------------------------------------
+
+    def spans_after(self, cursor: int, *, limit: int = 1000) -> tuple[list[Trace], int]:
+        """Spans stored after ``cursor`` (in the order written) and the cursor to pass next.
+
+        ``latest_cursor()`` starts at the end; ``0`` starts at the beginning.
+        """
+        rows = self._rows(
+            f"SELECT {SPAN_COLUMNS} FROM spans WHERE seq > ? ORDER BY seq LIMIT ?",
+            [cursor, limit],
+        )
+        if not rows:
+            return [], cursor
+        return [span_from_row(row) for row in rows], rows[-1][0]
+
+    def latest_cursor(self) -> int:
+        """The cursor after the newest stored span."""
+        return int(self._rows("SELECT coalesce(max(seq), 0) FROM spans")[0][0])
+
+    def span_count(self) -> int:
+        """How many spans are stored."""
+        return int(self._rows("SELECT count(*) FROM spans")[0][0])
+
+    def all_spans(self) -> list[Trace]:
+        """Every stored span, by start time."""
+        return sorted_by_start(
+            span_from_row(row)
+            for row in self._rows(f"SELECT {SPAN_COLUMNS} FROM spans ORDER BY start_ns, seq")
+        )
+
+
+def _normal_trace_id(trace_id: str) -> str:
+    try:
+        return f"{int(trace_id, 16):032x}"
+    except (TypeError, ValueError):
+        raise ValueError(f"trace_id must be 32 hex digits, not {trace_id!r}") from None
+
+
+def _floor_us(ns: int) -> int:
+    return ns - ns % 1000
+
+
+def _ceil_us(ns: int) -> int:
+    return ns - ns % 1000 + 999

@@ -1,0 +1,205 @@
+"""The SQLite trace database: schema, migrations, and opening connections.
+
+The schema version lives in ``PRAGMA user_version``. ``MIGRATIONS[n]`` brings a database from
+version ``n`` to ``n + 1``; opening a database applies what is missing, in one write
+transaction, so several processes opening the same new file at once agree on one schema.
+
+Tables:
+
+- ``spans``: one row per span. Ids as lowercase hex text, times as epoch nanoseconds,
+  ``attributes`` and ``resource`` as ``_codec.encode_attributes`` JSON (types round-trip),
+  ``conversation_id`` as text (``conversation_key``), ``auth_context`` as text. ``seq``
+  (insertion order) lets a reader follow new spans.
+- ``conversations``: one row per conversation id, kept up to date in the same transaction as
+  the spans, so listing conversations never aggregates the spans table.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+#: Where traces go when no path is given: ``$GAT_TRACES_DB``, else this file in the current
+#: directory (next to the project being traced, like ``.git`` or a virtualenv).
+DEFAULT_DB_NAME: Final = "traces.sqlite3"
+DB_PATH_ENV: Final = "GAT_TRACES_DB"
+
+#: How long a connection waits for another process's write lock before giving up (ms).
+BUSY_TIMEOUT_MS: Final = 5_000
+
+
+class TraceDatabaseError(Exception):
+    """The file is not a trace database this version can read (corrupt, foreign or newer)."""
+
+
+def default_db_path() -> Path:
+    """``$GAT_TRACES_DB`` when set, else ``./traces.sqlite3``."""
+    return Path(os.environ.get(DB_PATH_ENV) or DEFAULT_DB_NAME)
+
+
+_V1: Final = """
+CREATE TABLE spans (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    trace_id TEXT NOT NULL,
+    span_id TEXT NOT NULL,
+    parent_span_id TEXT,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    start_ns INTEGER NOT NULL,
+    end_ns INTEGER NOT NULL,
+    conversation_id TEXT,
+    auth_context TEXT,
+    attributes TEXT NOT NULL,
+    inherited_keys INTEGER NOT NULL DEFAULT 0,
+    resource TEXT NOT NULL DEFAULT '{}',
+    scope_name TEXT NOT NULL,
+    scope_version TEXT NOT NULL
+);
+CREATE UNIQUE INDEX spans_by_trace ON spans (trace_id, span_id);
+CREATE INDEX spans_by_conversation ON spans (conversation_id, start_ns)
+    WHERE conversation_id IS NOT NULL;
+CREATE INDEX spans_by_auth_context ON spans (auth_context, start_ns)
+    WHERE auth_context IS NOT NULL;
+CREATE INDEX spans_by_start ON spans (start_ns);
+"""
+
+_V2: Final = """
+CREATE TABLE conversations (
+    conversation_id TEXT PRIMARY KEY,
+    auth_context TEXT,
+    first_start_ns INTEGER NOT NULL,
+    last_end_ns INTEGER NOT NULL,
+    span_count INTEGER NOT NULL,
+    error_count INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX conversations_by_last_end ON conversations (last_end_ns);
+"""
+
+#: SQL that rebuilds the ``conversations`` rows of the conversation ids in temp table ``touched``
+#: from the spans table (after a migration, a retention sweep or a duplicate import).
+REBUILD_CONVERSATIONS: Final = """
+DELETE FROM conversations WHERE conversation_id IN (SELECT conversation_id FROM temp.touched);
+INSERT INTO conversations
+SELECT s.conversation_id,
+       (SELECT a.auth_context FROM spans a
+         WHERE a.conversation_id = s.conversation_id AND a.auth_context IS NOT NULL
+         ORDER BY a.start_ns LIMIT 1),
+       min(s.start_ns), max(s.end_ns), count(*), sum(s.status = 'ERROR')
+FROM spans s
+WHERE s.conversation_id IN (SELECT conversation_id FROM temp.touched)
+GROUP BY s.conversation_id;
+DELETE FROM temp.touched;
+"""
+
+
+def _migrate_to_v2(conn: sqlite3.Connection) -> None:
+    run_script(conn, _V2)
+    ensure_touched_table(conn)
+    conn.execute(
+        "INSERT OR IGNORE INTO temp.touched SELECT DISTINCT conversation_id FROM spans "
+        "WHERE conversation_id IS NOT NULL"
+    )
+    run_script(conn, REBUILD_CONVERSATIONS)
+
+
+def run_script(conn: sqlite3.Connection, script: str) -> None:
+    # executescript() would COMMIT the open transaction; run statement by statement instead.
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def ensure_touched_table(conn: sqlite3.Connection) -> None:
+    """Create the connection's scratch table of conversation ids to rebuild."""
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS touched (conversation_id TEXT PRIMARY KEY) WITHOUT ROWID"
+    )
+
+
+MIGRATIONS: Final[list[Callable[[sqlite3.Connection], None]]] = [
+    lambda conn: run_script(conn, _V1),
+    _migrate_to_v2,
+]
+SCHEMA_VERSION: Final = len(MIGRATIONS)
+
+
+def connect(path: Path, *, create: bool) -> sqlite3.Connection:
+    """A connection to the trace database at ``path``, migrated to ``SCHEMA_VERSION``.
+
+    With ``create=False`` a missing file raises ``FileNotFoundError`` instead of being created.
+    Raises ``TraceDatabaseError`` for a file that is not a trace database (or a newer one).
+    Connections are in autocommit mode: callers open transactions explicitly.
+    """
+    if not create and not path.exists():
+        raise FileNotFoundError(f"no trace database at {path}")
+    if create and path.parent and not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    uri = f"{path.resolve().as_uri()}?mode={'rwc' if create else 'rw'}"
+    conn = sqlite3.connect(
+        uri,
+        uri=True,
+        isolation_level=None,
+        check_same_thread=False,
+        timeout=BUSY_TIMEOUT_MS / 1000,
+    )
+    try:
+        _prepare(conn, path)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+            raise
+        raise TraceDatabaseError(f"{path} is not a readable trace database: {exc}") from None
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _prepare(conn: sqlite3.Connection, path: Path) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise TraceDatabaseError(
+            f"{path} has schema version {version}; this version of the library reads up to "
+            f"{SCHEMA_VERSION}: upgrade generative-ai-toolkit-tracing"
+        )
+    if version == 0:
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if tables:
+            raise TraceDatabaseError(f"{path} is an SQLite database, but not a trace database")
+        # Only takes effect before the first table exists: lets retention shrink the file.
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+    if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    if version < SCHEMA_VERSION:
+        migrate(conn)
+
+
+def migrate(conn: sqlite3.Connection, *, target: int = SCHEMA_VERSION) -> None:
+    """Apply the missing migrations up to ``target`` in one write transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for step in range(version, target):
+            MIGRATIONS[step](conn)
+        if version < target:
+            conn.execute(f"PRAGMA user_version = {int(target)}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` means another connection holds the lock (worth retrying)."""
+    return isinstance(exc, sqlite3.OperationalError) and _is_busy(exc)

@@ -1,0 +1,262 @@
+"""``SqliteSpanWriter``: the ``SpanWriter`` that stores batches of spans in a trace database,
+and the retention sweep that deletes old spans.
+
+One batch is one write transaction (``BEGIN IMMEDIATE``): the spans and the ``conversations``
+summary rows change together. Another process holding the write lock longer than the busy
+timeout makes the write a ``RetryableError``, so the engine retries it and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from ._codec import encode_attributes, encode_attributes_within
+from ._export import RetryableError
+from ._query import AUTH_CONTEXT, CONVERSATION_ID, conversation_key
+from ._sqlite_schema import (
+    REBUILD_CONVERSATIONS,
+    connect,
+    ensure_touched_table,
+    is_busy,
+    run_script,
+)
+from ._trace import Trace
+
+_log = logging.getLogger("generative_ai_toolkit.tracer")
+
+#: Attributes of one span are cut down to this many bytes of JSON by default (see
+#: ``_codec.encode_attributes_within``).
+DEFAULT_MAX_SPAN_BYTES: Final = 1_000_000
+
+_INSERT: Final = (
+    "INSERT OR IGNORE INTO spans (trace_id, span_id, parent_span_id, name, kind, status, "
+    "start_ns, end_ns, conversation_id, auth_context, attributes, inherited_keys, resource, "
+    "scope_name, scope_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_UPSERT_CONVERSATION: Final = """
+INSERT INTO conversations (conversation_id, auth_context, first_start_ns, last_end_ns,
+                           span_count, error_count)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (conversation_id) DO UPDATE SET
+    auth_context = coalesce(auth_context, excluded.auth_context),
+    first_start_ns = min(first_start_ns, excluded.first_start_ns),
+    last_end_ns = max(last_end_ns, excluded.last_end_ns),
+    span_count = span_count + excluded.span_count,
+    error_count = error_count + excluded.error_count
+"""
+_RETENTION_CHUNK: Final = 5_000
+
+
+def _text_or_none(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+class SqliteSpanWriter:
+    """Writes batches of spans to the trace database at ``path``; one connection, opened on the
+    worker thread at the first write (and re-opened in a forked child).
+
+    ``max_age_ns`` / ``max_spans`` enable retention, swept at most every
+    ``retention_interval`` seconds after a write.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_span_bytes: int = DEFAULT_MAX_SPAN_BYTES,
+        max_age_ns: int | None = None,
+        max_spans: int | None = None,
+        retention_interval: float = 60.0,
+        now_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self._path = path
+        self._max_span_bytes = max_span_bytes
+        self._max_age_ns = max_age_ns
+        self._max_spans = max_spans
+        self._retention_interval = retention_interval
+        self._now_ns = now_ns
+        self._conn: sqlite3.Connection | None = None
+        self._pid = 0
+        self._resource: tuple[object, str] = (None, "{}")
+        self._next_retention = 0.0
+        self.truncated = 0
+        self.deleted = 0
+
+    def __repr__(self) -> str:
+        return f"SqliteSpanWriter({str(self._path)!r})"
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None or self._pid != os.getpid():
+            self._conn = connect(self._path, create=True)
+            ensure_touched_table(self._conn)
+            self._pid = os.getpid()
+        return self._conn
+
+    def _row(self, span: Trace) -> tuple[Any, ...]:
+        attrs = span._attrs
+        text = encode_attributes(attrs)
+        limit = self._max_span_bytes
+        if len(text) * 4 > limit and len(text.encode()) > limit:
+            text, cut = encode_attributes_within(attrs, limit)
+            if cut:
+                self.truncated += 1
+                _log.warning(
+                    "span %r is larger than %d bytes: stored with %s cut down",
+                    span._name,
+                    limit,
+                    ", ".join(cut),
+                )
+        resource = self._resource
+        if resource[0] is not span._resource:
+            resource = (span._resource, encode_attributes(span.resource_attributes))
+            self._resource = resource
+        n_own = span._n_own
+        return (
+            f"{span._trace_id:032x}",
+            f"{span._span_id:016x}",
+            f"{span._parent_id:016x}" if span._parent_id else None,
+            span._name,
+            span._kind,
+            span._status,
+            span._start_ns,
+            span._end_ns,
+            conversation_key(attrs.get(CONVERSATION_ID)),
+            _text_or_none(attrs.get(AUTH_CONTEXT)),
+            text,
+            len(attrs) - n_own if n_own >= 0 else 0,
+            resource[1],
+            span._scope.name,
+            span._scope.version,
+        )
+
+    def write(self, batch: Sequence[Trace]) -> None:
+        """Store ``batch`` in one transaction; ``RetryableError`` while the file is locked."""
+        rows = [self._row(span) for span in batch]
+        try:
+            conn = self._connection()
+            self._insert(conn, rows)
+        except sqlite3.OperationalError as exc:
+            if is_busy(exc) or "full" in str(exc).lower():
+                raise RetryableError(f"{self._path}: {exc}") from None
+            raise
+        if (self._max_age_ns or self._max_spans) and time.monotonic() >= self._next_retention:
+            self._next_retention = time.monotonic() + self._retention_interval
+            try:
+                self.deleted += apply_retention(
+                    conn,
+                    max_age_ns=self._max_age_ns,
+                    max_spans=self._max_spans,
+                    now_ns=self._now_ns,
+                )
+            except sqlite3.Error:
+                # The spans are stored; a failed sweep is retried at the next interval.
+                _log.warning("retention sweep of %s failed", self._path, exc_info=True)
+
+    def _insert(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+        conversations: dict[str, list[Any]] = {}
+        for row in rows:
+            key = row[8]
+            if key is None:
+                continue
+            summary = conversations.get(key)
+            if summary is None:
+                conversations[key] = [key, row[9], row[6], row[7], 1, row[5] == "ERROR", row[6]]
+                continue
+            if row[9] is not None and (summary[1] is None or row[6] < summary[6]):
+                summary[1], summary[6] = row[9], row[6]
+            summary[2] = min(summary[2], row[6])
+            summary[3] = max(summary[3], row[7])
+            summary[4] += 1
+            summary[5] += row[5] == "ERROR"
+        with _write_transaction(conn):
+            inserted = conn.executemany(_INSERT, rows).rowcount
+            if inserted == len(rows):
+                conn.executemany(_UPSERT_CONVERSATION, [s[:6] for s in conversations.values()])
+            else:
+                # Some spans were stored before (an import run twice): recount from the table.
+                conn.executemany(
+                    "INSERT OR IGNORE INTO temp.touched VALUES (?)",
+                    [(key,) for key in conversations],
+                )
+                run_script(conn, REBUILD_CONVERSATIONS)
+
+    def close(self) -> None:
+        """Close the connection."""
+        if self._conn is not None and self._pid == os.getpid():
+            self._conn.close()
+        self._conn = None
+
+
+class _write_transaction:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def __enter__(self) -> None:
+        self._conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self._conn.execute("COMMIT")
+        elif self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+
+
+def apply_retention(
+    conn: sqlite3.Connection,
+    *,
+    max_age_ns: int | None,
+    max_spans: int | None,
+    now_ns: Callable[[], int] = time.time_ns,
+) -> int:
+    """Delete spans that started more than ``max_age_ns`` ago and the oldest beyond
+    ``max_spans``; keep the conversation summaries right; give the freed pages back to the
+    file system. Deletes in short transactions so writers in other processes keep going.
+    Returns how many spans were deleted."""
+    ensure_touched_table(conn)
+    deleted = 0
+    if max_age_ns is not None:
+        cutoff = now_ns() - max_age_ns
+        while n := _delete_chunk(conn, "start_ns < ?", [cutoff], _RETENTION_CHUNK):
+            deleted += n
+    if max_spans is not None:
+        excess = conn.execute("SELECT count(*) FROM spans").fetchone()[0] - max_spans
+        while excess > 0:
+            n = _delete_chunk(conn, "1", [], min(excess, _RETENTION_CHUNK))
+            if not n:
+                break
+            deleted += n
+            excess -= n
+    if deleted:
+        conn.execute("PRAGMA incremental_vacuum")
+        # The file only shrinks once the WAL is checkpointed; readers may delay that (no error).
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        _log.info("retention deleted %d span(s)", deleted)
+    return deleted
+
+
+def _delete_chunk(conn: sqlite3.Connection, condition: str, params: list[Any], limit: int) -> int:
+    with _write_transaction(conn):
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS doomed (seq INTEGER PRIMARY KEY)")
+        conn.execute("DELETE FROM temp.doomed")
+        conn.execute(
+            f"INSERT INTO temp.doomed SELECT seq FROM spans WHERE {condition} "
+            "ORDER BY start_ns, seq LIMIT ?",
+            [*params, limit],
+        )
+        conn.execute(
+            "INSERT OR IGNORE INTO temp.touched SELECT DISTINCT conversation_id FROM spans "
+            "WHERE seq IN (SELECT seq FROM temp.doomed) AND conversation_id IS NOT NULL"
+        )
+        count: int = conn.execute(
+            "DELETE FROM spans WHERE seq IN (SELECT seq FROM temp.doomed)"
+        ).rowcount
+        run_script(conn, REBUILD_CONVERSATIONS)
+    return count
