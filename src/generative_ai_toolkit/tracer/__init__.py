@@ -17,6 +17,7 @@ from ._memory import InMemoryTracer
 from ._noop import NoopTracer
 from ._propagation import ContextPropagatingExecutor, with_current_context
 from ._query import ConversationFilter, ConversationSummary, SpanListQuery, SpanNode, TraceQuery
+from ._sqlite import SqliteTracer
 from ._tee import TeeTracer
 from ._trace import Scope, Trace
 from ._traced import traced
@@ -36,6 +37,7 @@ __all__ = [
     "Scope",
     "SpanListQuery",
     "SpanNode",
+    "SqliteTracer",
     "StructuredLogsTracer",
     "TeeTracer",
     "Trace",
