@@ -21,6 +21,7 @@ from ._sqlite import SqliteTracer
 from ._tee import TeeTracer
 from ._trace import Scope, Trace
 from ._traced import traced
+from ._w3c import extract_traceparent, inject_traceparent
 
 __all__ = [
     "BaseTracer",
@@ -44,6 +45,8 @@ __all__ = [
     "TraceQuery",
     "Tracer",
     "XRayIdGenerator",
+    "extract_traceparent",
+    "inject_traceparent",
     "traced",
     "with_current_context",
 ]
