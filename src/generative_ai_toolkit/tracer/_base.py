@@ -10,7 +10,7 @@ from time import perf_counter_ns
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from ._clock import OFFSET_NS, Clock, monotonic_wall_ns
-from ._freeze import freeze, safe_str
+from ._freeze import private_copy, safe_str
 from ._ids import IdGenerator, RandomIdGenerator
 from ._trace import CURRENT_SPAN, DEFAULT_SCOPE, SPAN_KINDS, Scope, Trace
 
@@ -149,7 +149,9 @@ class BaseTracer(ABC):
         """
         previous = self._resource
         if resource_attributes is not None:
-            self._resource = {safe_str(k): freeze(v) for k, v in resource_attributes.items()}
+            self._resource = {
+                safe_str(k): private_copy(v) for k, v in resource_attributes.items()
+            }
 
         def restore() -> None:
             self._resource = previous

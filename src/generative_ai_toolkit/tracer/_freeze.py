@@ -47,8 +47,11 @@ def freeze(value: Any) -> Any:
 
     Plain containers (lists, dicts, tuples, sets of plain values) become ``Frozen`` (``marshal``
     is an order of magnitude faster than ``copy.deepcopy``); anything else falls back to
-    ``deepcopy`` and, when even that fails, to a text rendering. Never raises.
+    ``deepcopy`` and, when even that fails, to a text rendering. Immutable scalars are returned
+    as they are. Never raises.
     """
+    if type(value) in ATOMIC_TYPES:
+        return value
     try:
         return Frozen(marshal.dumps(value))
     except Exception:  # noqa: BLE001 - unmarshallable values take the slower paths below
@@ -63,6 +66,11 @@ def freeze(value: Any) -> Any:
 def thaw(value: Any) -> Any:
     """The plain value of an attribute as stored: ``Frozen`` values thawed, others as they are."""
     return value.thaw() if type(value) is Frozen else value
+
+
+def private_copy(value: Any) -> Any:
+    """A deep copy of ``value`` that nobody else holds (scalars as they are). Never raises."""
+    return thaw(freeze(value))
 
 
 def safe_str(value: object) -> str:

@@ -1,0 +1,497 @@
+"""The notebook's service-free cells, run verbatim, print in the notebook's formats.
+
+Cells 13 and 14 use a DynamoDbTracer in the notebook; here an InMemoryTracer stands in for it
+(the DynamoDB tests run those cells against DynamoDB Local).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from typing import Any
+
+import pytest
+
+CELL_1 = """\
+from generative_ai_toolkit.tracer import (
+    Tracer,
+    NoopTracer,
+    HumanReadableTracer,
+    InMemoryTracer,
+    StructuredLogsTracer,
+    TeeTracer,
+)
+from generative_ai_toolkit.tracer.otlp import OtlpTracer
+from generative_ai_toolkit.tracer.dynamodb import DynamoDbTracer
+
+import time
+import random
+"""
+
+CELL_2 = """\
+in_memory_tracer = InMemoryTracer(
+    memory_size=1000  # Store max 1000 traces, before discarding older ones
+)
+
+# Context, added to all traces:
+in_memory_tracer.set_context(resource_attributes={"service.name": "MyAgent"})
+
+with in_memory_tracer.trace("parent") as parent_span:
+    parent_span.add_attribute("foo", "bar")
+    parent_span.add_attribute(
+        "inherited.foo",
+        "bar",
+        inheritable=True,  # Inheritable attributes propagate to child spans
+    )
+    time.sleep(0.1)
+
+    # Nested spans become child spans, that point to the parent (parent_span_id):
+    with in_memory_tracer.trace("child") as child_span:
+        child_span.add_attribute("bar", "foo")
+        time.sleep(0.1)
+
+for trace in in_memory_tracer.get_traces():
+    print(trace)
+    print()
+"""
+
+CELL_3 = """\
+conversation_id = random.randint(0, 1000000)
+
+with in_memory_tracer.trace("parent", span_kind="SERVER") as parent_span:
+    parent_span.add_attribute("ai.conversation.id", conversation_id, inheritable=True)
+    parent_span.add_attribute("ai.auth.context", "user123", inheritable=True)
+    time.sleep(0.1)
+
+    with in_memory_tracer.trace("child") as child_span:
+        child_span.add_attribute("ai.trace.type", "tool-invocation")
+        child_span.add_attribute("ai.tool.input", "Hello, world!")
+        child_span.add_attribute("ai.tool.output", "World, hello!")
+        time.sleep(0.1)
+
+
+for trace in in_memory_tracer.get_traces(
+    attribute_filter={
+        "ai.conversation.id": conversation_id  # filter traces by conversation id
+    }
+):
+    print(trace.as_human_readable())
+    print()
+"""
+
+CELL_4 = """\
+import sys
+
+human_readable_tracer = HumanReadableTracer(stream=sys.stdout)
+
+human_readable_tracer.set_context(resource_attributes={"service.name": "MyAgent"})
+
+with human_readable_tracer.trace("parent", span_kind="SERVER") as parent_span:
+    parent_span.add_attribute("ai.conversation.id", conversation_id, inheritable=True)
+    parent_span.add_attribute("ai.auth.context", "user123", inheritable=True)
+    time.sleep(0.1)
+
+    with human_readable_tracer.trace("child") as child_span:
+        child_span.add_attribute("ai.trace.type", "tool-invocation")
+        child_span.add_attribute("ai.tool.input", "Hello, world!")
+        child_span.add_attribute("ai.tool.output", "World, hello!")
+        time.sleep(0.1)
+"""
+
+CELL_5 = """\
+structured_logs_tracer = StructuredLogsTracer(stream=sys.stdout)
+
+structured_logs_tracer.set_context(resource_attributes={"service.name": "MyAgent"})
+
+with structured_logs_tracer.trace("parent", span_kind="SERVER") as parent_span:
+    parent_span.add_attribute("ai.conversation.id", conversation_id, inheritable=True)
+    parent_span.add_attribute("ai.auth.context", "user123", inheritable=True)
+    time.sleep(0.1)
+
+    with structured_logs_tracer.trace("child") as child_span:
+        child_span.add_attribute("ai.trace.type", "tool-invocation")
+        child_span.add_attribute("ai.tool.input", "Hello, world!")
+        child_span.add_attribute("ai.tool.output", "World, hello!")
+        time.sleep(0.1)
+"""
+
+CELL_12 = """\
+noop_tracer = NoopTracer()
+with noop_tracer.trace("noop") as span:
+    span.add_attribute("foo", "bar")
+
+# nothing was logged
+"""
+
+CELL_13 = """\
+tee_tracer = TeeTracer()
+
+# E.g. the DynamoDBTracer supports get_traces(), so add that first:
+tee_tracer.add_tracer(ddb_tracer)
+
+tee_tracer.add_tracer(human_readable_tracer)
+
+# This is of course useless, but added for the sake of the example:
+tee_tracer.add_tracer(noop_tracer)
+"""
+
+CELL_14 = """\
+conversation_id = random.randint(0, 1000000)
+auth_context = "user456"
+
+tee_tracer.set_context(resource_attributes={"service.name": "MyAgent"})
+
+with tee_tracer.trace("parent", span_kind="SERVER") as parent_span:
+    parent_span.add_attribute("ai.conversation.id", conversation_id, inheritable=True)
+    parent_span.add_attribute("ai.auth.context", auth_context, inheritable=True)
+    time.sleep(0.1)
+
+    with tee_tracer.trace("child") as child_span:
+        child_span.add_attribute("ai.trace.type", "tool-invocation")
+        child_span.add_attribute("ai.tool.input", "Hello, world!")
+        child_span.add_attribute("ai.tool.output", "World, hello!")
+        time.sleep(0.1)
+
+
+print("==== from DynamoDB: ====")
+for trace in tee_tracer.get_traces(
+    attribute_filter={
+        "ai.conversation.id": conversation_id,
+        "ai.auth.context": auth_context,
+    }
+):
+    print(trace)
+    print()
+"""
+
+CELL_15 = """\
+from generative_ai_toolkit.tracer import traced
+
+in_memory_tracer = InMemoryTracer()
+
+
+@traced("parent", tracer=in_memory_tracer)
+def parent_fn():
+    child_fn()
+    time.sleep(0.1)
+
+
+@traced("child", tracer=in_memory_tracer)
+def child_fn():
+    time.sleep(0.1)
+"""
+
+CELL_16 = """\
+parent_fn()
+
+for trace in in_memory_tracer.get_traces():
+    print(trace)
+"""
+
+CELL_17 = """\
+in_memory_tracer = InMemoryTracer()
+
+
+@traced("parent", tracer=in_memory_tracer)
+def parent_fn2():
+    in_memory_tracer.current_trace.add_attribute("foo", "bar", inheritable=True)
+    child_fn2()
+    time.sleep(0.1)
+
+
+@traced("child", tracer=in_memory_tracer)
+def child_fn2():
+    in_memory_tracer.current_trace.add_attribute("bar", "foo")
+    time.sleep(0.1)
+
+
+parent_fn2()
+
+for trace in in_memory_tracer.get_traces():
+    print(trace)
+"""
+
+CELL_18 = """\
+in_memory_tracer = InMemoryTracer()
+
+
+class MyAgent:
+    def __init__(self, tracer: Tracer) -> None:
+        self._tracer = tracer
+
+    @property
+    def tracer(self):
+        return self._tracer
+
+    @traced
+    def parent_method(self):
+        self.tracer.current_trace.add_attribute("foo", "bar", inheritable=True)
+        self.child_method()
+        time.sleep(0.1)
+
+    @traced
+    def child_method(self):
+        self.tracer.current_trace.add_attribute("bar", "foo")
+        time.sleep(0.1)
+
+
+agent = MyAgent(in_memory_tracer)
+agent.parent_method()
+
+for trace in in_memory_tracer.get_traces():
+    print(trace)
+"""
+
+CELL_19 = """\
+from generative_ai_toolkit.tracer import BaseTracer, Trace
+
+
+class MyTracer(BaseTracer):
+
+    def persist(self, trace: Trace):
+        print(trace.as_human_readable())  # This is what the `HumanReadableTracer` does
+
+
+my_tracer = MyTracer()
+
+with my_tracer.trace("span") as span:
+    span.add_attribute("foo", "bar")
+"""
+
+HEX32 = r"[0-9a-f]{32}"
+HEX16 = r"[0-9a-f]{16}"
+DT = r"datetime\.datetime\(\d{4}, \d{1,2}, \d{1,2}, \d{1,2}, \d{1,2}, \d{1,2}(, \d{1,6})?, tzinfo=datetime\.timezone\.utc\)"
+ISO_MS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+STR_DT = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}\+00:00"
+
+
+def repr_pattern(
+    name: str,
+    kind: str,
+    parent: str,
+    attributes: str,
+    resource: str = "{'service.name': 'MyAgent'}",
+) -> str:
+    """A regex for ``repr(trace)`` as the notebook prints it."""
+    return (
+        rf"Trace\(span_name='{name}', span_kind='{kind}', trace_id='(?P<{name}_trace>{HEX32})', "
+        rf"span_id='(?P<{name}_span>{HEX16})', parent_span_id={parent}, started_at={DT}, "
+        rf"ended_at={DT}, attributes={re.escape(attributes)}, span_status='UNSET', "
+        rf"resource_attributes={re.escape(resource)}, scope=generative-ai-toolkit@current\)"
+    )
+
+
+def human_pattern(name: str, kind: str, parent: str, header: str, details: str = "") -> str:
+    """A regex for ``as_human_readable()`` as the notebook prints it."""
+    return (
+        rf"\[{HEX32}/{parent}/{HEX16}\] MyAgent {kind} {ISO_MS} - {name}"
+        rf"{re.escape(header)}\n{re.escape(details)}"
+    )
+
+
+TOOL_DETAILS = "       Input: Hello, world!\n      Output: World, hello!\n"
+
+
+class _Cells:
+    """The notebook run top to bottom in one namespace (one kernel); each cell's printed output."""
+
+    def __init__(self) -> None:
+        self.namespace: dict[str, Any] = {"__name__": "__notebook__"}
+        self.output: dict[int, str] = {}
+        self._stdout = io.StringIO()
+
+    def run(self, number: int, cell: str) -> None:
+        self._stdout.seek(0)
+        self._stdout.truncate()
+        with contextlib.redirect_stdout(self._stdout):
+            exec(cell, self.namespace)
+        self.output[number] = self._stdout.getvalue()
+
+
+@pytest.fixture(scope="module")
+def cells() -> _Cells:
+    """Every service-free cell, run verbatim in order (an InMemoryTracer as `ddb_tracer`)."""
+    run = _Cells()
+    for number, cell in [(1, CELL_1), (2, CELL_2), (3, CELL_3)]:
+        run.run(number, cell)
+    conversation_id_of_cell_3 = run.namespace["conversation_id"]
+    for number, cell in [(4, CELL_4), (5, CELL_5), (12, CELL_12)]:
+        run.run(number, cell)
+    run.namespace["ddb_tracer"] = run.namespace["InMemoryTracer"]()
+    for number, cell in [(13, CELL_13), (14, CELL_14), (15, CELL_15), (16, CELL_16)]:
+        run.run(number, cell)
+    run.namespace["conversation_id_of_cell_3"] = conversation_id_of_cell_3
+    for number, cell in [(17, CELL_17), (18, CELL_18), (19, CELL_19)]:
+        run.run(number, cell)
+    return run
+
+
+def test_cell_2_in_memory_tracer_prints_parent_then_child_with_inherited_attribute(
+    cells: _Cells,
+) -> None:
+    """Cell 2: repr of both spans; the child carries the inherited attribute and the parent id."""
+    out = cells.output[2]
+    parent = repr_pattern("parent", "INTERNAL", "None", "{'foo': 'bar', 'inherited.foo': 'bar'}")
+    child = repr_pattern(
+        "child", "INTERNAL", "'(?P<pid>[0-9a-f]{16})'", "{'bar': 'foo', 'inherited.foo': 'bar'}"
+    )
+    match = re.fullmatch(f"{parent}\n\n{child}\n\n", out)
+    assert match, out
+    assert match["parent_trace"] == match["child_trace"]
+    assert match["pid"] == match["parent_span"]
+
+
+def test_cell_3_filters_by_conversation_id_and_prints_human_readable(
+    cells: _Cells,
+) -> None:
+    """Cell 3: only the conversation's two spans, in the human-readable format."""
+    out = cells.output[3]
+    cid = cells.namespace["conversation_id_of_cell_3"]
+    parent = human_pattern(
+        "parent", "SERVER", "root", f" (ai.conversation.id='{cid}' ai.auth.context='user123')"
+    )
+    child = human_pattern(
+        "child",
+        "INTERNAL",
+        HEX16,
+        f" (ai.trace.type='tool-invocation' ai.conversation.id='{cid}' ai.auth.context='user123')",
+        TOOL_DETAILS,
+    )
+    assert re.fullmatch(f"{parent}\n\n{child}\n\n", out), out
+
+
+def test_cell_4_human_readable_tracer_logs_child_before_parent(
+    cells: _Cells,
+) -> None:
+    """Cell 4: each span as it ends, children first, each followed by a blank line."""
+    out = cells.output[4]
+    cid = cells.namespace["conversation_id_of_cell_3"]
+    child = human_pattern(
+        "child",
+        "INTERNAL",
+        HEX16,
+        f" (ai.trace.type='tool-invocation' ai.conversation.id='{cid}' ai.auth.context='user123')",
+        TOOL_DETAILS,
+    )
+    parent = human_pattern(
+        "parent", "SERVER", "root", f" (ai.conversation.id='{cid}' ai.auth.context='user123')"
+    )
+    assert re.fullmatch(f"{child}\n{parent}\n", out), out
+
+
+def test_cell_5_structured_logs_tracer_writes_one_json_line_per_span(
+    cells: _Cells,
+) -> None:
+    """Cell 5: the notebook's exact JSON shape, key order and number types."""
+    out = cells.output[5]
+    cid = cells.namespace["conversation_id_of_cell_3"]
+    child, parent = out.splitlines()
+    assert re.fullmatch(
+        r'\{"logger":"TraceLogger","level":"INFO","message":"Trace","trace":\{"span_name":"child",'
+        rf'"span_kind":"INTERNAL","trace_id":"{HEX32}","span_id":"{HEX16}",'
+        rf'"parent_span_id":"{HEX16}","started_at":"{STR_DT}","ended_at":"{STR_DT}",'
+        r'"attributes":\{"ai.trace.type":"tool-invocation","ai.tool.input":"Hello, world!",'
+        rf'"ai.tool.output":"World, hello!","ai.conversation.id":{cid},'
+        r'"ai.auth.context":"user123"\},"span_status":"UNSET",'
+        r'"resource_attributes":\{"service.name":"MyAgent"\},'
+        r'"scope":\{"name":"generative-ai-toolkit","version":"current"\}\}\}',
+        child,
+    ), child
+    assert re.fullmatch(
+        r'\{"logger":"TraceLogger","level":"INFO","message":"Trace","trace":\{"span_name":"parent",'
+        rf'"span_kind":"SERVER","trace_id":"{HEX32}","span_id":"{HEX16}","parent_span_id":null,'
+        rf'"started_at":"{STR_DT}","ended_at":"{STR_DT}",'
+        rf'"attributes":\{{"ai.conversation.id":{cid},"ai.auth.context":"user123"\}},'
+        r'"span_status":"UNSET","resource_attributes":\{"service.name":"MyAgent"\},'
+        r'"scope":\{"name":"generative-ai-toolkit","version":"current"\}\}\}',
+        parent,
+    ), parent
+
+
+def test_cell_12_noop_tracer_prints_nothing(
+    cells: _Cells,
+) -> None:
+    """Cell 12: nothing was logged."""
+    assert cells.output[12] == ""
+
+
+def test_cells_13_and_14_tee_tracer_writes_to_all_and_reads_from_the_first(
+    cells: _Cells,
+) -> None:
+    """Cells 13-14: human-readable lines as spans end, then get_traces from the first tracer."""
+    assert cells.output[13] == ""
+    out = cells.output[14]
+    cid = cells.namespace["conversation_id"]
+    child = human_pattern(
+        "child",
+        "INTERNAL",
+        HEX16,
+        f" (ai.trace.type='tool-invocation' ai.conversation.id='{cid}' ai.auth.context='user456')",
+        TOOL_DETAILS,
+    )
+    parent_human = human_pattern(
+        "parent", "SERVER", "root", f" (ai.conversation.id='{cid}' ai.auth.context='user456')"
+    )
+    parent_repr = repr_pattern(
+        "parent", "SERVER", "None", f"{{'ai.conversation.id': {cid}, 'ai.auth.context': 'user456'}}"
+    )
+    child_repr = repr_pattern(
+        "child",
+        "INTERNAL",
+        f"'{HEX16}'",
+        "{'ai.trace.type': 'tool-invocation', 'ai.tool.input': 'Hello, world!', "
+        f"'ai.tool.output': 'World, hello!', 'ai.conversation.id': {cid}, "
+        "'ai.auth.context': 'user456'}",
+    )
+    expected = (
+        f"{child}\n{parent_human}\n==== from DynamoDB: ====\n{parent_repr}\n\n{child_repr}\n\n"
+    )
+    assert re.fullmatch(expected, out), out
+
+
+def test_cells_15_and_16_traced_functions_nest(
+    cells: _Cells,
+) -> None:
+    """Cells 15-16: @traced spans with no resource attributes, the child under the parent."""
+    assert cells.output[15] == ""
+    out = cells.output[16]
+    parent = repr_pattern("parent", "INTERNAL", "None", "{}", resource="{}")
+    child = repr_pattern("child", "INTERNAL", "'(?P<pid>[0-9a-f]{16})'", "{}", resource="{}")
+    match = re.fullmatch(f"{parent}\n{child}\n", out)
+    assert match, out
+    assert match["pid"] == match["parent_span"]
+
+
+def test_cell_17_current_trace_inside_traced_functions(
+    cells: _Cells,
+) -> None:
+    """Cell 17: attributes added through current_trace; the child inherits foo after its own."""
+    out = cells.output[17]
+    parent = repr_pattern("parent", "INTERNAL", "None", "{'foo': 'bar'}", resource="{}")
+    child = repr_pattern(
+        "child", "INTERNAL", f"'{HEX16}'", "{'bar': 'foo', 'foo': 'bar'}", resource="{}"
+    )
+    assert re.fullmatch(f"{parent}\n{child}\n", out), out
+
+
+def test_cell_18_bare_traced_uses_the_objects_tracer_and_method_names(
+    cells: _Cells,
+) -> None:
+    """Cell 18: bare @traced on methods of an object with a `tracer` property."""
+    out = cells.output[18]
+    parent = repr_pattern("parent_method", "INTERNAL", "None", "{'foo': 'bar'}", resource="{}")
+    child = repr_pattern(
+        "child_method", "INTERNAL", f"'{HEX16}'", "{'bar': 'foo', 'foo': 'bar'}", resource="{}"
+    )
+    assert re.fullmatch(f"{parent}\n{child}\n", out), out
+
+
+def test_cell_19_own_tracer_implements_only_persist(
+    cells: _Cells,
+) -> None:
+    """Cell 19: a BaseTracer subclass with only persist(); the service name is missing."""
+    out = cells.output[19]
+    assert re.fullmatch(
+        rf"\[{HEX32}/root/{HEX16}\] <missing service\.name> INTERNAL {ISO_MS} - span\n\n", out
+    ), out
