@@ -261,7 +261,10 @@ with my_tracer.trace("span") as span:
 
 HEX32 = r"[0-9a-f]{32}"
 HEX16 = r"[0-9a-f]{16}"
-DT = r"datetime\.datetime\(\d{4}, \d{1,2}, \d{1,2}, \d{1,2}, \d{1,2}, \d{1,2}(, \d{1,6})?, tzinfo=datetime\.timezone\.utc\)"
+DT = (
+    r"datetime\.datetime\(\d{4}, \d{1,2}, \d{1,2}, \d{1,2}, \d{1,2}, \d{1,2}(, \d{1,6})?, "
+    r"tzinfo=datetime\.timezone\.utc\)"
+)
 ISO_MS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 STR_DT = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}\+00:00"
 
