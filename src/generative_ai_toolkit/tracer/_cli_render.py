@@ -150,7 +150,7 @@ def _span_line(span: Trace, style: Style) -> str:
         parts.append(style.paint(f"[{', '.join(labels)}]", "cyan"))
     parts.append(style.paint(span._kind, "yellow"))
     trace_type = attrs.get("ai.trace.type")
-    if trace_type is not None:
+    if trace_type is not None and trace_type != span._name:
         parts.append(value_text(trace_type))
     parts.append(format_duration(span._end_ns - span._start_ns))
     if span._status == "ERROR":
@@ -176,7 +176,7 @@ def _details(span: Trace) -> list[tuple[str, str]]:
             value: Any = attrs[key]
             label = title
             if title == "Last message" and isinstance(value, (list, tuple)) and value:
-                label = f"Last of {len(value)} messages"
+                label = f"Last message (of {len(value)})"
                 value = value[-1]
             rows.append((label, value_text(value)))
     if span._status == "ERROR" and "exception.message" in attrs:
