@@ -1,0 +1,201 @@
+"""The DynamoDB item of a span, and the span of an item: pure functions, no I/O, no boto3.
+
+Items use the low-level attribute-value form (``{"S": "..."}``) that the DynamoDB client sends,
+so writing needs no serializer and no ``Decimal`` round trip. Layout (see ``docs/dynamodb.md``):
+
+| attribute           | type | value                                                          |
+|---------------------|------|----------------------------------------------------------------|
+| ``pk``              | S    | ``TRACE#<trace_id>``                                           |
+| ``sk``              | S    | ``SPAN#<identifier or _>#<start µs, 16 hex digits>#<span_id>`` |
+| ``conversation_id`` | S    | ``ai.conversation.id`` as text (the GSI key); absent if unset  |
+| ``auth_context``    | S    | ``ai.auth.context`` as text; absent if unset                   |
+| ``attributes``      | S    | the attributes, type-preserving JSON (``_codec``)              |
+| ``resource``        | S    | the resource attributes, same encoding                         |
+| ``expire_at``       | N    | epoch seconds after which DynamoDB's TTL may delete the item   |
+
+plus the span's own fields (``span_name``, ``span_kind``, ``trace_id``, ``span_id``,
+``parent_span_id``, ``start_ns``, ``end_ns``, ``span_status``, ``scope_name``,
+``scope_version``, ``inherited_keys``, ``identifier``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from ._codec import (
+    TRUNCATED_KEYS_ATTRIBUTE,
+    decode_attributes,
+    encode_attributes,
+    encode_attributes_within,
+)
+from ._query import AUTH_CONTEXT, CONVERSATION_ID, conversation_key
+from ._trace import DEFAULT_SCOPE, Scope, Trace
+
+#: DynamoDB's item size limit (attribute names plus values, UTF-8).
+MAX_ITEM_BYTES: Final = 400 * 1024
+#: Room kept free under the limit for DynamoDB's own per-attribute overhead.
+_SAFETY_BYTES: Final = 2048
+#: The resource attributes are normally tiny; they may take at most this much of an item.
+_MAX_RESOURCE_BYTES: Final = 32 * 1024
+#: Attribute text up to this many characters fits whatever else the item holds (see below).
+_FAST_PATH_CHARS: Final = 64 * 1024
+#: Span names longer than this are cut (the item limit is shared with the attributes).
+_MAX_NAME_BYTES: Final = 16 * 1024
+#: DynamoDB key limits: a partition key (also of a GSI) up to 2048 bytes, a sort key 1024.
+_MAX_PARTITION_KEY_BYTES: Final = 2048
+_MAX_SORT_KEY_BYTES: Final = 1024
+
+NO_IDENTIFIER: Final = "_"
+
+Item = dict[str, dict[str, Any]]
+
+
+def partition_key(trace_id: str) -> str:
+    """``TRACE#<trace_id>``: every span of one trace shares one partition."""
+    return f"TRACE#{trace_id}"
+
+
+def sort_key(identifier: str | None, start_ns: int, span_id: str) -> str:
+    """``SPAN#<identifier or _>#<start µs as 16 hex digits>#<span_id>``.
+
+    The fixed-width hex start time makes text order equal time order, so one agent's spans of a
+    trace (and of a conversation, on the GSI) come back sorted by start.
+    """
+    return f"SPAN#{identifier or NO_IDENTIFIER}#{start_ns // 1000:016x}#{span_id}"
+
+
+def span_to_item(
+    span: Trace,
+    *,
+    identifier: str | None = None,
+    expire_at: int | None = None,
+    max_bytes: int = MAX_ITEM_BYTES,
+) -> Item:
+    """The item storing ``span``; never larger than ``max_bytes``.
+
+    When the attributes would not fit, their largest values are cut down and their keys listed in
+    the ``ai.storage.truncated_keys`` attribute (see ``_codec.encode_attributes_within``).
+    """
+    attrs = span._attrs
+    trace_id = span.trace_id
+    span_id = span.span_id
+    item: Item = {
+        "pk": {"S": partition_key(trace_id)},
+        "sk": {"S": _fit(sort_key(identifier, span._start_ns, span_id), _MAX_SORT_KEY_BYTES)},
+        "span_name": {"S": _fit(span._name, _MAX_NAME_BYTES)},
+        "span_kind": {"S": span._kind},
+        "trace_id": {"S": trace_id},
+        "span_id": {"S": span_id},
+        "start_ns": {"N": str(span._start_ns)},
+        "end_ns": {"N": str(span._end_ns)},
+        "span_status": {"S": span._status},
+        "scope_name": {"S": span._scope.name},
+        "scope_version": {"S": span._scope.version},
+    }
+    if span._parent_id:
+        item["parent_span_id"] = {"S": f"{span._parent_id:016x}"}
+    if span._n_own >= 0:
+        item["inherited_keys"] = {"N": str(len(attrs) - span._n_own)}
+    if identifier:
+        item["identifier"] = {"S": _fit(identifier, _MAX_SORT_KEY_BYTES)}
+    conversation = conversation_key(attrs.get(CONVERSATION_ID))
+    if conversation:  # DynamoDB rejects an empty string as a key value
+        item["conversation_id"] = {"S": _fit(conversation, _MAX_PARTITION_KEY_BYTES)}
+    auth = attrs.get(AUTH_CONTEXT)
+    if auth is not None:
+        item["auth_context"] = {"S": _fit(str(auth), _MAX_PARTITION_KEY_BYTES)}
+    if expire_at is not None:
+        item["expire_at"] = {"N": str(int(expire_at))}
+    item["resource"] = {"S": _encode_within(span.resource_attributes, _MAX_RESOURCE_BYTES)}
+    text = encode_attributes(attrs)
+    if (
+        max_bytes == MAX_ITEM_BYTES
+        and len(text) <= _FAST_PATH_CHARS
+    ):
+        # Every other field is bounded (keys by _fit, the resource above), so even at four
+        # bytes a character this item fits: skip measuring it.
+        item["attributes"] = {"S": text}
+        return item
+    budget = max_bytes - _SAFETY_BYTES - item_size(item) - len("attributes")
+    if len(text.encode()) > budget:
+        text, _ = encode_attributes_within(attrs, max(budget, 0))
+    item["attributes"] = {"S": text}
+    return item
+
+
+def _encode_within(attributes: Mapping[str, Any], max_bytes: int) -> str:
+    # Nearly every span fits: encode once, and pay for cutting values down only when needed.
+    text = encode_attributes(attributes)
+    if len(text) * 4 <= max_bytes or len(text.encode()) <= max_bytes:
+        return text
+    text, _ = encode_attributes_within(attributes, max_bytes)
+    return text
+
+
+def item_to_span(item: Mapping[str, Mapping[str, Any]]) -> Trace:
+    """The span stored in ``item`` (attributes with their original types)."""
+    attributes = decode_attributes(_s(item, "attributes", "{}"))
+    inherited = int(item["inherited_keys"]["N"]) if "inherited_keys" in item else 0
+    if inherited and TRUNCATED_KEYS_ATTRIBUTE in attributes:
+        attributes = _marker_before_inherited(attributes, inherited)
+    parent = item.get("parent_span_id")
+    return Trace.restore(
+        span_name=_s(item, "span_name", ""),
+        span_kind=_s(item, "span_kind", "INTERNAL"),
+        trace_id=_s(item, "trace_id", ""),
+        span_id=_s(item, "span_id", ""),
+        parent_span_id=parent["S"] if parent else None,
+        started_at=int(item["start_ns"]["N"]),
+        ended_at=int(item["end_ns"]["N"]),
+        attributes=attributes,
+        span_status=_s(item, "span_status", "UNSET"),
+        resource_attributes=decode_attributes(_s(item, "resource", "{}")),
+        scope=Scope(
+            _s(item, "scope_name", DEFAULT_SCOPE.name),
+            _s(item, "scope_version", DEFAULT_SCOPE.version),
+        ),
+        inherited_keys=inherited,
+    )
+
+
+def item_size(item: Mapping[str, Mapping[str, Any]]) -> int:
+    """DynamoDB's size of ``item`` for S and N values: names plus UTF-8 values, in bytes.
+
+    Numbers are counted as their text, which is never less than DynamoDB's own count.
+    """
+    size = 0
+    for name, value in item.items():
+        size += len(name.encode())
+        (text,) = value.values()
+        size += len(text.encode()) if isinstance(text, str) else len(str(text))
+    return size
+
+
+def truncated_keys(span: Trace) -> list[str]:
+    """The attribute keys a store cut down to fit the item limit (empty when none were)."""
+    keys = span._attrs.get(TRUNCATED_KEYS_ATTRIBUTE)
+    return list(keys) if isinstance(keys, list) else []
+
+
+def _marker_before_inherited(attributes: dict[str, Any], inherited: int) -> dict[str, Any]:
+    # The truncation marker is encoded last, after the inherited keys; it is the span's own.
+    marker = attributes.pop(TRUNCATED_KEYS_ATTRIBUTE)
+    keys = list(attributes)
+    split = max(0, len(keys) - inherited)
+    ordered = {key: attributes[key] for key in keys[:split]}
+    ordered[TRUNCATED_KEYS_ATTRIBUTE] = marker
+    ordered.update((key, attributes[key]) for key in keys[split:])
+    return ordered
+
+
+def _s(item: Mapping[str, Mapping[str, Any]], name: str, default: str) -> str:
+    value = item.get(name)
+    return str(value["S"]) if value else default
+
+
+def _fit(text: str, max_bytes: int) -> str:
+    encoded = text.encode()
+    if len(encoded) <= max_bytes:
+        return text
+    return encoded[:max_bytes].decode(errors="ignore")

@@ -1,0 +1,265 @@
+"""Reading spans back from the traces table: ``DynamoDbTraceQuery`` (a ``TraceQuery``).
+
+Every read is one paginated request stream: a ``Query`` on the table by trace, a ``Query`` on
+the conversation GSI by conversation (never a ``Scan``), and a ``Scan`` only where no key is
+given (``get_traces()`` without trace or conversation id, ``list_conversations``). The cost of
+each is in ``docs/dynamodb.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+from ._dynamodb_item import item_to_span, partition_key
+from ._query import (
+    AUTH_CONTEXT,
+    CONVERSATION_ID,
+    ConversationFilter,
+    ConversationSummary,
+    SpanNode,
+    build_tree,
+    conversation_key,
+    filter_summaries,
+    matches_filter,
+    sorted_by_start,
+    summarize,
+)
+from ._trace import Trace
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_log = logging.getLogger("generative_ai_toolkit.tracer")
+
+#: What ``list_conversations`` reads of each span: enough to summarise, not the attributes.
+_SUMMARY_FIELDS: Final = (
+    "conversation_id",
+    "auth_context",
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "start_ns",
+    "end_ns",
+    "span_status",
+)
+
+
+class TableSetupError(ValueError):
+    """The traces table (or its conversation index) is missing or has the wrong keys."""
+
+
+def verify_table(client: DynamoDBClient, table_name: str, gsi_name: str | None) -> None:
+    """Check with one ``DescribeTable`` that the table and the GSI exist with the expected keys.
+
+    Raises ``TableSetupError`` when they do not. Other failures (no permission to describe, the
+    endpoint unreachable right now) are logged and let through: writes are retried later.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        table = client.describe_table(TableName=table_name)["Table"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            raise TableSetupError(
+                f"DynamoDB table {table_name!r} does not exist at "
+                f"{client.meta.endpoint_url}: create it with partition key 'pk' (S), sort key "
+                f"'sk' (S) and a GSI on 'conversation_id' (S) + 'sk' (see docs/dynamodb.md)"
+            ) from None
+        _log.warning("could not describe DynamoDB table %r (%s): not checked", table_name, exc)
+        return
+    except BotoCoreError as exc:
+        _log.warning("could not describe DynamoDB table %r (%s): not checked", table_name, exc)
+        return
+    types = {a["AttributeName"]: a["AttributeType"] for a in table.get("AttributeDefinitions", [])}
+    keys = {k["KeyType"]: k["AttributeName"] for k in table.get("KeySchema", [])}
+    if keys != {"HASH": "pk", "RANGE": "sk"} or types.get("pk") != "S" or types.get("sk") != "S":
+        raise TableSetupError(
+            f"DynamoDB table {table_name!r} must have partition key 'pk' (S) and sort key "
+            f"'sk' (S); it has {table.get('KeySchema')} with {table.get('AttributeDefinitions')}"
+        )
+    if gsi_name is None:
+        return
+    indexes = {i["IndexName"]: i for i in table.get("GlobalSecondaryIndexes", [])}
+    index = indexes.get(gsi_name)
+    if index is None:
+        raise TableSetupError(
+            f"DynamoDB table {table_name!r} has no global secondary index {gsi_name!r} "
+            f"(it has {sorted(indexes) or 'none'}): create it with partition key "
+            f"'conversation_id' (S) and sort key 'sk' (S), projection ALL"
+        )
+    index_keys = {k["KeyType"]: k["AttributeName"] for k in index.get("KeySchema", [])}
+    if index_keys.get("HASH") != "conversation_id" or types.get("conversation_id") != "S":
+        raise TableSetupError(
+            f"index {gsi_name!r} of DynamoDB table {table_name!r} must have partition key "
+            f"'conversation_id' (S); it has {index.get('KeySchema')}"
+        )
+    if index.get("Projection", {}).get("ProjectionType") != "ALL":
+        raise TableSetupError(
+            f"index {gsi_name!r} of DynamoDB table {table_name!r} must project ALL attributes"
+        )
+
+
+class DynamoDbTraceQuery:
+    """``TraceQuery`` over a traces table: what ``DynamoDbTracer`` reads with, and what the CLI
+    uses on its own (it writes nothing and holds no background thread).
+
+    ``conversation_id_gsi_name`` names the GSI on ``conversation_id``; without it, conversation
+    lookups raise ``ValueError`` rather than fall back to a ``Scan``.
+    """
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        *,
+        conversation_id_gsi_name: str | None = None,
+    ) -> None:
+        self._client = client
+        self._table = table_name
+        self._gsi = conversation_id_gsi_name
+
+    def get_traces(
+        self, trace_id: str | None = None, attribute_filter: Mapping[str, Any] | None = None
+    ) -> list[Trace]:
+        """Spans of ``trace_id`` matching every ``attribute_filter`` item exactly, by start.
+
+        With a trace id: one ``Query`` on the table. Else with ``ai.conversation.id``: one
+        ``Query`` on the GSI. Else a ``Scan`` of the whole table. ``ai.auth.context`` is applied
+        on the server (a ``FilterExpression``) and checked again here, so spans of another auth
+        context never come back.
+        """
+        attribute_filter = dict(attribute_filter or {})
+        auth = attribute_filter.get(AUTH_CONTEXT)
+        conversation = conversation_key(attribute_filter.get(CONVERSATION_ID))
+        if trace_id is not None:
+            items = self._query_trace(_parse_trace_id(trace_id), auth, conversation)
+        elif conversation is not None:
+            items = self._query_conversation(conversation, auth)
+        else:
+            items = self._scan(auth)
+        spans = (item_to_span(item) for item in items)
+        if attribute_filter:
+            return sorted_by_start(s for s in spans if matches_filter(s, attribute_filter))
+        return sorted_by_start(spans)
+
+    def conversation_spans(
+        self, conversation_id: str, *, auth_context: str | None = None
+    ) -> list[Trace]:
+        """Every span of one conversation (ids as text), by start: one GSI ``Query``."""
+        spans = [
+            span
+            for span in map(item_to_span, self._query_conversation(conversation_id, auth_context))
+            if auth_context is None or span._attrs.get(AUTH_CONTEXT) == auth_context
+        ]
+        return sorted_by_start(spans)
+
+    def trace_tree(self, trace_id: str) -> list[SpanNode]:
+        """The spans of one trace as trees: one ``Query`` on the table."""
+        return build_tree(self.get_traces(trace_id=trace_id))
+
+    def list_conversations(
+        self, where: ConversationFilter | None = None, *, limit: int = 50, offset: int = 0
+    ) -> list[ConversationSummary]:
+        """Conversations, most recently active first: a ``Scan`` of the GSI (only spans with a
+        conversation id are in it) reading the summary fields only, filtered by auth context on
+        the server when ``where.auth_context`` is given."""
+        auth = where.auth_context if where is not None else None
+        params: dict[str, Any] = {
+            "ProjectionExpression": ", ".join(f"#f{i}" for i in range(len(_SUMMARY_FIELDS))),
+            "ExpressionAttributeNames": {f"#f{i}": f for i, f in enumerate(_SUMMARY_FIELDS)},
+        }
+        if self._gsi is not None:
+            params["IndexName"] = self._gsi
+        else:
+            params["FilterExpression"] = "attribute_exists(conversation_id)"
+        _add_auth_filter(params, auth)
+        spans = (_summary_span(item) for item in self._pages("scan", params))
+        return filter_summaries(summarize(spans).values(), where, limit=limit, offset=offset)
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def _query_trace(
+        self, trace_id: str, auth: Any, conversation: str | None
+    ) -> Iterator[Mapping[str, Any]]:
+        params: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": partition_key(trace_id)}},
+            "ConsistentRead": True,
+        }
+        if conversation is not None:
+            _and_filter(params, "conversation_id = :conversation", ":conversation", conversation)
+        _add_auth_filter(params, auth)
+        return self._pages("query", params)
+
+    def _query_conversation(self, conversation: str, auth: Any) -> Iterator[Mapping[str, Any]]:
+        if self._gsi is None:
+            raise ValueError(
+                "looking spans up by ai.conversation.id needs the conversation GSI: pass "
+                "conversation_id_gsi_name= (e.g. 'conversation_index'); a table Scan is not "
+                "done instead"
+            )
+        params: dict[str, Any] = {
+            "IndexName": self._gsi,
+            "KeyConditionExpression": "conversation_id = :conversation",
+            "ExpressionAttributeValues": {":conversation": {"S": conversation}},
+        }
+        _add_auth_filter(params, auth)
+        return self._pages("query", params)
+
+    def _scan(self, auth: Any) -> Iterator[Mapping[str, Any]]:
+        _log.debug("get_traces without trace or conversation id: scanning table %r", self._table)
+        params: dict[str, Any] = {}
+        _add_auth_filter(params, auth)
+        return self._pages("scan", params)
+
+    def _pages(self, operation: str, params: dict[str, Any]) -> Iterator[Mapping[str, Any]]:
+        request = getattr(self._client, operation)
+        params = {"TableName": self._table, **params}
+        while True:
+            page = request(**params)
+            yield from page.get("Items", [])
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return
+            params["ExclusiveStartKey"] = last
+
+
+def _add_auth_filter(params: dict[str, Any], auth: Any) -> None:
+    if auth is None:
+        return
+    if not isinstance(auth, str):
+        # Stored as text; the exact (typed) check happens on the decoded attributes.
+        auth = str(auth)
+    _and_filter(params, "auth_context = :auth", ":auth", auth)
+
+
+def _and_filter(params: dict[str, Any], condition: str, name: str, value: str) -> None:
+    existing = params.get("FilterExpression")
+    params["FilterExpression"] = f"{existing} AND {condition}" if existing else condition
+    params.setdefault("ExpressionAttributeValues", {})[name] = {"S": value}
+
+
+def _summary_span(item: Mapping[str, Any]) -> Trace:
+    attributes = {CONVERSATION_ID: item["conversation_id"]["S"]}
+    if "auth_context" in item:
+        attributes[AUTH_CONTEXT] = item["auth_context"]["S"]
+    parent = item.get("parent_span_id")
+    return Trace.restore(
+        span_name="",
+        trace_id=item["trace_id"]["S"],
+        span_id=item["span_id"]["S"],
+        parent_span_id=parent["S"] if parent else None,
+        started_at=int(item["start_ns"]["N"]),
+        ended_at=int(item["end_ns"]["N"]),
+        attributes=attributes,
+        span_status=item.get("span_status", {}).get("S", "UNSET"),
+    )
+
+
+def _parse_trace_id(trace_id: str) -> str:
+    try:
+        return f"{int(trace_id, 16):032x}"
+    except (TypeError, ValueError):
+        raise ValueError(f"trace_id must be 32 hex digits, not {trace_id!r}") from None

@@ -1,0 +1,167 @@
+"""``DynamoDbWriter``: the transport that stores batches of span items with ``BatchWriteItem``.
+
+Only the export engine's worker thread calls it. A batch goes out in requests of at most 25 items
+(DynamoDB's limit), a few requests in flight at once. Items DynamoDB hands back as
+``UnprocessedItems``, and requests that fail with throttling, a 5xx, a timeout or a refused
+connection, come back to the engine as ``RetryableError(remaining=...)``; the engine backs off and
+retries just those spans. Anything else (a validation error, say) is a permanent failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Final
+
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from ._dynamodb_item import Item
+from ._export import RetryableError
+from ._trace import Trace
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_log = logging.getLogger("generative_ai_toolkit.tracer")
+
+#: DynamoDB's limit of items per ``BatchWriteItem`` request.
+MAX_BATCH_ITEMS: Final = 25
+
+#: Error codes after which the same request may succeed later. ``ResourceNotFoundException`` is
+#: among them: the table may be (re)created while spans wait (the construction check already
+#: failed loudly if it was missing from the start).
+RETRYABLE_CODES: Final = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "ResourceNotFoundException",
+        "LimitExceededException",
+    }
+)
+_NETWORK_ERRORS: Final = (
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+
+class DynamoDbWriter:
+    """Writes spans as items of ``table_name`` (a ``SpanWriter``).
+
+    ``encode`` turns a span into its item (``_dynamodb_item.span_to_item`` with the tracer's
+    options). ``max_concurrency`` requests of 25 items are sent at once. After ``os.fork()``
+    the child makes its own request threads and, when ``reconnect`` is given, its own client
+    (connections must not be shared across processes).
+    """
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        *,
+        encode: Callable[[Trace], Item],
+        max_concurrency: int = 4,
+        reconnect: Callable[[], DynamoDBClient] | None = None,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self._client = client
+        self._table = table_name
+        self._encode = encode
+        self._max_concurrency = max_concurrency
+        self._reconnect = reconnect
+        self._pool: ThreadPoolExecutor | None = None
+        self._pid = os.getpid()
+
+    def __repr__(self) -> str:
+        return f"DynamoDbWriter({self._table})"
+
+    def write(self, batch: Sequence[Trace]) -> None:
+        """Store every span of ``batch``; raise ``RetryableError`` naming those not stored."""
+        if self._pid != os.getpid():
+            self._after_fork()
+        items = [self._encode(span) for span in batch]
+        chunks = [
+            (batch[i : i + MAX_BATCH_ITEMS], items[i : i + MAX_BATCH_ITEMS])
+            for i in range(0, len(batch), MAX_BATCH_ITEMS)
+        ]
+        if len(chunks) == 1 or self._max_concurrency == 1:
+            outcomes = [self._write_chunk(spans, chunk) for spans, chunk in chunks]
+        else:
+            outcomes = list(self._executor().map(lambda c: self._write_chunk(*c), chunks))
+        remaining: list[Trace] = []
+        errors: list[str] = []
+        retry_after: float | None = None
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                if not isinstance(outcome, RetryableError):
+                    raise outcome  # permanent: the engine isolates the span that causes it
+                remaining.extend(outcome.remaining or ())
+                errors.append(str(outcome))
+                retry_after = outcome.retry_after or retry_after
+        if remaining:
+            raise RetryableError(
+                f"{len(remaining)} of {len(batch)} span(s) not written yet: {errors[0]}",
+                remaining=remaining,
+                retry_after=retry_after,
+            )
+
+    def _write_chunk(self, spans: Sequence[Trace], items: list[Item]) -> Exception | None:
+        """One ``BatchWriteItem`` request; the error instead of raising it (for the pool)."""
+        try:
+            response = self._client.batch_write_item(
+                RequestItems={self._table: [{"PutRequest": {"Item": item}} for item in items]}
+            )
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if code in RETRYABLE_CODES or status >= 500 or status == 429:
+                return RetryableError(f"{code or status}: {exc}", remaining=spans)
+            return exc
+        except _NETWORK_ERRORS as exc:
+            return RetryableError(f"{type(exc).__name__}: {exc}", remaining=spans)
+        except Exception as exc:  # noqa: BLE001 - handed back to the engine, which logs it
+            return exc
+        unprocessed = response.get("UnprocessedItems", {}).get(self._table, [])
+        if not unprocessed:
+            return None
+        left = {_key(request["PutRequest"]["Item"]) for request in unprocessed}
+        return RetryableError(
+            f"UnprocessedItems: {len(left)} of {len(items)}",
+            remaining=[span for span, item in zip(spans, items, strict=True) if _key(item) in left],
+        )
+
+    def _after_fork(self) -> None:
+        self._pid = os.getpid()
+        self._pool = None  # its threads live on in the parent only
+        if self._reconnect is not None:
+            self._client = self._reconnect()
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(
+                max_workers=self._max_concurrency, thread_name_prefix="span-export-dynamodb"
+            )
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the request threads; the client belongs to the tracer or the caller."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+
+def _key(item: Any) -> tuple[str, str]:
+    return (item["pk"]["S"], item["sk"]["S"])

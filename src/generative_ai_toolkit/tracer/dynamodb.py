@@ -1,0 +1,205 @@
+"""``DynamoDbTracer``: spans stored in a DynamoDB table, written in the background in batches.
+
+```python
+from generative_ai_toolkit.tracer.dynamodb import DynamoDbTracer
+
+tracer = DynamoDbTracer(
+    table_name="MyTracesTable",
+    identifier="MyAgent",
+    conversation_id_gsi_name="conversation_index",
+)
+```
+
+This module imports without boto3; constructing a tracer needs it
+(``pip install generative-ai-toolkit-tracing[dynamodb]``). The table layout, the index, TTL and
+the cost of each query are described in ``docs/dynamodb.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Final
+
+from ._clock import Clock
+from ._dynamodb_item import Item, span_to_item
+from ._dynamodb_reader import DynamoDbTraceQuery, TableSetupError
+from ._export import DEFAULT_SCHEDULE_DELAY
+from ._exporting import ExportingTracer
+from ._ids import IdGenerator
+from ._query import ConversationFilter, ConversationSummary, SpanNode
+from ._trace import Scope, Trace
+
+if TYPE_CHECKING:
+    import boto3
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+__all__ = ["DynamoDbTraceQuery", "DynamoDbTracer", "TableSetupError", "dynamodb_client"]
+
+_log = logging.getLogger("generative_ai_toolkit.tracer")
+
+INSTALL_HINT: Final = (
+    "DynamoDbTracer needs boto3: pip install 'generative-ai-toolkit-tracing[dynamodb]'"
+)
+#: The longest ``get_traces`` waits for queued spans to be written before it reads.
+DEFAULT_READ_FLUSH_TIMEOUT: Final = 10.0
+
+
+def dynamodb_client(session: boto3.session.Session | None = None) -> DynamoDBClient:
+    """A DynamoDB client as the tracer makes one: from ``session`` (default: a new boto3
+    session, so the usual AWS environment applies, ``AWS_ENDPOINT_URL_DYNAMODB`` included),
+    with short timeouts and a single attempt per request (the export engine does the retrying,
+    with backoff, without holding up anything else)."""
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError as exc:
+        raise ImportError(INSTALL_HINT) from exc
+    session = session or boto3.session.Session()
+    config = Config(
+        connect_timeout=5,
+        read_timeout=15,
+        retries={"mode": "standard", "total_max_attempts": 1},
+        max_pool_connections=16,
+    )
+    return session.client("dynamodb", config=config)
+
+
+class DynamoDbTracer(ExportingTracer):
+    """Stores every ended span as one item of a DynamoDB table, and reads them back.
+
+    Ending a span only queues it; a background worker writes queued spans with
+    ``BatchWriteItem`` (25 items a request), retrying throttling, ``UnprocessedItems``, 5xx,
+    timeouts and refused connections with backoff. Failures never reach the traced code: they
+    are logged and counted in ``stats``.
+
+    Options: ``identifier`` names the agent in each span's sort key; ``conversation_id_gsi_name``
+    names the GSI on ``conversation_id`` (needed to look spans up by ``ai.conversation.id``);
+    ``client`` or ``session`` replace the default boto3 client; ``expire_after`` sets the TTL
+    attribute ``expire_at`` to that long after each span ends; ``verify_table`` checks the table
+    and index once, at construction (``TableSetupError`` when missing). The remaining options are
+    the export engine's (see ``ExportingTracer``).
+    """
+
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        identifier: str | None = None,
+        conversation_id_gsi_name: str | None = None,
+        client: DynamoDBClient | None = None,
+        session: boto3.session.Session | None = None,
+        expire_after: float | timedelta | None = None,
+        verify_table: bool = True,
+        read_flush_timeout: float = DEFAULT_READ_FLUSH_TIMEOUT,
+        max_concurrency: int = 4,
+        max_queue_size: int = 20_000,
+        max_batch_size: int = 500,
+        schedule_delay: float = DEFAULT_SCHEDULE_DELAY,
+        max_retry_delay: float = 5.0,
+        shutdown_timeout: float = 10.0,
+        clock: Clock | None = None,
+        id_generator: IdGenerator | None = None,
+        scope: Scope | None = None,
+    ) -> None:
+        if not table_name:
+            raise ValueError("table_name must be a non-empty string")
+        if isinstance(expire_after, timedelta):
+            expire_after = expire_after.total_seconds()
+        if expire_after is not None and expire_after <= 0:
+            raise ValueError(f"expire_after must be positive seconds, not {expire_after!r}")
+        try:
+            from ._dynamodb_writer import DynamoDbWriter  # imports botocore
+        except ImportError as exc:
+            raise ImportError(INSTALL_HINT) from exc
+
+        owns_client = client is None
+        if client is None:
+            client = dynamodb_client(session)
+        if verify_table:
+            from ._dynamodb_reader import verify_table as verify
+
+            verify(client, table_name, conversation_id_gsi_name)
+        self._table_name = table_name
+        self._identifier = identifier
+        self._expire_after = expire_after
+        self._read_flush_timeout = read_flush_timeout
+        self._client = client
+        self._reader = DynamoDbTraceQuery(
+            client, table_name, conversation_id_gsi_name=conversation_id_gsi_name
+        )
+        writer = DynamoDbWriter(
+            client,
+            table_name,
+            encode=self._encode,
+            max_concurrency=max_concurrency,
+            reconnect=(lambda: dynamodb_client(session)) if owns_client else None,
+        )
+        super().__init__(
+            writer,
+            max_queue_size=max_queue_size,
+            max_batch_size=max_batch_size,
+            schedule_delay=schedule_delay,
+            max_retry_delay=max_retry_delay,
+            shutdown_timeout=shutdown_timeout,
+            clock=clock,
+            id_generator=id_generator,
+            scope=scope,
+        )
+
+    def __repr__(self) -> str:
+        return f"DynamoDbTracer(table_name={self._table_name!r})"
+
+    @property
+    def table_name(self) -> str:
+        """The table spans are written to."""
+        return self._table_name
+
+    def _encode(self, span: Trace) -> Item:
+        expire_at = None
+        if self._expire_after is not None:
+            expire_at = int(span._end_ns / 1e9 + self._expire_after)
+        return span_to_item(span, identifier=self._identifier, expire_at=expire_at)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _flush_before_read(self) -> None:
+        if not self.flush(self._read_flush_timeout):
+            _log.warning(
+                "%r: spans still queued after %.1fs; reading without them",
+                self,
+                self._read_flush_timeout,
+            )
+
+    def get_traces(
+        self, trace_id: str | None = None, attribute_filter: Mapping[str, Any] | None = None
+    ) -> Sequence[Trace]:
+        """Stored spans of ``trace_id`` matching every ``attribute_filter`` item, by start.
+
+        Writes out queued spans first (waiting at most ``read_flush_timeout``). With a trace id
+        this is one ``Query`` on the table; with ``ai.conversation.id`` one ``Query`` on the GSI;
+        with neither, a ``Scan`` of the whole table. No span of another ``ai.auth.context``
+        than the one asked for is returned.
+        """
+        self._flush_before_read()
+        return self._reader.get_traces(trace_id=trace_id, attribute_filter=attribute_filter)
+
+    def conversation_spans(
+        self, conversation_id: str, *, auth_context: str | None = None
+    ) -> list[Trace]:
+        """Every stored span of one conversation (ids compared as text): one GSI ``Query``."""
+        self._flush_before_read()
+        return self._reader.conversation_spans(conversation_id, auth_context=auth_context)
+
+    def trace_tree(self, trace_id: str) -> list[SpanNode]:
+        """The stored spans of one trace as trees: one ``Query``."""
+        self._flush_before_read()
+        return self._reader.trace_tree(trace_id)
+
+    def list_conversations(
+        self, where: ConversationFilter | None = None, *, limit: int = 50, offset: int = 0
+    ) -> list[ConversationSummary]:
+        """Conversations, most recently active first: a ``Scan`` of the GSI's summary fields."""
+        self._flush_before_read()
+        return self._reader.list_conversations(where, limit=limit, offset=offset)
