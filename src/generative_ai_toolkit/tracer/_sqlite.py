@@ -20,7 +20,7 @@ from ._exporting import ExportingTracer
 from ._ids import IdGenerator
 from ._query import ConversationFilter, ConversationSummary, SpanNode
 from ._sqlite_query import SqliteQuery
-from ._sqlite_schema import connect, default_db_path
+from ._sqlite_schema import BUSY_TIMEOUT_MS, connect, default_db_path
 from ._sqlite_writer import DEFAULT_MAX_SPAN_BYTES, SqliteSpanWriter, apply_retention
 from ._trace import Scope, Trace
 
@@ -48,6 +48,8 @@ class SqliteTracer(ExportingTracer):
     - Retention: ``max_age`` (a ``timedelta`` or seconds) and ``max_spans`` delete the oldest
       spans, checked at most every ``retention_interval`` seconds while writing, or on demand
       with ``apply_retention()``; freed space is returned to the file system.
+    - ``busy_timeout``: seconds a write waits for another process's lock before it is retried
+      (with backoff, by the export engine).
     - A span whose attributes exceed ``max_span_bytes`` of JSON is stored with its largest
       values cut down and listed in ``ai.storage.truncated_keys``, never dropped.
 
@@ -64,6 +66,7 @@ class SqliteTracer(ExportingTracer):
         retention_interval: float = 60.0,
         max_span_bytes: int = DEFAULT_MAX_SPAN_BYTES,
         read_flush_timeout: float = 10.0,
+        busy_timeout: float = BUSY_TIMEOUT_MS / 1000,
         max_queue_size: int = 20_000,
         max_batch_size: int = 500,
         schedule_delay: float = DEFAULT_SCHEDULE_DELAY,
@@ -90,6 +93,7 @@ class SqliteTracer(ExportingTracer):
             max_age_ns=self._max_age_ns,
             max_spans=max_spans,
             retention_interval=retention_interval,
+            busy_timeout_ms=int(busy_timeout * 1000),
             now_ns=self.now_ns,
         )
         super().__init__(

@@ -127,12 +127,15 @@ MIGRATIONS: Final[list[Callable[[sqlite3.Connection], None]]] = [
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 
-def connect(path: Path, *, create: bool) -> sqlite3.Connection:
+def connect(
+    path: Path, *, create: bool, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+) -> sqlite3.Connection:
     """A connection to the trace database at ``path``, migrated to ``SCHEMA_VERSION``.
 
     With ``create=False`` a missing file raises ``FileNotFoundError`` instead of being created.
     Raises ``TraceDatabaseError`` for a file that is not a trace database (or a newer one).
-    Connections are in autocommit mode: callers open transactions explicitly.
+    Connections are in autocommit mode: callers open transactions explicitly. A connection
+    waits up to ``busy_timeout_ms`` for another's write lock before failing with "locked".
     """
     if not create and not path.exists():
         raise FileNotFoundError(f"no trace database at {path}")
@@ -144,10 +147,10 @@ def connect(path: Path, *, create: bool) -> sqlite3.Connection:
         uri=True,
         isolation_level=None,
         check_same_thread=False,
-        timeout=BUSY_TIMEOUT_MS / 1000,
+        timeout=busy_timeout_ms / 1000,
     )
     try:
-        _prepare(conn, path)
+        _prepare(conn, path, busy_timeout_ms)
     except sqlite3.DatabaseError as exc:
         conn.close()
         if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
@@ -159,8 +162,8 @@ def connect(path: Path, *, create: bool) -> sqlite3.Connection:
     return conn
 
 
-def _prepare(conn: sqlite3.Connection, path: Path) -> None:
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+def _prepare(conn: sqlite3.Connection, path: Path, busy_timeout_ms: int) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise TraceDatabaseError(

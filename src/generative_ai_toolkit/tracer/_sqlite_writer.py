@@ -20,6 +20,7 @@ from ._codec import encode_attributes, encode_attributes_within
 from ._export import RetryableError
 from ._query import AUTH_CONTEXT, CONVERSATION_ID, conversation_key
 from ._sqlite_schema import (
+    BUSY_TIMEOUT_MS,
     REBUILD_CONVERSATIONS,
     connect,
     ensure_touched_table,
@@ -75,9 +76,11 @@ class SqliteSpanWriter:
         max_age_ns: int | None = None,
         max_spans: int | None = None,
         retention_interval: float = 60.0,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
         now_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         self._path = path
+        self._busy_timeout_ms = busy_timeout_ms
         self._max_span_bytes = max_span_bytes
         self._max_age_ns = max_age_ns
         self._max_spans = max_spans
@@ -95,7 +98,7 @@ class SqliteSpanWriter:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None or self._pid != os.getpid():
-            self._conn = connect(self._path, create=True)
+            self._conn = connect(self._path, create=True, busy_timeout_ms=self._busy_timeout_ms)
             ensure_touched_table(self._conn)
             self._pid = os.getpid()
         return self._conn
@@ -235,7 +238,8 @@ def apply_retention(
             deleted += n
             excess -= n
     if deleted:
-        conn.execute("PRAGMA incremental_vacuum")
+        # executescript steps the pragma to the end; execute() would free a single page.
+        conn.executescript("PRAGMA incremental_vacuum;")
         # The file only shrinks once the WAL is checkpointed; readers may delay that (no error).
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         _log.info("retention deleted %d span(s)", deleted)
