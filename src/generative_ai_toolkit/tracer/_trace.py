@@ -508,7 +508,7 @@ class Trace:
             f"Trace(span_name={self._name!r}, span_kind={self._kind!r}, "
             f"trace_id={self.trace_id!r}, span_id={self.span_id!r}, "
             f"parent_span_id={self.parent_span_id!r}, started_at={self.started_at!r}, "
-            f"ended_at={self.ended_at!r}, attributes={self._attrs!r}, "
+            f"ended_at={self.ended_at!r}, attributes={_safe_repr(self._attrs)}, "
             f"span_status={self._status!r}, resource_attributes={dict(self._resource)!r}, "
             f"scope={self._scope!r})"
         )
@@ -535,6 +535,14 @@ class Trace:
         ``color=True`` adds ANSI colours for terminals.
         """
         return format_human(self, color=color)
+
+
+def _safe_repr(attributes: dict[str, Any]) -> str:
+    try:
+        return repr(attributes)
+    except Exception:  # noqa: BLE001 - a value with a broken __repr__ must not break printing
+        items = ", ".join(f"{key!r}: {safe_str(value)}" for key, value in attributes.items())
+        return "{" + items + "}"
 
 
 def _as_datetime(value: datetime | str | int) -> datetime | int:
