@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -43,6 +44,7 @@ class _Failure:
     times: int
     retry_after: str | None
     body: bytes = b""
+    after: int = 0
 
 
 @dataclass
@@ -50,6 +52,7 @@ class CaptureServer:
     """An OTLP/HTTP endpoint on ``127.0.0.1:port`` (a free port unless given)."""
 
     port: int = 0
+    ssl_context: ssl.SSLContext | None = None
     received: list[Received] = field(default_factory=list)
     _failures: list[_Failure] = field(default_factory=list)
     _reject: int = 0
@@ -65,15 +68,20 @@ class CaptureServer:
     @property
     def endpoint(self) -> str:
         """The ``/v1/traces`` URL."""
-        return f"http://127.0.0.1:{self.port}/v1/traces"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}/v1/traces"
 
     def start(self) -> Self:
         """Listen (again) on ``port``; a free one the first time when it is 0."""
         server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
         server.daemon_threads = True
+        if self.ssl_context is not None:
+            server.socket = self.ssl_context.wrap_socket(server.socket, server_side=True)
         self.port = server.server_address[1]
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -103,11 +111,18 @@ class CaptureServer:
     # -- behaviour
 
     def fail_next(
-        self, status: int, *, times: int = 1, retry_after: str | None = None, body: bytes = b""
+        self,
+        status: int,
+        *,
+        times: int = 1,
+        retry_after: str | None = None,
+        body: bytes = b"",
+        after: int = 0,
     ) -> None:
-        """Answer the next ``times`` requests with ``status`` (and ``Retry-After``)."""
+        """Answer ``times`` requests with ``status`` (and ``Retry-After``), once ``after`` more
+        have been accepted."""
         with self._lock:
-            self._failures.append(_Failure(status, times, retry_after, body))
+            self._failures.append(_Failure(status, times, retry_after, body, after))
 
     def reject_next(self, count: int) -> None:
         """Accept the next request but report ``count`` rejected spans (partial success)."""
@@ -152,6 +167,9 @@ class CaptureServer:
         request = ExportTraceServiceRequest.FromString(raw)
         with self._changed:
             failure = self._failures[0] if self._failures else None
+            if failure is not None and failure.after > 0:
+                failure.after -= 1
+                failure = None
             if failure is not None:
                 failure.times -= 1
                 if failure.times <= 0:

@@ -394,35 +394,52 @@ class OtlpEncoder:
         return message
 
     def _truncated(self, span: Trace, message: Span, budget: int) -> Span:
-        """``message`` with its largest attribute values cut until it fits in ``budget`` bytes."""
+        """``message`` with its largest attribute values cut until it fits in ``budget`` bytes.
+
+        The largest values are cut down to one common size (the smallest that frees enough
+        room), so one huge value does not lose everything while a merely large one stays whole.
+        """
         cut_keys: list[str] = []
         marker: KeyValue | None = None
         while message.ByteSize() > budget:
-            candidates = list(message.attributes)
+            candidates = [kv for kv in message.attributes if kv.key != TRUNCATED_KEYS_ATTRIBUTE]
             for event in message.events:
                 candidates.extend(event.attributes)
-            largest = max(candidates, key=lambda kv: kv.ByteSize(), default=None)
-            excess = message.ByteSize() - budget
-            if (
-                largest is None
-                or largest.key == TRUNCATED_KEYS_ATTRIBUTE
-                or largest.ByteSize() <= _MARKER_ROOM * 2
-            ):
+            sized = sorted(((kv.ByteSize(), kv) for kv in candidates), key=lambda p: -p[0])
+            excess = message.ByteSize() - budget + _MARKER_ROOM  # room for the list of cut keys
+            level = _level(sizes=[size for size, _ in sized], excess=excess)
+            if level is None:
                 raise SpanTooLargeError(
                     f"span {span.span_name!r} does not fit in {budget} bytes even cut down"
                 )
-            _cut_value(largest.value, excess)
-            if largest.key not in cut_keys:
-                cut_keys.append(largest.key)
-                if marker is None:
-                    marker = message.attributes.add(key=TRUNCATED_KEYS_ATTRIBUTE)
-                marker.value.array_value.values.add().string_value = largest.key
+            for size, kv in sized:
+                if size <= level:
+                    break
+                _cut_value(kv.value, size - level)
+                if kv.key not in cut_keys:
+                    cut_keys.append(kv.key)
+                    if marker is None:
+                        marker = message.attributes.add(key=TRUNCATED_KEYS_ATTRIBUTE)
+                    marker.value.array_value.values.add().string_value = kv.key
         _log.warning(
             "span %r exceeded the OTLP request limit; cut down attribute(s) %s",
             span.span_name,
             ", ".join(cut_keys),
         )
         return message
+
+
+def _level(*, sizes: Sequence[int], excess: int) -> int | None:
+    """The size to cut the largest of ``sizes`` (descending) down to, freeing ``excess`` bytes
+    (each cut also pays for its marker); ``None`` when even cutting all cannot."""
+    total = 0
+    for count, size in enumerate(sizes, start=1):
+        total += size
+        level = (total - excess - count * _MARKER_ROOM) // count
+        following = sizes[count] if count < len(sizes) else 0
+        if level >= following:
+            return level if level >= _MARKER_ROOM else None
+    return None
 
 
 def _cut_value(value: AnyValue, excess: int) -> None:
