@@ -14,14 +14,18 @@ import time
 from collections.abc import Callable
 from contextvars import ContextVar
 
-from _harness import Report, interleaved
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from _harness import Report, interleaved
 from generative_ai_toolkit.tracer import (
     BaseTracer,
     HumanReadableTracer,
     InMemoryTracer,
     NoopTracer,
     StructuredLogsTracer,
+    Trace,
 )
 
 NUMBER = 4000
@@ -41,8 +45,15 @@ def floor_case() -> Callable[[], object]:
         start = time.time_ns()
         end = time.time_ns()
         out.append(
-            {"n": name, "t": trace_id, "s": span_id, "p": parent, "b": start, "e": end,
-             "a": {"i": 1, "s": "x", "f": 1.5}}
+            {
+                "n": name,
+                "t": trace_id,
+                "s": span_id,
+                "p": parent,
+                "b": start,
+                "e": end,
+                "a": {"i": 1, "s": "x", "f": 1.5},
+            }
         )
         _floor_var.reset(token)
         return span_id
@@ -73,14 +84,8 @@ def tracer_case(tracer: BaseTracer, *, child_extra: object = None) -> Callable[[
     return run
 
 
-def otel_case() -> Callable[[], object] | None:
-    """Root + child through the OpenTelemetry SDK with SimpleSpanProcessor + InMemorySpanExporter."""
-    try:
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-    except ImportError:
-        return None
+def otel_case() -> Callable[[], object]:
+    """Root + child through the OpenTelemetry SDK: SimpleSpanProcessor + InMemorySpanExporter."""
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -104,7 +109,10 @@ def otel_case() -> Callable[[], object] | None:
 def messages_12kb() -> list[dict[str, object]]:
     """50 chat messages, about 12 KB as JSON, nested like Bedrock's converse format."""
     return [
-        {"role": "user" if i % 2 == 0 else "assistant", "content": [{"text": f"{i:03d} " + "w" * 200}]}
+        {
+            "role": "user" if i % 2 == 0 else "assistant",
+            "content": [{"text": f"{i:03d} " + "w" * 200}],
+        }
         for i in range(50)
     ]
 
@@ -119,9 +127,7 @@ def run(report: Report) -> None:
         "human": tracer_case(HumanReadableTracer(stream=io.StringIO())),
         "messages": tracer_case(InMemoryTracer(memory_size=10_000), child_extra=messages_12kb()),
     }
-    otel = otel_case()
-    if otel is not None:
-        cases["otel"] = otel
+    cases["otel"] = otel_case()
     per_op = interleaved(cases, ops_per_call=2, number=NUMBER, rounds=ROUNDS)
     floor = per_op["floor"]
     report.note(f"floor: {floor * 1e6:.2f} µs per span")
@@ -140,14 +146,13 @@ def run(report: Report) -> None:
     ratio("jsonl", 6, "StructuredLogsTracer to a StringIO")
     ratio("human", 6, "HumanReadableTracer to a StringIO")
     ratio("messages", 15, "child carries a 12 KB message list (avg over root+child)")
-    if otel is not None:
-        value = per_op["memory"] / per_op["otel"]
-        report.add(
-            "InMemoryTracer vs OpenTelemetry SDK (SimpleSpanProcessor + InMemorySpanExporter)",
-            f"{value:.3f}x ({per_op['otel'] * 1e6:.2f} µs/span for the SDK)",
-            "<= 0.15x",
-            value <= 0.15,
-        )
+    value = per_op["memory"] / per_op["otel"]
+    report.add(
+        "InMemoryTracer vs OpenTelemetry SDK (SimpleSpanProcessor + InMemorySpanExporter)",
+        f"{value:.3f}x ({per_op['otel'] * 1e6:.2f} µs/span for the SDK)",
+        "<= 0.15x",
+        value <= 0.15,
+    )
     lookup_by_conversation(report)
 
 
@@ -163,16 +168,17 @@ def lookup_by_conversation(report: Report) -> None:
     everything = list(tracer._spans)
     wanted = 1234
 
-    def indexed() -> object:
+    def indexed() -> list[Trace]:
         return tracer.get_traces(attribute_filter={"ai.conversation.id": wanted})
 
-    def linear() -> object:
+    def linear() -> list[Trace]:
         return sorted(
             (t for t in everything if t.attributes.get("ai.conversation.id") == wanted),
             key=lambda t: t.started_at,
         )
 
-    assert len(indexed()) == 10 and len(linear()) == 10  # type: ignore[arg-type]
+    assert len(indexed()) == 10
+    assert len(linear()) == 10
     per_op = interleaved({"indexed": indexed, "linear": linear}, ops_per_call=1, number=5, rounds=5)
     speedup = per_op["linear"] / per_op["indexed"]
     report.add(
