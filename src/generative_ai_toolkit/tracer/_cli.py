@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import logging
 import os
 import sqlite3
 import sys
@@ -413,6 +414,9 @@ def _source_options() -> argparse.ArgumentParser:
         "--gsi", default=DEFAULT_GSI, help=f"DynamoDB conversation index (default: {DEFAULT_GSI})"
     )
     parent.add_argument(
+        "-v", "--verbose", action="store_true", help="show the library's log messages on stderr"
+    )
+    parent.add_argument(
         "--color",
         choices=("auto", "always", "never"),
         default="auto",
@@ -503,6 +507,19 @@ def _natural(text: str) -> int:
     return value
 
 
+def _configure_logging(*, verbose: bool) -> None:
+    # The library logs retries and warnings; the CLI reports failures as one line itself.
+    logger = logging.getLogger("generative_ai_toolkit.tracer")
+    logger.propagate = False
+    if verbose:
+        handler: logging.Handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s: %(message)s"))
+        logger.setLevel(logging.INFO)
+    else:
+        handler = logging.NullHandler()
+    logger.addHandler(handler)
+
+
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
@@ -511,6 +528,7 @@ def _one_line(exc: BaseException) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``gat-traces``; returns the exit status."""
     args = build_parser().parse_args(argv)
+    _configure_logging(verbose=args.verbose)
     args.source = Source(db=args.db, dynamodb=args.dynamodb, gsi=args.gsi, jsonl=args.jsonl)
     out = sys.stdout
     try:
