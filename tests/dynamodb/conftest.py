@@ -1,4 +1,4 @@
-"""Fixtures for the DynamoDB tests: a fake client for fault injection, DynamoDB Local for the rest."""
+"""DynamoDB test fixtures: a fake client for fault injection, DynamoDB Local for the rest."""
 
 from __future__ import annotations
 
@@ -18,17 +18,17 @@ if TYPE_CHECKING:
 
 #: Short timeouts, one attempt: outages show up in tests in about a second.
 QUICK = Config(connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 1})
+#: For setting up and inspecting tables: patient, as the machine may be busy.
+PATIENT = Config(connect_timeout=5, read_timeout=30, retries={"total_max_attempts": 3})
 
 
 def client_error(code: str, operation: str = "BatchWriteItem", status: int = 400) -> ClientError:
     """The ``ClientError`` botocore raises for ``code``."""
-    return ClientError(
-        {
-            "Error": {"Code": code, "Message": f"injected {code}"},
-            "ResponseMetadata": {"HTTPStatusCode": status},
-        },
-        operation,
-    )
+    response: Any = {
+        "Error": {"Code": code, "Message": f"injected {code}"},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    return ClientError(response, operation)
 
 
 class FakeDynamoDb:
@@ -48,7 +48,7 @@ class FakeDynamoDb:
         self._script = script
         self._lock = threading.Lock()
 
-    def batch_write_item(self, *, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803
+    def batch_write_item(self, *, RequestItems: dict[str, Any]) -> dict[str, Any]:
         ((table, requests),) = RequestItems.items()
         items = [request["PutRequest"]["Item"] for request in requests]
         with self._lock:
@@ -86,7 +86,7 @@ def ddb_env(dynamodb_local: DynamoDbLocal, monkeypatch: pytest.MonkeyPatch) -> D
 
 @pytest.fixture
 def ddb_client(dynamodb_local: DynamoDbLocal) -> Iterator[DynamoDBClient]:
-    client = dynamodb_local.client(QUICK)
+    client = dynamodb_local.client(PATIENT)
     yield client
     client.close()
 

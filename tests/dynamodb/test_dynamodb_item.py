@@ -1,13 +1,12 @@
 """The DynamoDB item encoder: spans round-trip with their types; keys sort by start time."""
 
-# Specifications read `assert expected == actual`, which ruff's SIM300 calls a Yoda condition.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -77,9 +76,7 @@ def test_keys_follow_the_recommended_layout() -> None:
     span = _span({})
     item = span_to_item(span, identifier="MyAgent")
     assert f"TRACE#{span.trace_id}" == item["pk"]["S"]
-    assert (
-        f"SPAN#MyAgent#{span.start_time_ns // 1000:016x}#{span.span_id}" == item["sk"]["S"]
-    )
+    assert f"SPAN#MyAgent#{span.start_time_ns // 1000:016x}#{span.span_id}" == item["sk"]["S"]
     assert span_to_item(span)["sk"]["S"].startswith("SPAN#_#")
 
 
@@ -120,15 +117,22 @@ def test_oversized_item_is_cut_down_and_marked() -> None:
     assert item_size(item) <= MAX_ITEM_BYTES
     back = item_to_span(item)
     assert ["ai.tool.output"] == back.attributes[TRUNCATED_KEYS_ATTRIBUTE]
-    assert back.attributes["ai.tool.output"].endswith("chars]")
+    output = back.attributes["ai.tool.output"]
+    assert re.fullmatch(r"x{300000,}\.\.\.\[truncated \d+ chars\]", output)
+    assert 600_000 == output.index("...") + int(re.findall(r"\d+", output)[-1])
     assert 42 == back.attributes["small"]
     assert ("ai.conversation.id",) == back.inherited_attribute_keys
 
 
-def test_oversized_multibyte_text_fits() -> None:
-    """Four-byte characters are counted as bytes, not characters."""
-    item = span_to_item(_span({"emoji": "\U0001f600" * 150_000}))
+@pytest.mark.parametrize("text", ["\U0001f600" * 150_000, '"' * 500_000, "é" * 300_000])
+def test_oversized_multibyte_or_escaped_text_fits_and_keeps_most(text: str) -> None:
+    """Multi-byte characters and JSON escapes are counted as bytes: the item fits, and the value
+    keeps most of what fits (not cut to nothing)."""
+    item = span_to_item(_span({"value": text}))
     assert item_size(item) <= MAX_ITEM_BYTES
+    kept = item_to_span(item).attributes["value"]
+    assert kept.startswith(text[:1000])
+    assert len(kept.encode()) > 300_000 or len(kept) > 150_000
 
 
 def test_long_span_name_still_fits() -> None:

@@ -1,9 +1,6 @@
 """Writing to DynamoDB under faults: batches of 25, UnprocessedItems and throttling retried until
 written, a poison span isolated and logged, nothing raised into the traced code."""
 
-# Specifications read `assert expected == actual`, which ruff's SIM300 calls a Yoda condition.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import logging
@@ -170,7 +167,7 @@ def test_writer_names_the_spans_left() -> None:
 
 
 def test_poison_span_is_isolated_and_logged(caplog: pytest.LogCaptureFixture) -> None:
-    """A span DynamoDB always rejects is dropped alone, with a log line; its neighbours are written."""
+    """A span DynamoDB always rejects is dropped alone, logged; its neighbours are written."""
 
     def reject_poison(call: int, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if any(i["span_name"]["S"] == "poison" for i in items):

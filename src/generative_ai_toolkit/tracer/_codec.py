@@ -136,21 +136,33 @@ def encode_attributes_within(
     text and the keys that were cut.
     """
     encoded = {key: _dumps(to_tagged(value)) for key, value in attributes.items()}
+    # What a cut keeps a prefix of: a text value itself, else the value's JSON text. Cuts are
+    # always taken from this original, so cutting a key again never nests truncation markers.
+    sources: dict[str, str] = {}
+    kept: dict[str, int] = {}
     truncated: list[str] = []
     text = _assemble(encoded, truncated)
     while len(text.encode()) > max_bytes:
         key = max(encoded, key=lambda k: len(encoded[k]))
         current = encoded[key]
+        if key not in sources:
+            value = attributes[key]
+            sources[key] = value if type(value) is str else current
+            kept[key] = len(sources[key])
+        source = sources[key]
         excess = len(text.encode()) - max_bytes
-        # Cut by characters; multi-byte text may need another round, so loop until it fits.
-        keep = max(0, len(current) - excess - 64)
-        cut = _cut(current, keep)
+        # Cut by characters, as many as the excess in bytes takes at this value's bytes per
+        # character (multi-byte text, JSON escapes); loop until it fits.
+        bytes_per_char = max(1.0, len(current.encode()) / max(1, kept[key]))
+        keep = max(0, kept[key] - math.ceil((excess + 64) / bytes_per_char))
+        cut = _cut(source, keep)
         while len(cut) >= len(current) and keep:
-            keep //= 2  # escaping the cut JSON text made it longer: cut deeper
-            cut = _cut(current, keep)
+            keep //= 2  # escaping made the cut text longer: cut deeper
+            cut = _cut(source, keep)
         if len(cut) >= len(current):
             break  # every value is already as small as it gets: nothing left to cut
         encoded[key] = cut
+        kept[key] = keep
         if key not in truncated:
             truncated.append(key)
         text = _assemble(encoded, truncated)

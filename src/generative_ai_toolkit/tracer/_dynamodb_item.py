@@ -109,10 +109,7 @@ def span_to_item(
         item["expire_at"] = {"N": str(int(expire_at))}
     item["resource"] = {"S": _encode_within(span.resource_attributes, _MAX_RESOURCE_BYTES)}
     text = encode_attributes(attrs)
-    if (
-        max_bytes == MAX_ITEM_BYTES
-        and len(text) <= _FAST_PATH_CHARS
-    ):
+    if max_bytes == MAX_ITEM_BYTES and len(text) <= _FAST_PATH_CHARS:
         # Every other field is bounded (keys by _fit, the resource above), so even at four
         # bytes a character this item fits: skip measuring it.
         item["attributes"] = {"S": text}

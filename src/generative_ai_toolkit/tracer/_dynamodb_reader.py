@@ -56,7 +56,7 @@ def verify_table(client: DynamoDBClient, table_name: str, gsi_name: str | None) 
     Raises ``TableSetupError`` when they do not. Other failures (no permission to describe, the
     endpoint unreachable right now) are logged and let through: writes are retried later.
     """
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - optional dep
 
     try:
         table = client.describe_table(TableName=table_name)["Table"]

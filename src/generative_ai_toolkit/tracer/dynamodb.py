@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 from ._clock import Clock
 from ._dynamodb_item import Item, span_to_item
 from ._dynamodb_reader import DynamoDbTraceQuery, TableSetupError
+from ._dynamodb_reader import verify_table as verify_table_setup
 from ._export import DEFAULT_SCHEDULE_DELAY
 from ._exporting import ExportingTracer
 from ._ids import IdGenerator
@@ -52,8 +53,8 @@ def dynamodb_client(session: boto3.session.Session | None = None) -> DynamoDBCli
     with short timeouts and a single attempt per request (the export engine does the retrying,
     with backoff, without holding up anything else)."""
     try:
-        import boto3
-        from botocore.config import Config
+        import boto3  # noqa: PLC0415 - boto3 is an optional dependency
+        from botocore.config import Config  # noqa: PLC0415
     except ImportError as exc:
         raise ImportError(INSTALL_HINT) from exc
     session = session or boto3.session.Session()
@@ -110,7 +111,7 @@ class DynamoDbTracer(ExportingTracer):
         if expire_after is not None and expire_after <= 0:
             raise ValueError(f"expire_after must be positive seconds, not {expire_after!r}")
         try:
-            from ._dynamodb_writer import DynamoDbWriter  # imports botocore
+            from ._dynamodb_writer import DynamoDbWriter  # noqa: PLC0415 - needs botocore
         except ImportError as exc:
             raise ImportError(INSTALL_HINT) from exc
 
@@ -118,9 +119,7 @@ class DynamoDbTracer(ExportingTracer):
         if client is None:
             client = dynamodb_client(session)
         if verify_table:
-            from ._dynamodb_reader import verify_table as verify
-
-            verify(client, table_name, conversation_id_gsi_name)
+            verify_table_setup(client, table_name, conversation_id_gsi_name)
         self._table_name = table_name
         self._identifier = identifier
         self._expire_after = expire_after
