@@ -288,3 +288,15 @@ def test_bad_options_fail_at_construction(db_path: Path) -> None:
         SqliteTracer(db_path, max_age=-1)
     with pytest.raises(ValueError, match="max_span_bytes"):
         SqliteTracer(db_path, max_span_bytes=10)
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [{"a": "x", "b": 1, "c": 1.5, "d": True, "e": None}, {"nan": math.nan}, {"t": (1,)}, {}],
+)
+def test_fast_encoding_writes_the_same_text_as_the_codec(attrs: dict[str, Any]) -> None:
+    """The writer's shortcut for plain values yields exactly encode_attributes' text."""
+    from generative_ai_toolkit.tracer._codec import encode_attributes  # noqa: PLC0415
+    from generative_ai_toolkit.tracer._sqlite_writer import encode_attributes_fast  # noqa: PLC0415
+
+    assert encode_attributes_fast(attrs) == encode_attributes(attrs)

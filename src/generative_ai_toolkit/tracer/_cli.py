@@ -33,6 +33,7 @@ from ._query import ConversationFilter, SpanListQuery, TraceQuery, build_tree
 from ._sqlite_query import SqliteQuery
 from ._sqlite_schema import DB_PATH_ENV, TraceDatabaseError, default_db_path
 from ._trace import Trace
+from ._viewer import add_serve_command
 
 PROG: Final = "gat-traces"
 DEFAULT_GSI: Final = "conversation_index"
@@ -487,6 +488,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("file", type=Path, help="JSON-lines file, or - for stdin")
     p.set_defaults(handler=cmd_import)
+
+    add_serve_command(commands, source)
     return parser
 
 

@@ -9,6 +9,7 @@ matches ``1`` and values of any type can be filtered on.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sqlite3
@@ -40,9 +41,30 @@ SPAN_COLUMNS: Final = (
 _INT64: Final = (-(2**63), 2**63 - 1)
 
 
+def _decode(text: str) -> dict[str, Any]:
+    # Without a tag anywhere the JSON is the attributes as they are: skip the tag walk.
+    if '"$t"' not in text:
+        data: dict[str, Any] = json.loads(text)
+        return data
+    return decode_attributes(text)
+
+
+_resource_cache: tuple[str, dict[str, Any]] = ("", {})
+
+
+def _decode_resource(text: str) -> dict[str, Any]:
+    # Consecutive spans nearly always share their resource; Trace.restore copies the dict.
+    global _resource_cache
+    cached = _resource_cache
+    if cached[0] != text:
+        cached = (text, _decode(text))
+        _resource_cache = cached
+    return cached[1]
+
+
 def span_from_row(row: Sequence[Any]) -> Trace:
     """Rebuild a span from a row of ``SPAN_COLUMNS``."""
-    attributes = decode_attributes(row[9])
+    attributes = _decode(row[9])
     inherited = row[10]
     if inherited and TRUNCATED_KEYS_ATTRIBUTE in attributes:
         # The store appended its own marker after the inherited keys: keep it among own keys.
@@ -64,7 +86,7 @@ def span_from_row(row: Sequence[Any]) -> Trace:
         ended_at=row[8],
         attributes=attributes,
         span_status=row[6],
-        resource_attributes=decode_attributes(row[11]),
+        resource_attributes=_decode_resource(row[11]),
         scope=Scope(row[12], row[13]),
         inherited_keys=inherited,
     )

@@ -1,0 +1,244 @@
+"""SQLite benchmarks: caller-side cost of ``SqliteTracer`` against ``InMemoryTracer``, sustained
+insert throughput, indexed conversation lookup against a full table scan with 1,000,000 spans
+stored, and bytes on disk per 1 KB span.
+
+The big database is built once per run in a temporary directory, straight through SQL
+(``executemany`` in one transaction, rows made by the tracer's own ``SqliteSpanWriter``), so the
+benchmark measures reading, not the build.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+from _harness import Report, interleaved
+from generative_ai_toolkit.tracer import InMemoryTracer, SqliteTracer, Trace
+from generative_ai_toolkit.tracer._sqlite_query import SPAN_COLUMNS, SqliteQuery, span_from_row
+from generative_ai_toolkit.tracer._sqlite_schema import connect
+from generative_ai_toolkit.tracer._sqlite_writer import SqliteSpanWriter
+
+BIG = int(os.environ.get("GAT_BENCH_SQLITE_SPANS", "1000000"))
+SPANS_PER_CONVERSATION = 20
+
+
+def _one_span(tracer: SqliteTracer | InMemoryTracer, i: int) -> None:
+    with tracer.trace("llm-invocation", span_kind="CLIENT") as span:
+        span.add_attribute("ai.conversation.id", "c-1", inheritable=True)
+        span.add_attribute("ai.trace.type", "llm-invocation")
+        span.add_attribute("i", i)
+
+
+def caller_cost(report: Report, tmp: Path) -> None:
+    """Per-span cost on the traced code's thread: queueing vs keeping in memory."""
+    memory = InMemoryTracer(memory_size=100_000)
+    sqlite = SqliteTracer(tmp / "caller.sqlite3", max_queue_size=1_000_000)
+    per_call = 1000
+
+    def in_memory() -> None:
+        for i in range(per_call):
+            _one_span(memory, i)
+
+    def to_sqlite() -> None:
+        for i in range(per_call):
+            _one_span(sqlite, i)
+
+    best = interleaved(
+        {"memory": in_memory, "sqlite": to_sqlite}, ops_per_call=per_call, number=5, rounds=5
+    )
+    sqlite.shutdown()
+    ratio = best["sqlite"] / best["memory"]
+    report.add(
+        "SqliteTracer caller-side cost per span vs InMemoryTracer",
+        f"{ratio:.2f}x ({best['sqlite'] * 1e6:.1f}µs vs {best['memory'] * 1e6:.1f}µs)",
+        "<= 3x",
+        ratio <= 3,
+    )
+    report.add(
+        "SqliteTracer spans dropped in the caller-cost run",
+        str(sqlite.stats["dropped"]),
+        "0",
+        sqlite.stats["dropped"] == 0,
+    )
+
+
+def _ended_spans(count: int) -> list[Trace]:
+    memory = InMemoryTracer(memory_size=count)
+    for i in range(count):
+        _one_span(memory, i)
+    return list(memory.get_traces())
+
+
+def throughput(report: Report, tmp: Path) -> None:
+    """Spans written and committed per second by the background writer (spans made up front,
+    so the figure is the store's, not span creation's), and end to end for reference."""
+    count = 60_000
+    spans = _ended_spans(count)
+    tracer = SqliteTracer(tmp / "throughput.sqlite3", max_queue_size=count + 1)
+    start = time.perf_counter()
+    for span in spans:
+        tracer.persist(span)
+    done = tracer.flush(timeout=300)
+    elapsed = time.perf_counter() - start
+    tracer.shutdown()
+    rate = count / elapsed
+    report.add(
+        "SqliteTracer sustained insert throughput (queued -> committed)",
+        f"{rate:,.0f} spans/s",
+        ">= 20,000 spans/s",
+        done and rate >= 20_000 and tracer.stats["dropped"] == 0,
+    )
+    tracer = SqliteTracer(tmp / "end-to-end.sqlite3", max_queue_size=count + 1)
+    start = time.perf_counter()
+    for i in range(count // 2):
+        _one_span(tracer, i)
+    tracer.flush(timeout=300)
+    elapsed = time.perf_counter() - start
+    tracer.shutdown()
+    report.note(
+        f"end to end (span opened in the agent -> committed): {count // 2 / elapsed:,.0f} spans/s"
+    )
+
+
+def _template_spans(count: int) -> list[Trace]:
+    memory = InMemoryTracer(memory_size=count)
+    with memory.trace("converse", span_kind="SERVER") as root:
+        root.add_attribute("ai.conversation.id", "c", inheritable=True)
+        root.add_attribute("ai.auth.context", "user123", inheritable=True)
+        root.add_attribute("ai.trace.type", "converse")
+        root.add_attribute("ai.user.input", "What is the weather in Lisbon?")
+        for _ in range(count - 1):
+            with memory.trace("tool") as child:
+                child.add_attribute("ai.trace.type", "tool-invocation")
+                child.add_attribute("ai.tool.input", {"city": "Lisbon"})
+    return list(memory.get_traces())
+
+
+def build_big_db(path: Path, total: int) -> None:
+    """``total`` spans, ``SPANS_PER_CONVERSATION`` per conversation, in one transaction."""
+    conn = connect(path, create=True)
+    writer = SqliteSpanWriter(path)
+    templates = [writer._row(s) for s in _template_spans(SPANS_PER_CONVERSATION)]
+    base = templates[0][6]
+    conversations = total // SPANS_PER_CONVERSATION
+
+    def rows() -> object:
+        for c in range(conversations):
+            key = f"conv-{c:07d}"
+            trace = f"{c + 1:032x}"
+            offset = c * 1_000_000_000  # one conversation per second
+            for n, t in enumerate(templates):
+                yield (
+                    trace,
+                    f"{c * 100 + n + 1:016x}",
+                    f"{c * 100 + 1:016x}" if n else None,
+                    t[3],
+                    t[4],
+                    t[5],
+                    t[6] + offset,
+                    t[7] + offset,
+                    key,
+                    t[9],
+                    t[10].replace('"c"', f'"{key}"'),
+                    t[11],
+                    t[12],
+                    t[13],
+                    t[14],
+                )
+
+    insert = (
+        "INSERT INTO spans (trace_id, span_id, parent_span_id, name, kind, status, start_ns, "
+        "end_ns, conversation_id, auth_context, attributes, inherited_keys, resource, scope_name, "
+        "scope_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+    conn.execute("BEGIN")
+    conn.executemany(insert, rows())  # type: ignore[arg-type]
+    conn.executemany(
+        "INSERT INTO conversations VALUES (?, 'user123', ?, ?, ?, 0)",
+        (
+            (f"conv-{c:07d}", base + c * 1_000_000_000, base + c * 1_000_000_000 + 10**7, 20)
+            for c in range(conversations)
+        ),
+    )
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def big_lookups(report: Report, tmp: Path) -> None:
+    """With BIG spans stored: one conversation by index vs by a full table scan."""
+    path = tmp / "big.sqlite3"
+    start = time.perf_counter()
+    build_big_db(path, BIG)
+    report.note(f"built a {BIG:,}-span database in {time.perf_counter() - start:.1f}s")
+    query = SqliteQuery(path, create=False)
+    target = f"conv-{BIG // SPANS_PER_CONVERSATION // 2:07d}"
+    scan_conn = sqlite3.connect(path)
+
+    def indexed() -> object:
+        return query.conversation_spans(target)
+
+    def full_scan() -> object:
+        rows = scan_conn.execute(
+            f"SELECT {SPAN_COLUMNS} FROM spans NOT INDEXED WHERE conversation_id = ? "
+            "ORDER BY start_ns, seq",
+            [target],
+        ).fetchall()
+        return [span_from_row(r) for r in rows]
+
+    assert len(indexed()) == SPANS_PER_CONVERSATION  # type: ignore[arg-type]
+    best = interleaved({"indexed": indexed}, ops_per_call=1, number=200, rounds=3)
+    scan = interleaved({"scan": full_scan}, ops_per_call=1, number=1, rounds=2)
+    ratio = scan["scan"] / best["indexed"]
+    report.add(
+        f"one conversation's spans with {BIG:,} stored: index vs full scan",
+        f"{ratio:,.0f}x faster ({best['indexed'] * 1e3:.2f}ms vs {scan['scan'] * 1e3:.0f}ms)",
+        ">= 1,000x",
+        ratio >= 1000,
+    )
+    listing = interleaved(
+        {"list": lambda: query.list_conversations(limit=50)}, ops_per_call=1, number=20, rounds=3
+    )
+    report.add(
+        f"list_conversations (page of 50) with {BIG:,} spans stored",
+        f"{listing['list'] * 1e3:.2f}ms",
+        "reported",
+        True,
+    )
+    query.close()
+    scan_conn.close()
+
+
+def bytes_per_span(report: Report, tmp: Path) -> None:
+    """File size per span whose attributes are about 1 KB of JSON."""
+    path = tmp / "size.sqlite3"
+    tracer = SqliteTracer(path, max_queue_size=100_000)
+    count = 20_000
+    for i in range(count):
+        with tracer.trace("tool", span_kind="INTERNAL") as span:
+            span.add_attribute("ai.conversation.id", f"c-{i // 20}", inheritable=True)
+            span.add_attribute("ai.trace.type", "tool-invocation")
+            span.add_attribute("ai.tool.output", "x" * 900)
+    tracer.shutdown()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    attrs = conn.execute("SELECT avg(length(attributes)) FROM spans").fetchone()[0]
+    conn.close()
+    size = sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+    report.add(
+        f"bytes on disk per span ({attrs:.0f} B of attribute JSON)",
+        f"{size / count:,.0f} B",
+        "reported",
+        True,
+    )
+
+
+def run(report: Report) -> None:
+    """All SQLite benchmarks, in one temporary directory."""
+    with tempfile.TemporaryDirectory(prefix="bench-sqlite-") as tmp:
+        caller_cost(report, Path(tmp))
+        throughput(report, Path(tmp))
+        bytes_per_span(report, Path(tmp))
+        big_lookups(report, Path(tmp))
