@@ -235,9 +235,7 @@ _RUNNING: set[DynamoDbLocal] = set()
 @atexit.register
 def _stop_all() -> None:
     for server in list(_RUNNING):
-        # A forked child inherits this handler and the set: only the starting process stops.
-        if server._owner_pid == os.getpid():
-            server.stop()
+        server.stop()  # a no-op in forked children, which inherit this handler and the set
 
 
 class DynamoDbLocal:
@@ -374,7 +372,7 @@ class DynamoDbLocal:
 
     def _wait_until_ready(self) -> None:
         probe = self.client(
-            Config(connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 1})
+            Config(connect_timeout=2, read_timeout=10, retries={"total_max_attempts": 1})
         )
         try:
             deadline = time.monotonic() + self.startup_timeout
@@ -404,9 +402,13 @@ class DynamoDbLocal:
             probe.close()
 
     def stop(self) -> None:
-        """Stop the server: SIGTERM to its process group, then SIGKILL if it lingers."""
+        """Stop the server: SIGTERM to its process group, then SIGKILL if it lingers.
+
+        Does nothing in a forked child: the server belongs to the process that started it (and
+        the child could deadlock on the pipe the parent's output thread was reading at the fork).
+        """
         process = self._process
-        if process is None:
+        if process is None or os.getpid() != self._owner_pid:
             return
         if process.stdin is not None:
             with contextlib.suppress(OSError):
