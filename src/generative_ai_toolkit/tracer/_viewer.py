@@ -1,0 +1,394 @@
+"""The web viewer: a read-only page and JSON API over any ``TraceQuery``, on 127.0.0.1.
+
+``gat-traces serve`` runs it over the CLI's sources (a SQLite file, a DynamoDB table, a
+JSON-lines file); ``ViewerServer(query)`` serves any other ``TraceQuery`` (an
+``InMemoryTracer`` in a notebook, say). Only ``TraceQuery`` methods are called, so every store
+looks the same. The server answers GET and HEAD only; every other method gets 405. It listens
+on a loopback address unless ``allow_remote=True``, and then also accepts only requests whose
+``Host`` header names a loopback address (no DNS rebinding).
+
+Endpoints (all GET):
+
+- ``/api/conversations?search=&auth_context=&errors=1&since=&until=&limit=&offset=`` - one page
+  of ``list_conversations``, most recently active first, with ``has_more``;
+- ``/api/conversations/<id>`` - a conversation's spans in outline, by start time;
+- ``/api/traces/<trace id>`` - one trace as trees of full spans;
+- ``/api/traces/<trace id>/spans/<span id>`` - one span in full;
+- ``/api/events?conversation=<id>&since_us=<epoch µs>`` - Server-Sent Events: ``spans`` (new
+  spans of that conversation) and ``conversations`` (the list changed);
+- ``/`` and ``/static/...`` - the page, shipped in the package (no outside resources).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import logging
+import threading
+import time
+import webbrowser
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final, TextIO
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from ._query import TraceQuery
+from ._viewer_json import (
+    BadRequest,
+    conversation_filter,
+    hex_id,
+    page,
+    span_detail,
+    span_outline,
+    summary_json,
+    tree_json,
+)
+from ._viewer_live import LiveFeed, ReloadingQuery
+
+_log = logging.getLogger(__name__)
+
+DEFAULT_HOST: Final = "127.0.0.1"
+DEFAULT_PORT: Final = 8484
+_HEARTBEAT_S: Final = 15.0
+
+#: Strict: only this server's own script, styles and API; no inline code, frames or forms.
+CONTENT_SECURITY_POLICY: Final = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+_STATIC_TYPES: Final = {
+    "index.html": "text/html; charset=utf-8",
+    "app.js": "text/javascript; charset=utf-8",
+    "app.css": "text/css; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
+}
+
+
+def check_bind_address(host: str, *, allow_remote: bool = False) -> None:
+    """``ValueError`` unless ``host`` is a loopback address (or ``allow_remote``)."""
+    if allow_remote or host == "localhost":
+        return
+    try:
+        loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(
+            f"refusing to listen on {host}: not a loopback address; the viewer shows your "
+            "traces to anyone who can reach it (use 127.0.0.1, or pass --allow-remote)"
+        )
+
+
+def _is_loopback_host(header: str) -> bool:
+    host = header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+    if host.startswith("["):
+        host = host[1 : host.find("]")]
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _load_static() -> dict[str, bytes]:
+    folder = resources.files(__package__ or "generative_ai_toolkit.tracer") / "viewer_static"
+    return {name: folder.joinpath(name).read_bytes() for name in _STATIC_TYPES}
+
+
+# -- the server ------------------------------------------------------------------------------------
+
+
+class ViewerServer(ThreadingHTTPServer):
+    """The viewer over ``query``, listening on ``host:port`` (port 0: any free port).
+
+    Raises ``ValueError`` for a non-loopback ``host`` unless ``allow_remote``; ``OSError`` when
+    the port is taken. Call ``serve_forever()`` (or use ``start()`` for a background thread) and
+    ``close()``. Each request runs in its own daemon thread; ``query`` must be thread-safe (the
+    toolkit's stores are).
+    """
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(
+        self,
+        query: TraceQuery,
+        *,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        allow_remote: bool = False,
+        poll_interval: float = 1.0,
+        title: str = "",
+    ) -> None:
+        check_bind_address(host, allow_remote=allow_remote)
+        if poll_interval <= 0:
+            raise ValueError("poll_interval must be positive")
+        self.query = query
+        self.allow_remote = allow_remote
+        self.poll_interval = poll_interval
+        self.title = title
+        self.static = _load_static()
+        self.stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        if ":" in host:
+            import socket  # noqa: PLC0415
+
+            self.address_family = socket.AF_INET6
+        super().__init__((host.strip("[]"), port), ViewerHandler)
+
+    @property
+    def url(self) -> str:
+        """The page's address, e.g. ``http://127.0.0.1:8484/``."""
+        host, port = self.server_address[:2]
+        text = host.decode() if isinstance(host, bytes) else str(host)
+        shown = f"[{text}]" if ":" in text else text
+        return f"http://{shown}:{port}/"
+
+    def start(self) -> ViewerServer:
+        """Serve from a daemon thread; returns ``self``."""
+        self._thread = threading.Thread(target=self.serve_forever, name="gat-viewer", daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop serving (live-update streams end within a poll interval) and free the port."""
+        self.stopping.set()
+        if self._thread is not None:
+            self.shutdown()
+            self._thread.join()
+            self._thread = None
+        self.server_close()
+
+
+class ViewerHandler(BaseHTTPRequestHandler):
+    """Routes GET/HEAD requests; refuses every method that could change anything."""
+
+    server: ViewerServer
+    protocol_version = "HTTP/1.1"
+    server_version = "gat-traces-viewer"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        _log.debug("%s " + format, self.address_string(), *args)
+
+    # -- methods ---------------------------------------------------------------------------------
+
+    def do_HEAD(self) -> None:
+        self._handle(head=True)
+
+    def do_GET(self) -> None:
+        self._handle(head=False)
+
+    def _refuse(self) -> None:
+        self._send_json({"error": "read-only: only GET and HEAD"}, HTTPStatus.METHOD_NOT_ALLOWED)
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _refuse
+
+    # -- routing ---------------------------------------------------------------------------------
+
+    def _handle(self, *, head: bool) -> None:
+        self._head = head
+        if not self.server.allow_remote and not _is_loopback_host(self.headers.get("Host", "")):
+            self._send_json({"error": "unexpected Host header"}, HTTPStatus.MISDIRECTED_REQUEST)
+            return
+        url = urlsplit(self.path)
+        params = dict(parse_qsl(url.query))
+        parts = [unquote(p) for p in url.path.split("/")[1:]]
+        try:
+            self._route(parts, params)
+        except BadRequest as exc:
+            self._send_json({"error": str(exc)}, HTTPStatus.BAD_REQUEST)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        except Exception as exc:  # noqa: BLE001 - a store's failure is the page's 500, not a crash
+            _log.exception("viewer request %s failed", self.path)
+            self._send_json({"error": f"{type(exc).__name__}: {exc}"}, HTTPStatus.BAD_GATEWAY)
+
+    def _route(self, parts: list[str], params: dict[str, str]) -> None:  # noqa: PLR0911
+        match parts:
+            case [""] | ["index.html"]:
+                return self._send_static("index.html")
+            case ["static", name] if name in self.server.static:
+                return self._send_static(name)
+            case ["api", "info"]:
+                return self._send_json({"title": self.server.title, "read_only": True})
+            case ["api", "conversations"]:
+                return self._conversations(params)
+            case ["api", "conversations", conversation_id] if conversation_id:
+                return self._conversation(conversation_id, params)
+            case ["api", "traces", trace_id]:
+                nodes = self.server.query.trace_tree(hex_id(trace_id, 32, "trace id"))
+                if not nodes:
+                    return self._not_found("no such trace")
+                return self._send_json({"trace_id": trace_id.lower(), "roots": tree_json(nodes)})
+            case ["api", "traces", trace_id, "spans", span_id]:
+                return self._span(hex_id(trace_id, 32, "trace id"), hex_id(span_id, 16, "span id"))
+            case ["api", "events"]:
+                return self._events(params)
+        return self._not_found("no such page")
+
+    def _conversations(self, params: dict[str, str]) -> None:
+        limit, offset = page(params)
+        where = conversation_filter(params)
+        found = self.server.query.list_conversations(where, limit=limit + 1, offset=offset)
+        self._send_json(
+            {
+                "conversations": [summary_json(s) for s in found[:limit]],
+                "limit": limit,
+                "offset": offset,
+                "has_more": len(found) > limit,
+            }
+        )
+
+    def _conversation(self, conversation_id: str, params: dict[str, str]) -> None:
+        spans = self.server.query.conversation_spans(
+            conversation_id, auth_context=params.get("auth_context") or None
+        )
+        if not spans:
+            return self._not_found("no such conversation")
+        return self._send_json(
+            {"conversation_id": conversation_id, "spans": [span_outline(s) for s in spans]}
+        )
+
+    def _span(self, trace_id: str, span_id: str) -> None:
+        wanted = int(span_id, 16)
+        for span in self.server.query.get_traces(trace_id=trace_id):
+            if span._span_id == wanted:
+                return self._send_json(span_detail(span))
+        return self._not_found("no such span")
+
+    def _events(self, params: dict[str, str]) -> None:
+        try:
+            since_us = int(params.get("since_us") or 0)
+        except ValueError:
+            raise BadRequest("since_us is not a number") from None
+        feed = LiveFeed(self.server.query, params.get("conversation") or None, since_us=since_us)
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self._common_headers(cache=False)
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        if self._head:
+            return
+        self._write(b"retry: 2000\n\n")
+        quiet_since = time.monotonic()
+        while not self.server.stopping.is_set():
+            try:
+                events = feed.poll()
+            except Exception:  # noqa: BLE001 - a store hiccup: keep the stream, try next time
+                _log.exception("live update poll failed")
+                events = []
+            for event, data in events:
+                self._write(f"event: {event}\ndata: {_dumps(data)}\n\n".encode())
+                quiet_since = time.monotonic()
+            if time.monotonic() - quiet_since > _HEARTBEAT_S:
+                self._write(b": still here\n\n")  # also notices a closed page
+                quiet_since = time.monotonic()
+            self.server.stopping.wait(self.server.poll_interval)
+
+    # -- responses -------------------------------------------------------------------------------
+
+    def _write(self, data: bytes) -> None:
+        self.wfile.write(data)
+        self.wfile.flush()
+
+    def _common_headers(self, *, cache: bool) -> None:
+        self.send_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("X-Frame-Options", "DENY")
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("Cross-Origin-Resource-Policy", "same-origin")
+        self.send_header("Cache-Control", "no-cache" if cache else "no-store")
+
+    def _send(self, body: bytes, content_type: str, status: HTTPStatus, *, cache: bool) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        if status == HTTPStatus.METHOD_NOT_ALLOWED:
+            self.send_header("Allow", "GET, HEAD")
+        self._common_headers(cache=cache)
+        self.end_headers()
+        if not getattr(self, "_head", False) and self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _send_json(self, data: Any, status: HTTPStatus = HTTPStatus.OK) -> None:
+        self._send(_dumps(data).encode(), "application/json; charset=utf-8", status, cache=False)
+
+    def _send_static(self, name: str) -> None:
+        self._send(self.server.static[name], _STATIC_TYPES[name], HTTPStatus.OK, cache=True)
+
+    def _not_found(self, message: str) -> None:
+        self._send_json({"error": message}, HTTPStatus.NOT_FOUND)
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+# -- the CLI's serve command ---------------------------------------------------------------------
+
+
+def add_serve_command(commands: Any, source: argparse.ArgumentParser) -> None:
+    """Add ``serve`` to the ``gat-traces`` subcommands; ``source`` holds the source options."""
+    p = commands.add_parser(
+        "serve", parents=[source], help="browse conversations in a local web page"
+    )
+    p.description = (
+        "Serve a read-only web page for browsing conversations and traces, with live updates, "
+        f"on {DEFAULT_HOST} (Ctrl-C to stop)."
+    )
+    p.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on ({DEFAULT_HOST})")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port ({DEFAULT_PORT}; 0: any)")
+    p.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a non-loopback --host: anyone who reaches it can read your traces",
+    )
+    p.add_argument("--poll", type=float, default=1.0, help="live updates every S seconds (1)")
+    p.add_argument("--open", action="store_true", help="open the page in a web browser")
+    p.set_defaults(handler=run_serve)
+
+
+def run_serve(args: argparse.Namespace, out: TextIO) -> int:
+    """The ``serve`` command: serve ``args.source`` until interrupted."""
+    check_bind_address(args.host, allow_remote=args.allow_remote)
+    source = args.source
+    query: TraceQuery
+    if source.jsonl is not None and str(source.jsonl) != "-":
+        path: Path = source.jsonl
+        query = ReloadingQuery(source.open, lambda: _file_version(path))
+    else:
+        query = source.open()
+    server = ViewerServer(
+        query,
+        host=args.host,
+        port=args.port,
+        allow_remote=args.allow_remote,
+        poll_interval=args.poll,
+        title=source.describe(),
+    )
+    print(f"Serving {source.describe()} at {server.url} (read-only; Ctrl-C to stop)", file=out)
+    out.flush()
+    if args.open:
+        webbrowser.open(server.url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stopping.set()
+        server.server_close()
+    return 0
+
+
+def _file_version(path: Path) -> object:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_size, stat.st_mtime_ns)

@@ -1,0 +1,168 @@
+"""The web viewer's JSON: conversation summaries, span outlines, full spans, filters from a URL.
+
+Pure functions from ``TraceQuery`` results to plain JSON-ready values. Times the page lays out
+are epoch microseconds (exact in a JavaScript number); values from spans pass through
+``to_json_safe`` so every attribute yields strict JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from ._human_format import value_text
+from ._json_encode import format_datetime_text, to_json_safe
+from ._query import ConversationFilter, ConversationSummary, SpanNode
+from ._trace import Trace, ns_from_datetime
+
+#: Attributes shown next to a span's name (as in ``gat-traces show``).
+LABEL_KEYS: Final = ("ai.agent.name", "ai.tool.name", "ai.llm.model")
+INPUT_KEY: Final = "ai.user.input"
+RESPONSE_KEY: Final = "ai.agent.response"
+INPUT_TOKENS: Final = "ai.llm.usage.input_tokens"
+OUTPUT_TOKENS: Final = "ai.llm.usage.output_tokens"
+#: Longest text an outline carries per field; the span panel shows values in full.
+CLIP: Final = 300
+MAX_PAGE: Final = 200
+DEFAULT_PAGE: Final = 50
+
+
+class BadRequest(ValueError):
+    """A query parameter the API cannot use; answered with status 400."""
+
+
+def _clip(text: str, width: int = CLIP) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _iso(ns: int) -> str:
+    return format_datetime_text(ns).replace(" ", "T")
+
+
+def summary_json(summary: ConversationSummary) -> dict[str, Any]:
+    """One row of the conversations list."""
+    first = ns_from_datetime(summary.first_started_at)
+    last = ns_from_datetime(summary.last_ended_at)
+    return {
+        "conversation_id": summary.conversation_id,
+        "auth_context": summary.auth_context,
+        "first_started_at": _iso(first),
+        "last_ended_at": _iso(last),
+        "first_started_us": first // 1000,
+        "last_ended_us": last // 1000,
+        "span_count": summary.span_count,
+        "error_count": summary.error_count,
+        "trace_count": summary.trace_count,
+        "total_duration_ns": summary.total_duration_ns,
+    }
+
+
+def span_key(span: Trace) -> tuple[int, int]:
+    """What identifies a span in a store: (trace id, span id)."""
+    return span._trace_id, span._span_id
+
+
+def span_outline(span: Trace) -> dict[str, Any]:
+    """What the waterfall and tree need of a span: ids, name, kind, status, times, a label.
+
+    Root spans of a turn also carry the (clipped) user input and agent response.
+    """
+    attrs = span._attrs
+    outline: dict[str, Any] = {
+        "trace_id": f"{span._trace_id:032x}",
+        "span_id": f"{span._span_id:016x}",
+        "parent_span_id": f"{span._parent_id:016x}" if span._parent_id else None,
+        "name": span._name,
+        "kind": span._kind,
+        "status": span._status,
+        "start_us": span._start_ns // 1000,
+        "end_us": span._end_ns // 1000,
+        "duration_ns": span._end_ns - span._start_ns,
+        "labels": [_clip(value_text(attrs[k]), 80) for k in LABEL_KEYS if k in attrs],
+    }
+    if INPUT_TOKENS in attrs or OUTPUT_TOKENS in attrs:
+        tokens_in = value_text(attrs.get(INPUT_TOKENS, "?"))
+        outline["tokens"] = f"{tokens_in}/{value_text(attrs.get(OUTPUT_TOKENS, '?'))}"
+    if INPUT_KEY in attrs:
+        outline["input"] = _clip(value_text(attrs[INPUT_KEY]))
+    if RESPONSE_KEY in attrs:
+        outline["response"] = _clip(value_text(attrs[RESPONSE_KEY]))
+    if span._status == "ERROR" and "exception.type" in attrs:
+        message = value_text(attrs.get("exception.message", ""))
+        outline["error"] = _clip(f"{value_text(attrs['exception.type'])}: {message}")
+    return outline
+
+
+def span_detail(span: Trace) -> dict[str, Any]:
+    """A span in full for the span panel: every attribute in order, inherited ones marked."""
+    inherited = set(span.inherited_attribute_keys)
+    detail = span_outline(span)
+    detail.update(
+        started_at=_iso(span._start_ns),
+        ended_at=_iso(span._end_ns),
+        # A list, not an object: JavaScript reorders integer-like object keys.
+        attributes=[
+            {"key": key, "value": to_json_safe(value), "inherited": key in inherited}
+            for key, value in span._attrs.items()
+        ],
+        resource_attributes=to_json_safe(dict(span._resource)),
+        scope={"name": span._scope.name, "version": span._scope.version},
+    )
+    return detail
+
+
+def tree_json(nodes: Iterable[SpanNode]) -> list[dict[str, Any]]:
+    """Trees of full spans: each node is the span's detail plus ``children``."""
+    return [{**span_detail(node.span), "children": tree_json(node.children)} for node in nodes]
+
+
+def conversation_filter(params: Mapping[str, str]) -> ConversationFilter:
+    """``ConversationFilter`` from the list's query parameters (search, auth_context, errors,
+    since, until)."""
+    return ConversationFilter(
+        auth_context=params.get("auth_context") or None,
+        since=_time(params, "since"),
+        until=_time(params, "until"),
+        errors_only=params.get("errors", "") in ("1", "true", "on", "yes"),
+        search=params.get("search") or None,
+    )
+
+
+def page(params: Mapping[str, str]) -> tuple[int, int]:
+    """``(limit, offset)`` from the query parameters; limit at most ``MAX_PAGE``."""
+    limit = _int(params, "limit", DEFAULT_PAGE)
+    offset = _int(params, "offset", 0)
+    if not 1 <= limit <= MAX_PAGE:
+        raise BadRequest(f"limit must be 1 to {MAX_PAGE}")
+    if offset < 0:
+        raise BadRequest("offset must not be negative")
+    return limit, offset
+
+
+def _int(params: Mapping[str, str], name: str, default: int) -> int:
+    text = params.get(name)
+    if not text:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise BadRequest(f"{name} is not a number: {text!r}") from None
+
+
+def _time(params: Mapping[str, str], name: str) -> datetime | None:
+    text = params.get(name)
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(f"{name} is not an ISO time: {text!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def hex_id(text: str, digits: int, what: str) -> str:
+    """``text`` if it is ``digits`` hex digits (lower-cased), else ``BadRequest``."""
+    if len(text) != digits or any(c not in "0123456789abcdefABCDEF" for c in text):
+        raise BadRequest(f"{what} must be {digits} hex digits")
+    return text.lower()

@@ -1,0 +1,115 @@
+"""Live updates for the web viewer, over nothing but ``TraceQuery``.
+
+``LiveFeed`` tells one open page what changed since it last asked; ``ReloadingQuery`` keeps a
+JSON-lines file's spans current while an agent appends to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final
+
+from ._query import ConversationFilter, ConversationSummary, SpanNode, TraceQuery
+from ._trace import Trace
+from ._viewer_json import span_key, span_outline, summary_json
+
+_log = logging.getLogger(__name__)
+
+#: Spans that end up to this long before the page's newest one are sent again when live
+#: updates (re)connect: stores may write a span after a later-ending one; the page de-duplicates.
+LIVE_OVERLAP_US: Final = 10_000_000
+
+
+class LiveFeed:
+    """What changed since the last ``poll()``: the list of conversations, and (when following
+    one) the conversation's new spans. Built on ``TraceQuery`` alone: cheap summaries say
+    whether anything changed, the spans are read only then."""
+
+    def __init__(self, query: TraceQuery, conversation: str | None, *, since_us: int) -> None:
+        self._query = query
+        self._conversation = conversation
+        self._since_us = since_us - LIVE_OVERLAP_US
+        self._list_mark: object = None
+        self._conversation_mark: object = None
+        self._seen: set[tuple[int, int]] | None = None
+
+    def poll(self) -> list[tuple[str, Any]]:
+        """``[(event, data), ...]`` for what changed; the first poll reports spans only."""
+        events: list[tuple[str, Any]] = []
+        top = self._query.list_conversations(None, limit=1)
+        mark = (top[0].conversation_id, top[0].last_ended_at, top[0].span_count) if top else ()
+        if self._list_mark is not None and mark != self._list_mark:
+            events.append(("conversations", {"latest": summary_json(top[0]) if top else None}))
+        self._list_mark = mark
+        if self._conversation is not None:
+            spans = self._new_spans(self._conversation)
+            if spans:
+                events.append(("spans", {"spans": [span_outline(s) for s in spans]}))
+        return events
+
+    def _new_spans(self, conversation: str) -> list[Trace]:
+        mark = self._summary_mark(conversation)
+        if mark is not None and mark == self._conversation_mark and self._seen is not None:
+            return []
+        self._conversation_mark = mark
+        spans = self._query.conversation_spans(conversation)
+        if self._seen is None:
+            self._seen = set()
+            fresh = [s for s in spans if s._end_ns // 1000 >= self._since_us]
+        else:
+            fresh = [s for s in spans if span_key(s) not in self._seen]
+        self._seen.update(span_key(s) for s in spans)
+        return fresh
+
+    def _summary_mark(self, conversation: str) -> object:
+        # A conversation's summary changes whenever a span is added to it. None: not found on
+        # the first page of matches, so the spans are read on every poll instead.
+        found = self._query.list_conversations(ConversationFilter(search=conversation), limit=100)
+        for summary in found:
+            if summary.conversation_id == conversation:
+                return (summary.span_count, summary.last_ended_at, summary.error_count)
+        return None
+
+
+class ReloadingQuery:
+    """``TraceQuery`` over a file that grows while it is read (a JSON-lines log): ``load()``
+    runs again whenever ``version()`` (say, the file's size and mtime) changes. A reload that
+    fails (a line half-written) keeps the previous contents and is retried on the next read."""
+
+    def __init__(self, load: Callable[[], TraceQuery], version: Callable[[], object]) -> None:
+        self._load = load
+        self._version = version
+        self._lock = threading.Lock()
+        self._seen = version()
+        self._query = load()
+
+    def _current(self) -> TraceQuery:
+        with self._lock:
+            version = self._version()
+            if version != self._seen:
+                try:
+                    self._query = self._load()
+                    self._seen = version
+                except Exception as exc:  # noqa: BLE001 - a half-written file: try again later
+                    _log.info("re-reading the trace file failed, keeping the old spans: %s", exc)
+            return self._query
+
+    def get_traces(
+        self, trace_id: str | None = None, attribute_filter: Mapping[str, Any] | None = None
+    ) -> Sequence[Trace]:
+        return self._current().get_traces(trace_id, attribute_filter)
+
+    def list_conversations(
+        self, where: ConversationFilter | None = None, *, limit: int = 50, offset: int = 0
+    ) -> list[ConversationSummary]:
+        return self._current().list_conversations(where, limit=limit, offset=offset)
+
+    def conversation_spans(
+        self, conversation_id: str, *, auth_context: str | None = None
+    ) -> list[Trace]:
+        return self._current().conversation_spans(conversation_id, auth_context=auth_context)
+
+    def trace_tree(self, trace_id: str) -> list[SpanNode]:
+        return self._current().trace_tree(trace_id)
