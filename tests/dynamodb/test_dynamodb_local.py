@@ -3,6 +3,9 @@ setup errors, and the read interface."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -316,3 +319,31 @@ def test_queue_bound_drops_are_counted_while_down(
     tracer.shutdown()
     client.close()
     patient.close()
+
+
+AT_EXIT_SCRIPT = """
+import sys
+from generative_ai_toolkit.tracer.dynamodb import DynamoDbTracer
+
+tracer = DynamoDbTracer(sys.argv[1], schedule_delay=60)
+for i in range(120):
+    with tracer.trace(f"span-{i}") as span:
+        span.add_attribute("ai.conversation.id", "at-exit")
+"""
+
+
+def test_spans_are_written_at_interpreter_exit(
+    ddb_env: DynamoDbLocal, ddb_client: DynamoDBClient, table: str
+) -> None:
+    """A program that ends without flush() still writes every span (flushed at exit)."""
+    result = subprocess.run(
+        [sys.executable, "-c", AT_EXIT_SCRIPT, table],
+        check=True,
+        timeout=120,
+        env=os.environ,
+        capture_output=True,
+        text=True,
+    )
+    assert "" == result.stderr  # no drop, no retry warning
+    query = DynamoDbTraceQuery(ddb_client, table, conversation_id_gsi_name="conversation_index")
+    assert 120 == len(query.conversation_spans("at-exit"))

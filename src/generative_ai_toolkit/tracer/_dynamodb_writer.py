@@ -97,10 +97,15 @@ class DynamoDbWriter:
             (batch[i : i + MAX_BATCH_ITEMS], items[i : i + MAX_BATCH_ITEMS])
             for i in range(0, len(batch), MAX_BATCH_ITEMS)
         ]
-        if len(chunks) == 1 or self._max_concurrency == 1:
+        outcomes: list[Exception | None] | None = None
+        if len(chunks) > 1 and self._max_concurrency > 1:
+            try:
+                outcomes = list(self._executor().map(lambda c: self._write_chunk(*c), chunks))
+            except RuntimeError:
+                # At interpreter exit no new futures are accepted: write one request at a time.
+                outcomes = None
+        if outcomes is None:
             outcomes = [self._write_chunk(spans, chunk) for spans, chunk in chunks]
-        else:
-            outcomes = list(self._executor().map(lambda c: self._write_chunk(*c), chunks))
         remaining: list[Trace] = []
         errors: list[str] = []
         retry_after: float | None = None

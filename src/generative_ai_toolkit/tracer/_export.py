@@ -262,6 +262,8 @@ class BackgroundExporter:
             self._dequeued += len(batch)
             if batch:
                 self._write_with_retry(batch)
+            if markers:
+                self._log_overflow()  # so every drop before a flush is logged when it returns
             for marker in markers:
                 marker.done.set()
 
