@@ -21,6 +21,7 @@ from generative_ai_toolkit.tracer import InMemoryTracer, Scope
 from generative_ai_toolkit.tracer._otlp_encode import (
     OtlpEncoder,
     SpanTooLargeError,
+    fill_span,
     partial_success,
 )
 from otlp.wire import T0, attributes_of, ended_span, spans_of, value_of
@@ -324,3 +325,17 @@ def test_any_attributes_encode_and_decode(attributes: dict[str, Any]) -> None:
     """Whatever the attribute values, the span encodes into a request that decodes."""
     (message,) = encode(ended_span(attributes=attributes), genai_semconv=False)
     assert len(attributes) == len(message.attributes)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(), _values, max_size=5), st.sampled_from(["UNSET", "OK", "ERROR"]))
+def test_fast_wire_path_equals_the_official_message_path(
+    attributes: dict[str, Any], status: str
+) -> None:
+    """The hand-written fast path and the official classes produce the same Span."""
+    attributes = {**attributes, "ai.trace.type": "converse", "ai.conversation.id": "c"}
+    span = ended_span(attributes=attributes, status=status, parent_span_id="b7ad6b7169203331")
+    (fast,) = encode(span)
+    official = Span()
+    fill_span(official, span, genai_semconv=True)
+    assert official == fast

@@ -1,6 +1,5 @@
 """OtlpTracer against a real receiver: Arize Phoenix on 127.0.0.1 (started by the fixture)."""
 
-
 from __future__ import annotations
 
 import os

@@ -30,17 +30,17 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
-from opentelemetry.proto.trace.v1.trace_pb2 import ScopeSpans, Span, Status
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from ._codec import TRUNCATED_KEYS_ATTRIBUTE
 from ._freeze import safe_str
 from ._json_encode import encode_value
 from ._otlp_config import DEFAULT_MAX_REQUEST_BYTES
+from ._otlp_wire import SpanWireEncoder, any_value_bytes, field, span_fields_bytes, varint
 from ._trace import Scope, Trace
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
@@ -138,7 +138,7 @@ def set_value(target: AnyValue, value: Any) -> None:  # noqa: PLR0912 - one bran
     elif kind is list or kind is tuple:
         _set_sequence(target, value)
     elif value is None:
-        return
+        target.SetInParent()  # present but empty: OTLP's null
     elif isinstance(value, bool):
         target.bool_value = bool(value)
     elif isinstance(value, int):
@@ -217,6 +217,12 @@ def fill_span(message: Span, span: Trace, *, genai_semconv: bool, safe: bool = F
     if genai_semconv:
         for key, value in genai_attributes(attrs).items():
             set_value_safely(add(key=key).value, value)
+    fill_outcome(message, span)
+
+
+def fill_outcome(message: Span, span: Trace) -> None:
+    """Set the status and, when an exception was recorded, the ``exception`` event."""
+    attrs = span._attrs
     if "exception.type" in attrs or "exception.message" in attrs:
         _add_exception_event(message, span)
     status = span._status
@@ -268,7 +274,7 @@ class OtlpEncoder:
     """Encodes batches of ended spans as OTLP/HTTP protobuf request bodies.
 
     One ``ResourceSpans`` per distinct resource, one ``ScopeSpans`` per scope within it. Used
-    from one worker thread; the resource cache makes it unsafe to share between threads.
+    from one worker thread: its caches are not locked.
     """
 
     def __init__(
@@ -278,31 +284,57 @@ class OtlpEncoder:
             raise ValueError(f"max_request_bytes must be at least 1024, not {max_request_bytes}")
         self.genai_semconv = genai_semconv
         self.max_request_bytes = max_request_bytes
+        self._wire = SpanWireEncoder(extras=self._extras, slow_value=any_value_bytes(set_value))
         # id(resource mapping) -> (the mapping, kept alive so the id stays its own; its bytes)
         self._resources: dict[int, tuple[Mapping[str, Any], bytes]] = {}
+        self._scopes: dict[Scope, bytes] = {}
 
     def encode(self, spans: Sequence[Trace]) -> list[EncodedRequest]:
         """Request bodies that together carry every span of ``spans``, each within the limit.
 
         Raises ``SpanTooLargeError`` only for a batch of one span that cannot be made to fit.
         """
-        groups = self._group(spans)
-        request = ExportTraceServiceRequest()
-        for (resource, scope), members in groups.items():
-            scope_spans = self._add_group(request, resource, scope)
-            self._fill_all(scope_spans, members)
-        if request.ByteSize() <= self.max_request_bytes:
-            return [EncodedRequest(request.SerializeToString(), spans)]
+        groups = [
+            (resource, scope, [(span, self._span_bytes(span)) for span in members])
+            for (resource, scope), members in self._group(spans).items()
+        ]
+        body = self._request(groups)
+        if len(body) <= self.max_request_bytes:
+            return [EncodedRequest(body, spans)]
         return self._encode_split(groups)
 
     def encode_one(self, spans: Sequence[Trace]) -> bytes:
         """All of ``spans`` in one request body, whatever its size (for tests and tools)."""
-        request = ExportTraceServiceRequest()
-        for (resource, scope), members in self._group(spans).items():
-            self._fill_all(self._add_group(request, resource, scope), members)
-        return request.SerializeToString()
+        return self._request(
+            [
+                (resource, scope, [(span, self._span_bytes(span)) for span in members])
+                for (resource, scope), members in self._group(spans).items()
+            ]
+        )
 
-    # -- grouping
+    # -- spans
+
+    def _span_bytes(self, span: Trace) -> bytes:
+        try:
+            return self._wire.span(span)
+        except Exception:  # noqa: BLE001 - e.g. a lone surrogate: redo this span, repaired
+            message = Span()
+            fill_span(message, span, genai_semconv=self.genai_semconv, safe=True)
+            return message.SerializeToString()
+
+    def _extras(self, span: Trace) -> bytes:
+        attrs = span._attrs
+        extra = b""
+        if self.genai_semconv:
+            added = genai_attributes(attrs)
+            if added:
+                attribute = self._wire.attribute
+                extra = b"".join([attribute(key, value) for key, value in added.items()])
+        if span._status != "UNSET" or "exception.type" in attrs or "exception.message" in attrs:
+            extra += span_fields_bytes(lambda message: fill_outcome(message, span))
+        return extra
+
+    # -- grouping and framing
 
     def _group(self, spans: Sequence[Trace]) -> dict[tuple[bytes, Scope], list[Trace]]:
         groups: dict[tuple[bytes, Scope], list[Trace]] = {}
@@ -333,65 +365,71 @@ class OtlpEncoder:
         self._resources[id(resource)] = (resource, encoded)
         return encoded
 
-    @staticmethod
-    def _add_group(request: ExportTraceServiceRequest, resource: bytes, scope: Scope) -> ScopeSpans:
-        resource_spans = request.resource_spans.add()
-        resource_spans.resource.MergeFromString(resource)
-        scope_spans = resource_spans.scope_spans.add()
-        scope_spans.scope.name = _valid_text(scope.name)
-        scope_spans.scope.version = _valid_text(scope.version)
-        return scope_spans
+    def _scope_field(self, scope: Scope) -> bytes:
+        encoded = self._scopes.get(scope)
+        if encoded is None:
+            message = InstrumentationScope(
+                name=_valid_text(scope.name), version=_valid_text(scope.version)
+            )
+            encoded = field(b"\x0a", message.SerializeToString())
+            if len(self._scopes) > 64:
+                self._scopes.clear()
+            self._scopes[scope] = encoded
+        return encoded
 
-    def _fill_all(self, scope_spans: ScopeSpans, members: Sequence[Trace]) -> None:
-        container = scope_spans.spans
-        add = container.add
-        semconv = self.genai_semconv
-        for span in members:
-            message = add()
-            try:
-                fill_span(message, span, genai_semconv=semconv)
-            except Exception:  # noqa: BLE001 - e.g. a lone surrogate: redo this span, repaired
-                message.Clear()
-                fill_span(message, span, genai_semconv=semconv, safe=True)
+    def _request(
+        self, groups: Sequence[tuple[bytes, Scope, Sequence[tuple[Trace, bytes]]]]
+    ) -> bytes:
+        """``ExportTraceServiceRequest`` bytes: resource_spans (1) > scope_spans (2) > spans (2)."""
+        parts: list[bytes] = []
+        for resource, scope, members in groups:
+            chunks = [self._scope_field(scope)]
+            for _, encoded in members:
+                chunks.append(b"\x12")
+                chunks.append(varint(len(encoded)))
+                chunks.append(encoded)
+            resource_spans = field(b"\x0a", resource) + field(b"\x12", b"".join(chunks))
+            parts.append(field(b"\x0a", resource_spans))
+        return b"".join(parts)
 
     # -- the oversize path
 
-    def _encode_split(self, groups: dict[tuple[bytes, Scope], list[Trace]]) -> list[EncodedRequest]:
+    def _encode_split(
+        self, groups: Sequence[tuple[bytes, Scope, Sequence[tuple[Trace, bytes]]]]
+    ) -> list[EncodedRequest]:
         limit = self.max_request_bytes
         requests: list[EncodedRequest] = []
-        chunk: list[tuple[bytes, Scope, Span, Trace]] = []
+        chunk: dict[tuple[bytes, Scope], list[tuple[Trace, bytes]]] = {}
         chunk_bytes = 0
-        chunk_groups: set[tuple[bytes, Scope]] = set()
-        for (resource, scope), members in groups.items():
-            overhead = len(resource) + len(scope.name.encode()) + len(scope.version.encode())
-            overhead += 3 * _WRAP_BYTES
-            for span in members:
-                message = self._span_message(span)
-                size = message.ByteSize() + _WRAP_BYTES
+        for resource, scope, members in groups:
+            overhead = len(resource) + len(self._scope_field(scope)) + 3 * _WRAP_BYTES
+            for span, whole in members:
+                encoded = whole
+                size = len(encoded) + _WRAP_BYTES
                 if size + overhead > limit:
-                    message = self._truncated(span, message, limit - overhead - _WRAP_BYTES)
-                    size = message.ByteSize() + _WRAP_BYTES
-                cost = size + (0 if (resource, scope) in chunk_groups else overhead)
+                    message = self._truncated(
+                        span, Span.FromString(encoded), limit - overhead - _WRAP_BYTES
+                    )
+                    encoded = message.SerializeToString()
+                    size = len(encoded) + _WRAP_BYTES
+                cost = size + (0 if (resource, scope) in chunk else overhead)
                 if chunk and chunk_bytes + cost > limit:
-                    requests.append(_build(chunk))
-                    chunk, chunk_bytes, chunk_groups = [], 0, set()
-                    cost = size + overhead
-                chunk.append((resource, scope, message, span))
-                chunk_groups.add((resource, scope))
+                    requests.append(self._chunk_request(chunk))
+                    chunk, chunk_bytes, cost = {}, 0, size + overhead
+                chunk.setdefault((resource, scope), []).append((span, encoded))
                 chunk_bytes += cost
         if chunk:
-            requests.append(_build(chunk))
+            requests.append(self._chunk_request(chunk))
         _log.debug("split a batch into %d OTLP requests of at most %d bytes", len(requests), limit)
         return requests
 
-    def _span_message(self, span: Trace) -> Span:
-        message = Span()
-        try:
-            fill_span(message, span, genai_semconv=self.genai_semconv)
-        except Exception:  # noqa: BLE001 - repaired below
-            message.Clear()
-            fill_span(message, span, genai_semconv=self.genai_semconv, safe=True)
-        return message
+    def _chunk_request(
+        self, chunk: Mapping[tuple[bytes, Scope], Sequence[tuple[Trace, bytes]]]
+    ) -> EncodedRequest:
+        body = self._request(
+            [(resource, scope, members) for (resource, scope), members in chunk.items()]
+        )
+        return EncodedRequest(body, [span for members in chunk.values() for span, _ in members])
 
     def _truncated(self, span: Trace, message: Span, budget: int) -> Span:
         """``message`` with its largest attribute values cut until it fits in ``budget`` bytes.
@@ -460,18 +498,6 @@ def _cut_value(value: AnyValue, excess: int) -> None:
     kept = raw[:keep].decode("utf-8", "ignore")
     value.Clear()
     value.string_value = f"{kept}...[truncated {len(text) - len(kept)} chars]"
-
-
-def _build(chunk: Sequence[tuple[bytes, Scope, Span, Trace]]) -> EncodedRequest:
-    request = ExportTraceServiceRequest()
-    containers: dict[tuple[bytes, Scope], Any] = {}
-    for resource, scope, message, _ in chunk:
-        container = containers.get((resource, scope))
-        if container is None:
-            container = OtlpEncoder._add_group(request, resource, scope).spans
-            containers[(resource, scope)] = container
-        container.append(message)
-    return EncodedRequest(request.SerializeToString(), [span for *_, span in chunk])
 
 
 def partial_success(body: bytes) -> tuple[int, str]:
