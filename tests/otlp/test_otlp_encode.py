@@ -21,9 +21,9 @@ from generative_ai_toolkit.tracer import InMemoryTracer, Scope
 from generative_ai_toolkit.tracer._otlp_encode import (
     OtlpEncoder,
     SpanTooLargeError,
-    fill_span,
     partial_success,
 )
+from generative_ai_toolkit.tracer._otlp_values import fill_span
 from otlp.wire import T0, attributes_of, ended_span, spans_of, value_of
 
 

@@ -1,20 +1,7 @@
 """Encoding ended spans as OTLP ``ExportTraceServiceRequest`` protobuf bytes (pure: no I/O).
 
-Messages are the official ``opentelemetry-proto`` definitions, filled in place through the
-``upb`` backend (``container.add(...)`` and field assignment), which keeps the Python work per
-span to a handful of C calls. Value mapping:
-
-| attribute value                                      | OTLP ``AnyValue``                 |
-|------------------------------------------------------|-----------------------------------|
-| str, bool, float, int in the signed 64-bit range     | ``string/bool/double/int_value``  |
-| list or tuple whose items are all one of those types | ``array_value``                   |
-| None                                                 | empty ``AnyValue`` (OTLP's null)  |
-| dict, set, mixed or nested list                      | JSON text                         |
-| anything else, ints beyond 64 bits included          | its text                          |
-
-Spans that recorded an exception also get the standard ``exception`` span event. With GenAI
-semantic conventions on, ``gen_ai.*`` keys are added next to our ``ai.*`` keys (never replacing
-a key the span already has).
+Spans are written by ``_otlp_wire`` (fast path) or ``_otlp_values`` (official messages), then
+framed here: one ``ResourceSpans`` per distinct resource, one ``ScopeSpans`` per scope.
 
 A request is never larger than ``max_request_bytes``: a batch that does not fit is split, and a
 span too large on its own has its largest attribute values cut down (listed in the
@@ -29,231 +16,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceResponse,
-)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
-from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from ._codec import TRUNCATED_KEYS_ATTRIBUTE
-from ._freeze import safe_str
-from ._json_encode import encode_value
+from ._genai_semconv import genai_attributes
 from ._otlp_config import DEFAULT_MAX_REQUEST_BYTES
+from ._otlp_values import fill_attributes, fill_outcome, fill_span, set_value, valid_text
 from ._otlp_wire import SpanWireEncoder, any_value_bytes, field, span_fields_bytes, varint
 from ._trace import Scope, Trace
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
 
-_KINDS: Final[dict[str, Span.SpanKind.ValueType]] = {
-    "INTERNAL": Span.SPAN_KIND_INTERNAL,
-    "SERVER": Span.SPAN_KIND_SERVER,
-    "CLIENT": Span.SPAN_KIND_CLIENT,
-    "PRODUCER": Span.SPAN_KIND_PRODUCER,
-    "CONSUMER": Span.SPAN_KIND_CONSUMER,
-}
-_STATUS_OK: Final = Status.STATUS_CODE_OK
-_STATUS_ERROR: Final = Status.STATUS_CODE_ERROR
-_I64: Final = 1 << 63
 #: Room kept free for the tags and length prefixes that wrap a span in a request.
 _WRAP_BYTES: Final = 32
 #: A cut value keeps this much room for its "...[truncated N chars]" marker.
 _MARKER_ROOM: Final = 64
-
-# -- GenAI semantic conventions ------------------------------------------------------------------
-
-#: Our key -> the GenAI semantic-convention key that carries the same value.
-GENAI_KEYS: Final[tuple[tuple[str, str], ...]] = (
-    ("ai.agent.name", "gen_ai.agent.name"),
-    ("ai.tool.name", "gen_ai.tool.name"),
-    ("ai.tool.use.id", "gen_ai.tool.call.id"),
-    ("ai.tool.input", "gen_ai.tool.call.arguments"),
-    ("ai.tool.output", "gen_ai.tool.call.result"),
-    ("ai.llm.request.model.id", "gen_ai.request.model"),
-)
-#: ``ai.trace.type`` -> ``gen_ai.operation.name``.
-GENAI_OPERATIONS: Final[Mapping[str, str]] = {
-    "llm-invocation": "chat",
-    "tool-invocation": "execute_tool",
-    "converse": "invoke_agent",
-}
-#: Where token usage is read from: Bedrock Converse's ``usage`` dict (either spelling).
-USAGE_ATTRIBUTE: Final = "ai.llm.response.usage"
-_USAGE_KEYS: Final = (
-    ("inputTokens", "input_tokens", "gen_ai.usage.input_tokens"),
-    ("outputTokens", "output_tokens", "gen_ai.usage.output_tokens"),
-)
-
-
-def genai_attributes(attrs: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``gen_ai.*`` attributes that mirror ``attrs`` (keys ``attrs`` already has left out)."""
-    added: dict[str, Any] = {}
-    conversation = attrs.get("ai.conversation.id")
-    if conversation is not None and "gen_ai.conversation.id" not in attrs:
-        added["gen_ai.conversation.id"] = (
-            conversation if type(conversation) is str else safe_str(conversation)
-        )
-    for ours, theirs in GENAI_KEYS:
-        if ours in attrs and theirs not in attrs:
-            added[theirs] = attrs[ours]
-    kind = attrs.get("ai.trace.type")
-    if type(kind) is str and kind in GENAI_OPERATIONS and "gen_ai.operation.name" not in attrs:
-        added["gen_ai.operation.name"] = GENAI_OPERATIONS[kind]
-    usage = attrs.get(USAGE_ATTRIBUTE)
-    if isinstance(usage, Mapping):
-        for camel, snake, theirs in _USAGE_KEYS:
-            count = usage.get(camel, usage.get(snake))
-            if type(count) is int and theirs not in attrs:
-                added[theirs] = count
-    return added
-
-
-# -- values -------------------------------------------------------------------------------------
-
-_ARRAY_FIELDS: Final[dict[type, str]] = {
-    str: "string_value",
-    bool: "bool_value",
-    int: "int_value",
-    float: "double_value",
-}
-
-
-def set_value(target: AnyValue, value: Any) -> None:  # noqa: PLR0912 - one branch per kind
-    """Fill ``target`` with ``value`` mapped as the module docstring's table says.
-
-    May raise for text that is not valid Unicode (lone surrogates); ``set_value_safely`` never does.
-    """
-    kind = type(value)
-    if kind is str:
-        target.string_value = value
-    elif kind is bool:
-        target.bool_value = value
-    elif kind is int:
-        if -_I64 <= value < _I64:
-            target.int_value = value
-        else:
-            target.string_value = str(value)
-    elif kind is float:
-        target.double_value = value
-    elif kind is list or kind is tuple:
-        _set_sequence(target, value)
-    elif value is None:
-        target.SetInParent()  # present but empty: OTLP's null
-    elif isinstance(value, bool):
-        target.bool_value = bool(value)
-    elif isinstance(value, int):
-        set_value(target, int(value))
-    elif isinstance(value, float):
-        target.double_value = float(value)
-    elif isinstance(value, str):
-        target.string_value = str.__str__(value)
-    elif isinstance(value, (Mapping, list, tuple, set, frozenset)):
-        target.string_value = encode_value(value)
-    else:
-        target.string_value = safe_str(value)
-
-
-def _set_sequence(target: AnyValue, items: Sequence[Any]) -> None:
-    if not items:
-        target.array_value.SetInParent()
-        return
-    first = type(items[0])
-    field = _ARRAY_FIELDS.get(first)
-    homogeneous = field is not None and all(type(item) is first for item in items)
-    if homogeneous and first is int:
-        homogeneous = all(-_I64 <= item < _I64 for item in items)
-    if not homogeneous or field is None:
-        target.string_value = encode_value(items)
-        return
-    values = target.array_value.values
-    for item in items:
-        setattr(values.add(), field, item)
-
-
-def set_value_safely(target: AnyValue, value: Any) -> None:
-    """``set_value``, with text that is not valid Unicode repaired instead of raising."""
-    target.Clear()
-    try:
-        set_value(target, value)
-    except (UnicodeError, ValueError, TypeError, RecursionError):
-        target.Clear()
-        text = value if isinstance(value, str) else _text_of(value)
-        target.string_value = _valid_text(text)
-
-
-def _text_of(value: Any) -> str:
-    if isinstance(value, (Mapping, list, tuple, set, frozenset)):
-        return encode_value(value)
-    return safe_str(value)
-
-
-def _valid_text(text: str) -> str:
-    return text.encode("utf-8", "replace").decode("utf-8")
-
-
-# -- spans --------------------------------------------------------------------------------------
-
-
-def fill_span(message: Span, span: Trace, *, genai_semconv: bool, safe: bool = False) -> None:
-    """Fill an empty ``Span`` message from an ended ``span``.
-
-    ``safe`` repairs invalid text instead of raising (slower; the retry path after a failure).
-    """
-    message.trace_id = span._trace_id.to_bytes(16, "big")
-    message.span_id = span._span_id.to_bytes(8, "big")
-    if span._parent_id:
-        message.parent_span_id = span._parent_id.to_bytes(8, "big")
-    message.name = _valid_text(span._name) if safe else span._name
-    message.kind = _KINDS.get(span._kind, Span.SPAN_KIND_INTERNAL)
-    message.start_time_unix_nano = span._start_ns
-    message.end_time_unix_nano = span._end_ns
-    attrs = span._attrs
-    add = message.attributes.add
-    for key, value in attrs.items():
-        if safe:
-            set_value_safely(add(key=_valid_text(safe_str(key))).value, value)
-        else:
-            set_value(add(key=key).value, value)
-    if genai_semconv:
-        for key, value in genai_attributes(attrs).items():
-            set_value_safely(add(key=key).value, value)
-    fill_outcome(message, span)
-
-
-def fill_outcome(message: Span, span: Trace) -> None:
-    """Set the status and, when an exception was recorded, the ``exception`` event."""
-    attrs = span._attrs
-    if "exception.type" in attrs or "exception.message" in attrs:
-        _add_exception_event(message, span)
-    status = span._status
-    if status == "ERROR":
-        message.status.code = _STATUS_ERROR
-        error = attrs.get("exception.message")
-        if error is not None:
-            message.status.message = _valid_text(safe_str(error))
-    elif status == "OK":
-        message.status.code = _STATUS_OK
-
-
-def _add_exception_event(message: Span, span: Trace) -> None:
-    # The OpenTelemetry convention: exceptions are span events named "exception".
-    event = message.events.add(name="exception", time_unix_nano=span._end_ns)
-    add = event.attributes.add
-    attrs = span._attrs
-    for ours, theirs in (
-        ("exception.type", "exception.type"),
-        ("exception.message", "exception.message"),
-        ("exception.traceback", "exception.stacktrace"),
-    ):
-        if ours in attrs:
-            set_value_safely(add(key=theirs).value, attrs[ours])
-
-
-def fill_attributes(target: Any, attributes: Mapping[str, Any]) -> None:
-    """Append ``attributes`` as ``KeyValue`` messages to a repeated ``attributes`` field."""
-    for key, value in attributes.items():
-        set_value_safely(target.add(key=_valid_text(safe_str(key))).value, value)
-
 
 # -- requests -----------------------------------------------------------------------------------
 
@@ -369,7 +149,7 @@ class OtlpEncoder:
         encoded = self._scopes.get(scope)
         if encoded is None:
             message = InstrumentationScope(
-                name=_valid_text(scope.name), version=_valid_text(scope.version)
+                name=valid_text(scope.name), version=valid_text(scope.version)
             )
             encoded = field(b"\x0a", message.SerializeToString())
             if len(self._scopes) > 64:
