@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import shutil
 import socket
 import ssl
 import subprocess
@@ -287,6 +288,7 @@ def test_nothing_ever_raises_into_the_agent(tracers: list[OtlpTracer]) -> None:
     assert tracer.stats["dropped"] >= 15  # the queue of 5 overflowed: counted
 
 
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 def test_tls_endpoint_with_a_custom_ca(
     tmp_path: Path, tracers: list[OtlpTracer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
