@@ -139,7 +139,7 @@ def test_xray_ids_start_with_the_epoch_seconds() -> None:
     """xray_ids=True makes trace ids whose first 8 hex digits are the current epoch seconds."""
     import time  # noqa: PLC0415
 
-    tracer = OtlpTracer(port=9, xray_ids=True)
+    tracer = OtlpTracer(port=9, xray_ids=True, shutdown_timeout=0.1)
     try:
         with tracer.trace("x") as span:
             pass
