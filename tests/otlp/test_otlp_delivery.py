@@ -389,3 +389,18 @@ def test_retry_after_parsing(header: str | None, expected: float | None) -> None
     """Delta seconds or an HTTP date, relative to now; junk is ignored."""
     now = 1445412480.0  # Wed, 21 Oct 2015 07:28:00 GMT
     assert expected == parse_retry_after(header, now=now)
+
+
+def test_a_forked_child_opens_its_own_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After os.fork() the child never writes on the parent's kept-alive connection."""
+    with CaptureServer() as capture:
+        transport = OtlpHttpTransport(capture.endpoint)
+        transport.send(b"")
+        parents = transport._connection
+        monkeypatch.setattr("os.getpid", lambda: -1)  # as seen from a forked child
+        transport.send(b"")
+        assert transport._connection is not parents
+        assert 2 == len(capture.accepted())
+        transport.close()
+        assert parents is not None
+        parents.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import http.client
 import logging
+import os
 import ssl
 import time
 import urllib.parse
@@ -81,6 +82,7 @@ class OtlpHttpTransport:
         if self._gzip:
             self._headers["Content-Encoding"] = "gzip"
         self._connection: http.client.HTTPConnection | None = None
+        self._pid = os.getpid()
 
     def __repr__(self) -> str:
         return f"OtlpHttpTransport({self.endpoint!r})"
@@ -93,6 +95,11 @@ class OtlpHttpTransport:
         """
         if self._gzip:
             body = gzip.compress(body, compresslevel=6, mtime=0)
+        if self._pid != os.getpid():
+            # A forked child must not talk on its parent's kept-alive socket: the two streams
+            # would interleave. Forget it unclosed (closing could disturb the parent's).
+            self._pid = os.getpid()
+            self._connection = None
         if self._connection is not None:
             try:
                 return self._post(body, reused=True)
