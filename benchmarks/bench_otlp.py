@@ -173,6 +173,11 @@ def run(report: Report) -> None:
             best_ours >= 20_000,
         )
         report.note(
+            f"otlp: caller cost is the best of {BURSTS} bursts of {BURST} spans per tracer, "
+            "interleaved, with the export worker idle during the burst (flushed after it, "
+            "untimed); under sustained load the worker's encoding also competes for the GIL"
+        )
+        report.note(
             f"otlp: {THROUGHPUT_SPANS:,} notebook-shaped spans per run (3 own + 2 inherited "
             "attributes), first span to last acknowledged, best of "
             f"{ROUNDS} interleaved runs; receiver in a child process"
