@@ -72,7 +72,8 @@ class OtlpEncoder:
     def encode(self, spans: Sequence[Trace]) -> list[EncodedRequest]:
         """Request bodies that together carry every span of ``spans``, each within the limit.
 
-        Raises ``SpanTooLargeError`` only for a batch of one span that cannot be made to fit.
+        Raises ``SpanTooLargeError`` when a span cannot be cut down to fit (the export engine
+        then halves the batch until that span is alone, so its neighbours still go out).
         """
         groups = [
             (resource, scope, [(span, self._span_bytes(span)) for span in members])
