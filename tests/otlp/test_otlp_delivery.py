@@ -404,3 +404,20 @@ def test_a_forked_child_opens_its_own_connection(monkeypatch: pytest.MonkeyPatch
         transport.close()
         assert parents is not None
         parents.close()
+
+
+def test_a_span_that_cannot_fit_is_dropped_alone(
+    capture: CaptureServer, tracers: list[OtlpTracer]
+) -> None:
+    """Thousands of tiny keys cannot be cut down: that span is dropped (counted), not the rest."""
+    tracer = make(tracers, capture, max_request_bytes=4096)
+    with tracer.trace("before"):
+        pass
+    with tracer.trace("unfittable") as span:
+        for i in range(2000):
+            span.add_attribute(f"key{i:04d}", i)
+    with tracer.trace("after"):
+        pass
+    assert tracer.flush(10)
+    assert ["after", "before"] == names(capture.spans())
+    assert (1, 2) == (tracer.stats["dropped"], tracer.stats["written"])
