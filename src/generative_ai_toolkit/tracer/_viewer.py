@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from ._query import TraceQuery
+from ._human_format import value_text
+from ._query import AUTH_CONTEXT, TraceQuery
 from ._viewer_json import (
     BadRequest,
     conversation_filter,
@@ -170,7 +171,9 @@ class ViewerHandler(BaseHTTPRequestHandler):
     server: ViewerServer
     protocol_version = "HTTP/1.1"
     server_version = "gat-traces-viewer"
-    sys_version = ""
+
+    def version_string(self) -> str:
+        return self.server_version
 
     def log_message(self, format: str, *args: Any) -> None:
         _log.debug("%s " + format, self.address_string(), *args)
@@ -250,8 +253,13 @@ class ViewerHandler(BaseHTTPRequestHandler):
         )
         if not spans:
             return self._not_found("no such conversation")
+        auth = next((s._attrs[AUTH_CONTEXT] for s in spans if AUTH_CONTEXT in s._attrs), None)
         return self._send_json(
-            {"conversation_id": conversation_id, "spans": [span_outline(s) for s in spans]}
+            {
+                "conversation_id": conversation_id,
+                "auth_context": None if auth is None else value_text(auth),
+                "spans": [span_outline(s) for s in spans],
+            }
         )
 
     def _span(self, trace_id: str, span_id: str) -> None:

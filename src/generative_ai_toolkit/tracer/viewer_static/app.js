@@ -1,0 +1,941 @@
+// gat-traces viewer: conversations list, conversation waterfall + tree, span panel, live updates.
+// Vanilla JavaScript, no build step, no outside resources. Every value from a span reaches the
+// page as text (textContent / text nodes); nothing from the server is ever parsed as HTML.
+"use strict";
+
+(() => {
+  const ROW = 28; // px, keep in step with --row in app.css
+  const PAGE = 50;
+  const KINDS = ["SERVER", "CLIENT", "INTERNAL", "PRODUCER", "CONSUMER"];
+  const IO_KEYS = [
+    ["ai.user.input", "User input"],
+    ["ai.agent.response", "Agent response"],
+    ["ai.tool.name", "Tool"],
+    ["ai.tool.input", "Tool input"],
+    ["ai.tool.output", "Tool output"],
+    ["ai.tool.error", "Tool error"],
+    ["ai.llm.response.output", "Model output"],
+  ];
+  const RANGES = [
+    ["", "Any time"],
+    ["15m", "Last 15 minutes"],
+    ["1h", "Last hour"],
+    ["24h", "Last 24 hours"],
+    ["7d", "Last 7 days"],
+    ["custom", "Custom…"],
+  ];
+  const RANGE_MS = { "15m": 9e5, "1h": 36e5, "24h": 864e5, "7d": 6048e5 };
+
+  const main = document.getElementById("main");
+  const panel = document.getElementById("panel");
+  const liveBadge = document.getElementById("live");
+  let current = null; // the open view: { close() }
+
+  // -- DOM helpers (text only) -------------------------------------------------------------------
+
+  function el(tag, props, ...children) {
+    const node = document.createElement(tag);
+    if (props) {
+      for (const [key, value] of Object.entries(props)) {
+        if (value === null || value === undefined || value === false) continue;
+        if (key === "class") node.className = value;
+        else if (key === "text") node.textContent = String(value);
+        else if (key === "dataset") Object.assign(node.dataset, value);
+        else if (key === "style") Object.assign(node.style, value);
+        else if (typeof value === "function") node.addEventListener(key.replace(/^on/, ""), value);
+        else node.setAttribute(key, value === true ? "" : String(value));
+      }
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : String(child)); // strings become text nodes
+    }
+    return node;
+  }
+
+  function cssIdent(text) {
+    return String(text).replace(/[^A-Za-z0-9_-]/g, "");
+  }
+
+  // -- formatting --------------------------------------------------------------------------------
+
+  function fmtDuration(ns) {
+    if (!Number.isFinite(ns) || ns < 0) return "?";
+    if (ns < 1e3) return `${Math.round(ns)}ns`;
+    if (ns < 1e6) return `${trim(ns / 1e3)}µs`;
+    if (ns < 1e9) return `${trim(ns / 1e6)}ms`;
+    if (ns < 6e10) return `${trim(ns / 1e9)}s`;
+    const s = Math.round(ns / 1e9);
+    if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s`;
+    return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+  }
+
+  function trim(value) {
+    return value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
+  }
+
+  function pad(n, width = 2) {
+    return String(n).padStart(width, "0");
+  }
+
+  function fmtTime(us) {
+    const d = new Date(us / 1000);
+    return (
+      `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+      `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
+    );
+  }
+
+  function fmtAgo(us) {
+    const s = Math.max(0, (Date.now() - us / 1000) / 1000);
+    if (s < 60) return "just now";
+    if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+    if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+    return `${Math.floor(s / 86400)} d ago`;
+  }
+
+  function plural(n, word) {
+    return `${n} ${word}${n === 1 ? "" : "s"}`;
+  }
+
+  function pretty(value) {
+    if (typeof value === "string") return value;
+    const compact = JSON.stringify(value);
+    return compact !== undefined && compact.length <= 80 ? compact : JSON.stringify(value, null, 2);
+  }
+
+  // -- server ------------------------------------------------------------------------------------
+
+  async function getJSON(path, signal) {
+    const response = await fetch(path, { signal, headers: { Accept: "application/json" } });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      const error = new Error(body.error || response.statusText);
+      error.status = response.status;
+      throw error;
+    }
+    return body;
+  }
+
+  function connectLive(url, handlers) {
+    const source = new EventSource(url);
+    liveBadge.dataset.state = "retry";
+    source.addEventListener("open", () => {
+      liveBadge.dataset.state = "on";
+    });
+    source.addEventListener("error", () => {
+      liveBadge.dataset.state = source.readyState === EventSource.CLOSED ? "off" : "retry";
+    });
+    for (const [event, handler] of Object.entries(handlers)) {
+      source.addEventListener(event, (message) => handler(JSON.parse(message.data)));
+    }
+    return source;
+  }
+
+  function showError(where, error) {
+    where.replaceChildren(el("div", { class: "error-box", role: "alert", text: error.message }));
+  }
+
+  // -- routing -----------------------------------------------------------------------------------
+
+  function parseHash() {
+    const text = location.hash.replace(/^#/, "") || "/";
+    const at = text.indexOf("?");
+    const path = at < 0 ? text : text.slice(0, at);
+    return { path, params: new URLSearchParams(at < 0 ? "" : text.slice(at + 1)) };
+  }
+
+  function setHashQuietly(hash) {
+    history.replaceState(null, "", hash); // no hashchange: the view updates itself
+  }
+
+  function conversationHash(id) {
+    return `#/c/${encodeURIComponent(id)}`;
+  }
+
+  function route() {
+    if (current) current.close();
+    closePanel();
+    const { path, params } = parseHash();
+    delete document.body.dataset.ready;
+    if (path.startsWith("/c/")) {
+      current = conversationView(decodeURIComponent(path.slice(3)), params);
+    } else {
+      current = listView(params);
+    }
+  }
+
+  // -- the conversations list --------------------------------------------------------------------
+
+  function listView(params) {
+    document.title = "Conversations · Traces";
+    document.body.dataset.view = "list";
+    const state = {
+      search: params.get("search") || "",
+      auth: params.get("auth") || "",
+      errors: params.get("errors") === "1",
+      range: params.get("range") || "",
+      from: params.get("from") || "",
+      to: params.get("to") || "",
+      offset: Math.max(0, Number.parseInt(params.get("offset") || "0", 10) || 0),
+    };
+    let controller = null;
+    let typing = null;
+    let known = new Map(); // conversation id -> last_ended_us, to flash rows that changed
+
+    const search = el("input", {
+      type: "search", id: "f-search", placeholder: "Conversation id contains…",
+      value: state.search, "aria-label": "Search conversation ids", autocomplete: "off",
+    });
+    const auth = el("input", {
+      type: "text", id: "f-auth", placeholder: "any", value: state.auth, autocomplete: "off",
+    });
+    const errors = el("input", { type: "checkbox", id: "f-errors" });
+    errors.checked = state.errors;
+    const range = el("select", { id: "f-range" },
+      RANGES.map(([value, label]) => el("option", { value, text: label })));
+    range.value = state.range;
+    const from = el("input", { type: "datetime-local", id: "f-from", value: state.from });
+    const to = el("input", { type: "datetime-local", id: "f-to", value: state.to });
+    const fromLabel = el("label", null, "From", from);
+    const toLabel = el("label", null, "To", to);
+    const form = el("form", { class: "filters", role: "search", onsubmit: (e) => e.preventDefault() },
+      el("label", { class: "grow" }, "Conversation", search),
+      el("label", null, "Auth context", auth),
+      el("label", null, "Time", range),
+      fromLabel, toLabel,
+      el("label", { class: "check" }, errors, "Errors only"));
+    const status = el("p", { class: "muted", id: "list-status" }, "Loading…");
+    const tableBox = el("div", { id: "list" });
+    const newer = el("button", { type: "button", id: "newer", text: "‹ Newer" });
+    const older = el("button", { type: "button", id: "older", text: "Older ›" });
+    const pageInfo = el("span", { class: "muted", id: "page-info" });
+    const pager = el("nav", { class: "pager", "aria-label": "Pages" }, newer, pageInfo, older);
+    main.replaceChildren(el("h1", { text: "Conversations" }), form, status, tableBox, pager);
+
+    function showCustom() {
+      const custom = range.value === "custom";
+      fromLabel.hidden = !custom;
+      toLabel.hidden = !custom;
+    }
+    showCustom();
+
+    function readForm() {
+      state.search = search.value.trim();
+      state.auth = auth.value.trim();
+      state.errors = errors.checked;
+      state.range = range.value;
+      state.from = from.value;
+      state.to = to.value;
+      state.offset = 0;
+      showCustom();
+      saveHash();
+      load();
+    }
+
+    function saveHash() {
+      const q = new URLSearchParams();
+      if (state.search) q.set("search", state.search);
+      if (state.auth) q.set("auth", state.auth);
+      if (state.errors) q.set("errors", "1");
+      if (state.range) q.set("range", state.range);
+      if (state.range === "custom" && state.from) q.set("from", state.from);
+      if (state.range === "custom" && state.to) q.set("to", state.to);
+      if (state.offset) q.set("offset", String(state.offset));
+      const text = q.toString();
+      setHashQuietly(text ? `#/?${text}` : "#/");
+    }
+
+    function apiQuery() {
+      const q = new URLSearchParams({ limit: String(PAGE), offset: String(state.offset) });
+      if (state.search) q.set("search", state.search);
+      if (state.auth) q.set("auth_context", state.auth);
+      if (state.errors) q.set("errors", "1");
+      if (RANGE_MS[state.range]) {
+        q.set("since", new Date(Date.now() - RANGE_MS[state.range]).toISOString());
+      } else if (state.range === "custom") {
+        if (state.from) q.set("since", new Date(state.from).toISOString());
+        if (state.to) q.set("until", new Date(state.to).toISOString());
+      }
+      return q.toString();
+    }
+
+    async function load({ quiet = false } = {}) {
+      if (controller) controller.abort();
+      controller = new AbortController();
+      if (!quiet) status.textContent = "Loading…";
+      let data;
+      try {
+        data = await getJSON(`/api/conversations?${apiQuery()}`, controller.signal);
+      } catch (error) {
+        if (error.name !== "AbortError") showError(tableBox, error);
+        return;
+      }
+      renderTable(data, quiet);
+      document.body.dataset.ready = "list";
+    }
+
+    function renderTable(data, quiet) {
+      const rows = data.conversations;
+      const first = data.offset + 1;
+      const last = data.offset + rows.length;
+      status.textContent = rows.length
+        ? `Showing ${first}–${last}${data.has_more ? "" : ` of ${last}`}, most recently active first`
+        : "";
+      pageInfo.textContent = rows.length ? `Page ${Math.floor(data.offset / PAGE) + 1}` : "";
+      newer.disabled = data.offset === 0;
+      older.disabled = !data.has_more;
+      if (!rows.length) {
+        const filtered = state.search || state.auth || state.errors || state.range;
+        tableBox.replaceChildren(el("p", { class: "empty" }, filtered
+          ? "No conversations match these filters."
+          : "No conversations yet. Run an agent with a tracer that stores spans here " +
+            "(try: python -m generative_ai_toolkit.tracer.demo)."));
+        return;
+      }
+      const seen = new Map();
+      const body = el("tbody", null, rows.map((c) => {
+        seen.set(c.conversation_id, c.last_ended_us);
+        const changed = quiet && known.get(c.conversation_id) !== c.last_ended_us;
+        const href = conversationHash(c.conversation_id);
+        return el("tr", {
+          class: [c.error_count ? "has-errors" : "", changed ? "fresh" : ""].join(" ").trim(),
+          dataset: { conversationId: c.conversation_id },
+          onclick: (event) => {
+            if (event.target.closest("a")) return;
+            location.hash = href;
+          },
+        },
+        el("td", { class: "id", "data-label": "Conversation" },
+          el("a", { href, text: c.conversation_id })),
+        el("td", { "data-label": "Auth context", text: c.auth_context ?? "–" }),
+        el("td", { "data-label": "Last activity", title: c.last_ended_at },
+          fmtTime(c.last_ended_us), " ", el("span", { class: "muted", text: `(${fmtAgo(c.last_ended_us)})` })),
+        el("td", { class: "num", "data-label": "Turns", text: c.trace_count }),
+        el("td", { class: "num", "data-label": "Spans", text: c.span_count }),
+        el("td", { class: "num errors", "data-label": "Errors", text: c.error_count }),
+        el("td", { class: "num", "data-label": "Duration", text: fmtDuration(c.total_duration_ns) }));
+      }));
+      known = seen;
+      const head = el("thead", null, el("tr", null,
+        el("th", { scope: "col", text: "Conversation" }),
+        el("th", { scope: "col", text: "Auth context" }),
+        el("th", { scope: "col", text: "Last activity" }),
+        el("th", { scope: "col", class: "num", text: "Turns" }),
+        el("th", { scope: "col", class: "num", text: "Spans" }),
+        el("th", { scope: "col", class: "num", text: "Errors" }),
+        el("th", { scope: "col", class: "num", text: "Duration" })));
+      tableBox.replaceChildren(el("table", { class: "conversations" }, head, body));
+    }
+
+    for (const input of [search, auth]) {
+      input.addEventListener("input", () => {
+        clearTimeout(typing);
+        typing = setTimeout(readForm, 250);
+      });
+    }
+    for (const input of [errors, range, from, to]) input.addEventListener("change", readForm);
+    newer.addEventListener("click", () => {
+      state.offset = Math.max(0, state.offset - PAGE);
+      saveHash();
+      load();
+    });
+    older.addEventListener("click", () => {
+      state.offset += PAGE;
+      saveHash();
+      load();
+    });
+
+    load();
+    const live = connectLive("/api/events", { conversations: () => load({ quiet: true }) });
+    return {
+      close() {
+        live.close();
+        clearTimeout(typing);
+        if (controller) controller.abort();
+      },
+    };
+  }
+
+  // -- one trace: waterfall and tree -------------------------------------------------------------
+
+  class TraceView {
+    constructor(traceId, onSelect) {
+      this.id = traceId;
+      this.spans = new Map(); // span id -> outline
+      this.collapsed = new Set();
+      this.fresh = new Set();
+      this.onSelect = onSelect;
+      this.selected = null;
+      this.rows = [];
+      this.section = null;
+      this.mounted = false;
+    }
+
+    add(span, fresh) {
+      this.spans.set(span.span_id, span);
+      if (fresh) this.fresh.add(span.span_id);
+    }
+
+    get start() {
+      let min = Infinity;
+      for (const s of this.spans.values()) min = Math.min(min, s.start_us);
+      return min;
+    }
+
+    get end() {
+      let max = -Infinity;
+      for (const s of this.spans.values()) max = Math.max(max, s.end_us);
+      return max;
+    }
+
+    roots() {
+      const out = [];
+      for (const s of this.spans.values()) {
+        if (!s.parent_span_id || !this.spans.has(s.parent_span_id)) out.push(s);
+      }
+      return out.sort(byStart);
+    }
+
+    rebuild() {
+      const children = new Map();
+      for (const s of this.spans.values()) {
+        if (s.parent_span_id && this.spans.has(s.parent_span_id) && s.parent_span_id !== s.span_id) {
+          if (!children.has(s.parent_span_id)) children.set(s.parent_span_id, []);
+          children.get(s.parent_span_id).push(s);
+        }
+      }
+      for (const list of children.values()) list.sort(byStart);
+      const rows = [];
+      const seen = new Set();
+      const visit = (span, depth) => {
+        if (seen.has(span.span_id)) return; // a cycle in bad data: show each span once
+        seen.add(span.span_id);
+        const kids = children.get(span.span_id) || [];
+        rows.push({ span, depth, kids: kids.length });
+        if (!this.collapsed.has(span.span_id)) for (const kid of kids) visit(kid, depth + 1);
+      };
+      for (const root of this.roots()) visit(root, 0);
+      this.rows = rows;
+      this.t0 = this.start;
+      this.width = Math.max(1, this.end - this.t0);
+    }
+
+    // The turn's card: header, user input and answer, then the waterfall (built when visible).
+    section_(index) {
+      const roots = this.roots();
+      const root = roots[0];
+      const errors = [...this.spans.values()].filter((s) => s.status === "ERROR").length;
+      const duration = roots.reduce((sum, s) => sum + s.duration_ns, 0);
+      const head = el("div", { class: "turn-head" },
+        el("span", { class: "title", text: `Turn ${index + 1}` }),
+        el("span", { class: "when", title: `trace ${this.id}`, text: fmtTime(this.start) }),
+        el("span", { class: "spacer" }),
+        el("span", { class: "chip", text: plural(this.spans.size, "span") }),
+        errors ? el("span", { class: "chip error", text: plural(errors, "error") }) : null,
+        el("span", { class: "chip", text: fmtDuration(duration) }));
+      const said = [];
+      if (root && root.input !== undefined) said.push(say("user", root.input));
+      if (root && root.response !== undefined) said.push(say(root.labels[0] || "agent", root.response));
+      const body = el("div", { class: "trace", dataset: { traceId: this.id } });
+      const section = el("section", {
+        class: `turn${errors ? " error" : ""}`,
+        dataset: { traceId: this.id },
+        "aria-label": `Turn ${index + 1}`,
+      }, head, said.length ? el("div", { class: "messages" }, said) : null, body);
+      this.body = body;
+      this.mounted = false;
+      // Until it is scrolled near, a turn only reserves its height.
+      body.style.height = `${Math.min(this.spans.size * ROW + 23, window.innerHeight * 0.62)}px`;
+      this.section = section;
+      return section;
+    }
+
+    mount() {
+      if (this.mounted) return;
+      this.mounted = true;
+      this.body.style.height = "";
+      this.rebuild();
+      this.rowsBox = el("div", { class: "rows" });
+      this.ticks = el("div", { class: "ticks" });
+      this.grid = el("div", {
+        class: "trace-grid",
+        role: "tree",
+        tabindex: 0,
+        "aria-label": `Spans of trace ${this.id}`,
+        onkeydown: (event) => this.key(event),
+      },
+      el("div", { class: "ruler", "aria-hidden": "true" },
+        el("div", { class: "label-head", text: "Span" }), this.ticks),
+      this.rowsBox);
+      this.scroll = el("div", { class: "trace-scroll" }, this.grid);
+      let frame = 0;
+      this.scroll.addEventListener("scroll", () => {
+        if (!frame) frame = requestAnimationFrame(() => { frame = 0; this.paint(); });
+      });
+      this.body.replaceChildren(this.scroll);
+      this.paint();
+    }
+
+    refresh() {
+      if (!this.mounted) return;
+      this.rebuild();
+      this.paint();
+    }
+
+    paint() {
+      const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) =>
+        el("span", { class: "tick", style: { left: `${f * 100}%` }, text: fmtDuration(this.width * f * 1000) }));
+      this.ticks.replaceChildren(...ticks);
+      const total = this.rows.length;
+      this.rowsBox.style.height = `${total * ROW}px`;
+      const top = Math.max(0, this.scroll.scrollTop - 22);
+      const height = this.scroll.clientHeight || window.innerHeight;
+      const first = Math.max(0, Math.floor(top / ROW) - 8);
+      const last = Math.min(total, Math.ceil((top + height) / ROW) + 8);
+      const nodes = [];
+      for (let i = first; i < last; i++) nodes.push(this.rowEl(this.rows[i], i));
+      this.rowsBox.replaceChildren(...nodes);
+    }
+
+    rowEl(row, index) {
+      const s = row.span;
+      const left = ((s.start_us - this.t0) / this.width) * 100;
+      const width = Math.max(((s.end_us - s.start_us) / this.width) * 100, 0.15);
+      const open = !this.collapsed.has(s.span_id);
+      const twisty = el("button", {
+        type: "button",
+        class: `twisty${row.kids ? "" : " leaf"}`,
+        tabindex: -1,
+        "aria-label": open ? "Collapse" : "Expand",
+        text: row.kids ? (open ? "▾" : "▸") : "",
+        onclick: (event) => {
+          event.stopPropagation();
+          this.toggle(s.span_id);
+        },
+      });
+      const tags = [...s.labels];
+      if (s.tokens) tags.push(`tokens ${s.tokens}`);
+      const label = el("div", { class: "label", style: { paddingLeft: `${6 + row.depth * 16}px` } },
+        twisty,
+        el("span", { class: "name", text: s.name }),
+        tags.length ? el("span", { class: "tag", text: tags.join(" · ") }) : null,
+        s.status === "ERROR" ? el("span", { class: "badge error", text: "error" }) : null);
+      const dur = el("span", { class: "dur", text: fmtDuration(s.duration_ns) });
+      if (left + width < 78) dur.style.left = `calc(${left + width}% + 4px)`;
+      else if (left > 18) dur.style.right = `calc(${100 - left}% + 4px)`;
+      else {
+        dur.classList.add("inside");
+        dur.style.left = `calc(${left}% + 6px)`;
+      }
+      const bar = el("div", {
+        class: `bar kind-${cssIdent(s.kind)} status-${cssIdent(s.status)}`,
+        style: { left: `${left}%`, width: `${width}%` },
+        title: `${s.name} · ${s.kind} · ${s.status} · ${fmtDuration(s.duration_ns)}`,
+      });
+      const fresh = this.fresh.has(s.span_id);
+      const node = el("div", {
+        class: `row kind-${cssIdent(s.kind)} status-${cssIdent(s.status)}${fresh ? " fresh" : ""}`,
+        role: "treeitem",
+        "aria-level": row.depth + 1,
+        "aria-expanded": row.kids ? String(open) : null,
+        "aria-selected": String(this.selected === s.span_id),
+        dataset: { spanId: s.span_id, traceId: this.id, depth: row.depth, kind: s.kind, status: s.status },
+        style: { top: `${index * ROW}px` },
+        title: s.error || null,
+        onclick: () => this.select(s.span_id),
+      }, label, el("div", { class: "track" }, bar, dur));
+      return node;
+    }
+
+    toggle(spanId) {
+      if (this.collapsed.has(spanId)) this.collapsed.delete(spanId);
+      else this.collapsed.add(spanId);
+      this.refresh();
+    }
+
+    select(spanId, { open = true } = {}) {
+      this.selected = spanId;
+      if (!this.mounted) this.mount();
+      const index = this.rows.findIndex((r) => r.span.span_id === spanId);
+      if (index >= 0) {
+        const top = index * ROW;
+        const view = this.scroll.clientHeight;
+        if (top < this.scroll.scrollTop || top + ROW + 22 > this.scroll.scrollTop + view) {
+          this.scroll.scrollTop = Math.max(0, top - view / 3);
+        }
+      }
+      this.paint();
+      if (open) this.onSelect(this, spanId);
+    }
+
+    unselect() {
+      if (this.selected === null) return;
+      this.selected = null;
+      if (this.mounted) this.paint();
+    }
+
+    key(event) {
+      const index = this.rows.findIndex((r) => r.span.span_id === this.selected);
+      const row = this.rows[index];
+      let next = null;
+      if (event.key === "ArrowDown") next = this.rows[Math.min(this.rows.length - 1, index + 1)];
+      else if (event.key === "ArrowUp") next = this.rows[Math.max(0, index - 1)];
+      else if (event.key === "Home") next = this.rows[0];
+      else if (event.key === "End") next = this.rows[this.rows.length - 1];
+      else if (row && event.key === "ArrowRight" && row.kids && this.collapsed.has(row.span.span_id)) {
+        this.toggle(row.span.span_id);
+      } else if (row && event.key === "ArrowLeft" && row.kids && !this.collapsed.has(row.span.span_id)) {
+        this.toggle(row.span.span_id);
+      } else return;
+      event.preventDefault();
+      if (next) this.select(next.span.span_id);
+    }
+  }
+
+  function byStart(a, b) {
+    return a.start_us - b.start_us;
+  }
+
+  function say(who, text) {
+    return el("div", { class: "say" }, el("div", { class: "who", text: who }), el("div", { class: "what", text }));
+  }
+
+  // -- one conversation --------------------------------------------------------------------------
+
+  function conversationView(id, params) {
+    document.title = `${id} · Traces`;
+    document.body.dataset.view = "conversation";
+    const traces = new Map(); // trace id -> TraceView
+    const order = []; // TraceViews by start
+    let authContext = null;
+    let live = null;
+    let closed = false;
+    const controller = new AbortController();
+
+    const chips = el("div", { class: "chips", id: "conversation-chips" });
+    const turnsBox = el("div", { id: "turns" });
+    const legend = el("div", { class: "legend", "aria-hidden": "true" },
+      KINDS.map((k) => el("span", null, el("span", { class: `swatch bar kind-${k}`, style: { position: "static" } }), k.toLowerCase())),
+      el("span", null, el("span", { class: "swatch bar status-ERROR", style: { position: "static" } }), "error"));
+    main.replaceChildren(
+      el("div", { class: "crumbs" }, el("a", { href: "#/", text: "‹ Conversations" })),
+      el("h1", { text: id }),
+      chips, legend, turnsBox);
+
+    const observer = new IntersectionObserver((entries) => {
+      for (const entry of entries) {
+        if (entry.isIntersecting) {
+          const view = traces.get(entry.target.dataset.traceId);
+          if (view) view.mount();
+          observer.unobserve(entry.target);
+        }
+      }
+    }, { rootMargin: "800px 0px" });
+
+    function onSelect(view, spanId) {
+      for (const other of order) if (other !== view) other.unselect();
+      openSpan(view.id, spanId, () => view.unselect());
+      setHashQuietly(`${conversationHash(id)}?span=${view.id}-${spanId}`);
+    }
+
+    function addSpans(spans, fresh) {
+      const touched = new Set();
+      const created = [];
+      for (const span of spans) {
+        let view = traces.get(span.trace_id);
+        if (view && view.spans.has(span.span_id)) continue;
+        if (!view) {
+          view = new TraceView(span.trace_id, onSelect);
+          traces.set(span.trace_id, view);
+          created.push(view);
+        }
+        view.add(span, fresh);
+        touched.add(view);
+      }
+      return { touched, created };
+    }
+
+    function renderHeader() {
+      let spans = 0;
+      let errors = 0;
+      let duration = 0;
+      for (const view of order) {
+        spans += view.spans.size;
+        for (const s of view.spans.values()) if (s.status === "ERROR") errors += 1;
+        for (const root of view.roots()) duration += root.duration_ns;
+      }
+      chips.replaceChildren(
+        authContext !== null ? el("span", { class: "chip", text: `auth ${authContext}` }) : null,
+        el("span", { class: "chip", id: "turn-count", text: plural(order.length, "turn") }),
+        el("span", { class: "chip", id: "span-count", text: plural(spans, "span") }),
+        el("span", { class: `chip${errors ? " error" : " ok"}`, text: plural(errors, "error") }),
+        el("span", { class: "chip", text: `total ${fmtDuration(duration)}` }),
+        order.length ? el("span", { class: "chip", text: `${fmtTime(order[0].start)} – ${fmtTime(order[order.length - 1].end)}` }) : null);
+    }
+
+    function renderTurns() {
+      order.sort((a, b) => a.start - b.start);
+      const sections = order.map((view, i) => view.section_(i));
+      turnsBox.replaceChildren(...sections);
+      for (const section of sections) observer.observe(section);
+    }
+
+    function applyLive(spans) {
+      const { touched, created } = addSpans(spans, true);
+      if (!touched.size) return;
+      if (created.length) {
+        order.push(...created);
+        const sorted = [...order].sort((a, b) => a.start - b.start);
+        const appended = sorted.slice(0, order.length - created.length).every((v, i) => v === order[i]);
+        if (appended) {
+          for (const view of created) {
+            const section = view.section_(order.indexOf(view));
+            section.classList.add("fresh");
+            turnsBox.append(section);
+            observer.observe(section);
+          }
+        } else {
+          order.splice(0, order.length, ...sorted);
+          renderTurns();
+        }
+      }
+      for (const view of touched) {
+        if (created.includes(view)) continue;
+        const mounted = view.mounted;
+        const old = view.section;
+        const section = view.section_(order.indexOf(view));
+        old.replaceWith(section);
+        if (mounted) view.mount();
+        else observer.observe(section);
+      }
+      renderHeader();
+      const empty = document.getElementById("no-spans");
+      if (empty) empty.remove();
+    }
+
+    async function load() {
+      let data = null;
+      try {
+        data = await getJSON(`/api/conversations/${encodeURIComponent(id)}`, controller.signal);
+      } catch (error) {
+        if (error.name === "AbortError") return;
+        if (error.status !== 404) {
+          showError(turnsBox, error);
+          return;
+        }
+        turnsBox.replaceChildren(el("p", { class: "empty", id: "no-spans" },
+          "No spans for this conversation yet; they appear here as they are stored."));
+      }
+      if (closed) return;
+      let since = 0;
+      if (data) {
+        authContext = data.auth_context ?? null;
+        const { created } = addSpans(data.spans, false);
+        order.push(...created);
+        for (const s of data.spans) since = Math.max(since, s.end_us);
+        renderTurns();
+        renderHeader();
+        const wanted = params.get("span");
+        if (wanted && wanted.includes("-")) {
+          const [traceId, spanId] = wanted.split("-");
+          const view = traces.get(traceId);
+          if (view && view.spans.has(spanId)) {
+            view.section.scrollIntoView({ block: "start" });
+            view.select(spanId);
+          }
+        }
+      }
+      document.body.dataset.ready = "conversation";
+      performance.mark("gat-interactive");
+      live = connectLive(
+        `/api/events?conversation=${encodeURIComponent(id)}&since_us=${since}`,
+        { spans: (event) => applyLive(event.spans) });
+    }
+
+    load();
+    return {
+      close() {
+        closed = true;
+        controller.abort();
+        observer.disconnect();
+        if (live) live.close();
+      },
+    };
+  }
+
+  // -- the span panel ----------------------------------------------------------------------------
+
+  let panelToken = 0;
+  let panelOnClose = null;
+
+  function closePanel() {
+    panel.hidden = true;
+    panel.replaceChildren();
+    document.body.classList.remove("has-panel");
+    if (panelOnClose) panelOnClose();
+    panelOnClose = null;
+  }
+
+  async function openSpan(traceId, spanId, onClose) {
+    const token = ++panelToken;
+    if (panelOnClose && panelOnClose !== onClose) panelOnClose();
+    panelOnClose = onClose;
+    panel.hidden = false;
+    document.body.classList.add("has-panel");
+    panel.replaceChildren(el("p", { class: "muted", text: "Loading span…" }));
+    let span;
+    try {
+      span = await getJSON(`/api/traces/${traceId}/spans/${spanId}`);
+    } catch (error) {
+      if (token === panelToken) showError(panel, error);
+      return;
+    }
+    if (token !== panelToken) return;
+    renderSpan(span);
+  }
+
+  function renderSpan(span) {
+    const attrs = new Map(span.attributes.map((a) => [a.key, a.value]));
+    const close = el("button", {
+      type: "button", class: "panel-close", "aria-label": "Close span details", text: "×",
+      onclick: () => {
+        closePanel();
+        const { path } = parseHash();
+        setHashQuietly(`#${path}`);
+      },
+    });
+    const parts = [
+      el("div", { class: "panel-head" }, el("h2", { id: "span-title", text: span.name }), close),
+      el("div", { class: "chips" },
+        el("span", { class: `badge kind kind-${cssIdent(span.kind)}`, text: span.kind }),
+        el("span", { class: `badge ${span.status === "ERROR" ? "error" : span.status === "OK" ? "ok" : ""}`, text: span.status }),
+        span.labels.map((label) => el("span", { class: "badge", text: label }))),
+      el("dl", { class: "meta" },
+        meta("Duration", fmtDuration(span.duration_ns)),
+        meta("Started", span.started_at),
+        meta("Ended", span.ended_at),
+        meta("Trace", span.trace_id),
+        meta("Span", span.span_id),
+        meta("Parent", span.parent_span_id ?? "none (root)"),
+        meta("Scope", `${span.scope.name} ${span.scope.version}`.trim())),
+    ];
+
+    const failure = errorSection(span, attrs);
+    if (failure) parts.push(failure);
+
+    const io = IO_KEYS.filter(([key]) => attrs.has(key)).map(([key, title]) =>
+      el("div", { class: "io-item" }, el("div", { class: "io-title", text: title }), ioValue(key, attrs.get(key))));
+    if (io.length) parts.push(el("h3", { text: "Input and output" }), el("div", { class: "io" }, io));
+
+    for (const [key, value] of attrs) {
+      if (isChat(value)) {
+        parts.push(el("h3", { text: `Messages (${value.length}) · ${key}` }),
+          el("div", { class: "chat" }, value.map(messageEl)));
+      }
+    }
+    const tools = attrs.get("ai.llm.request.tools");
+    if (Array.isArray(tools) && tools.length) {
+      parts.push(el("h3", { text: "Tools offered" }),
+        el("div", { class: "chips" }, tools.map((t) => el("span", { class: "chip mono", text: typeof t === "string" ? t : JSON.stringify(t) }))));
+    }
+
+    parts.push(el("h3", { text: `Attributes (${span.attributes.length})` }),
+      el("table", { class: "attrs", id: "span-attributes" }, el("tbody", null, span.attributes.map((a) =>
+        el("tr", { class: a.inherited ? "inherited" : "", dataset: { key: a.key } },
+          el("td", { class: "key" }, a.key, a.inherited ? el("span", { class: "badge", title: "inherited from an ancestor span", text: "inherited" }) : null),
+          el("td", { class: "val" }, valueEl(a.value)))))));
+    const resource = Object.entries(span.resource_attributes || {});
+    if (resource.length) {
+      parts.push(el("h3", { text: "Resource" }), el("table", { class: "attrs" }, el("tbody", null, resource.map(([k, v]) =>
+        el("tr", null, el("td", { class: "key", text: k }), el("td", { class: "val" }, valueEl(v)))))));
+    }
+    panel.replaceChildren(...parts);
+    panel.scrollTop = 0;
+  }
+
+  function meta(term, value) {
+    return [el("dt", { text: term }), el("dd", { text: value })];
+  }
+
+  function valueEl(value) {
+    const text = pretty(value);
+    if (typeof value === "string" && !text.includes("\n") && text.length <= 200) {
+      return el("span", { class: "plain", text });
+    }
+    return el("pre", { class: "value", text });
+  }
+
+  function ioValue(key, value) {
+    if (key === "ai.llm.response.output" && value && typeof value === "object" && !Array.isArray(value) && "tool_call" in value) {
+      return el("div", { class: "toolcall", text: toolCallText(value.tool_call, value.arguments) });
+    }
+    return el("pre", { class: "value", text: pretty(value) });
+  }
+
+  function errorSection(span, attrs) {
+    const type = attrs.get("exception.type");
+    const message = attrs.get("exception.message");
+    const traceback = attrs.get("exception.traceback");
+    const toolError = attrs.get("ai.tool.error");
+    if (type === undefined && message === undefined && traceback === undefined && span.status !== "ERROR") return null;
+    const headline = type !== undefined || message !== undefined
+      ? `${type ?? "Exception"}: ${message ?? ""}`
+      : toolError !== undefined ? String(toolError) : "The span ended with status ERROR.";
+    return el("section", { class: "exception", "aria-label": "Exception" },
+      el("h3", { text: "Exception" }),
+      el("div", { class: "error-box", text: headline }),
+      traceback !== undefined ? el("pre", { class: "value traceback", text: String(traceback) }) : null);
+  }
+
+  function isChat(value) {
+    return Array.isArray(value) && value.length > 0 &&
+      value.every((m) => m && typeof m === "object" && !Array.isArray(m) && "role" in m);
+  }
+
+  function toolCallText(tool, args) {
+    const name = typeof tool === "string" ? tool : (tool && (tool.name || tool.function?.name)) || JSON.stringify(tool);
+    let input = args;
+    if (input === undefined && tool && typeof tool === "object") input = tool.arguments ?? tool.input ?? tool.function?.arguments;
+    return `${name}(${input === undefined ? "" : typeof input === "string" ? input : JSON.stringify(input)})`;
+  }
+
+  function messageEl(message) {
+    const role = String(message.role);
+    const box = el("div", { class: `msg role-${cssIdent(role)}${message.error ? " is-error" : ""}` },
+      el("div", { class: "role", text: message.error ? `${role} · error` : role }));
+    const content = message.content;
+    if (typeof content === "string") box.append(el("div", { class: "content", text: content }));
+    else if (Array.isArray(content)) {
+      for (const block of content) {
+        if (block && typeof block.text === "string") box.append(el("div", { class: "content", text: block.text }));
+        else if (block && (block.toolUse || block.type === "tool_use")) {
+          const use = block.toolUse || block;
+          box.append(el("div", { class: "toolcall", text: toolCallText(use.name, use.input) }));
+        } else box.append(el("pre", { class: "value", text: pretty(block) }));
+      }
+    } else if (content !== undefined && content !== null) box.append(el("pre", { class: "value", text: pretty(content) }));
+    if (message.tool_call !== undefined) box.append(el("div", { class: "toolcall", text: toolCallText(message.tool_call, message.arguments) }));
+    if (Array.isArray(message.tool_calls)) {
+      for (const call of message.tool_calls) box.append(el("div", { class: "toolcall", text: toolCallText(call) }));
+    }
+    const rest = Object.keys(message).filter((k) => !["role", "content", "tool_call", "tool_calls", "arguments", "error"].includes(k));
+    if (rest.length) box.append(el("pre", { class: "value", text: pretty(Object.fromEntries(rest.map((k) => [k, message[k]]))) }));
+    return box;
+  }
+
+  // -- start -------------------------------------------------------------------------------------
+
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !panel.hidden) {
+      closePanel();
+      const { path } = parseHash();
+      setHashQuietly(`#${path}`);
+    }
+  });
+  window.addEventListener("hashchange", route);
+  getJSON("/api/info").then((info) => {
+    document.getElementById("source").textContent = info.title || "";
+  }).catch(() => {});
+  route();
+})();
