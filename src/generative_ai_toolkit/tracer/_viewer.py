@@ -151,7 +151,12 @@ class ViewerServer(ThreadingHTTPServer):
 
     def start(self) -> ViewerServer:
         """Serve from a daemon thread; returns ``self``."""
-        self._thread = threading.Thread(target=self.serve_forever, name="gat-viewer", daemon=True)
+        self._thread = threading.Thread(
+            target=self.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="gat-viewer",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
