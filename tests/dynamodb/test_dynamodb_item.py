@@ -135,9 +135,28 @@ def test_oversized_multibyte_or_escaped_text_fits_and_keeps_most(text: str) -> N
     assert len(kept.encode()) > 300_000 or len(kept) > 150_000
 
 
-def test_long_span_name_still_fits() -> None:
-    """A huge span name leaves the attributes less room, but the item still fits."""
+def test_huge_span_name_and_resource_still_fit() -> None:
+    """A huge span name and resource are cut; the item still fits and keeps the attributes'
+    small values."""
     tracer = InMemoryTracer()
-    with tracer.trace("n" * 200_000) as span:
+    tracer.set_context(resource_attributes={"service.name": "r" * 500_000})
+    with tracer.trace("\x01" * 200_000) as span:
         span.add_attribute("payload", "y" * 300_000)
-    assert item_size(span_to_item(span)) <= MAX_ITEM_BYTES
+        span.add_attribute("small", 1)
+    item = span_to_item(span)
+    assert item_size(item) <= MAX_ITEM_BYTES
+    assert 1 == item_to_span(item).attributes["small"]
+
+
+def test_item_has_few_top_level_attributes() -> None:
+    """The span's own fields are packed into one ``span`` text next to the keys."""
+    item = span_to_item(_span({"ai.conversation.id": 1, "ai.auth.context": "u"}), expire_at=1)
+    assert {
+        "pk",
+        "sk",
+        "conversation_id",
+        "auth_context",
+        "expire_at",
+        "span",
+        "attributes",
+    } == set(item)

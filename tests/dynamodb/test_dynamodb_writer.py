@@ -15,7 +15,7 @@ from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
 
 from generative_ai_toolkit.tracer import InMemoryTracer, Trace
-from generative_ai_toolkit.tracer._dynamodb_item import span_to_item
+from generative_ai_toolkit.tracer._dynamodb_item import read_header, span_to_item
 from generative_ai_toolkit.tracer._dynamodb_writer import DynamoDbWriter
 from generative_ai_toolkit.tracer._export import BackgroundExporter, RetryableError
 from generative_ai_toolkit.tracer.dynamodb import DynamoDbTracer, TableSetupError
@@ -155,7 +155,7 @@ def test_writer_names_the_spans_left() -> None:
     unprocessed_name = spans[27].span_name
 
     def one_unprocessed(call: int, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [i for i in items if i["span_name"]["S"] == unprocessed_name]
+        return [i for i in items if read_header(i)["name"] == unprocessed_name]
 
     writer = DynamoDbWriter(
         cast("DynamoDBClient", FakeDynamoDb(one_unprocessed)), "Traces", encode=span_to_item
@@ -170,7 +170,7 @@ def test_poison_span_is_isolated_and_logged(caplog: pytest.LogCaptureFixture) ->
     """A span DynamoDB always rejects is dropped alone, logged; its neighbours are written."""
 
     def reject_poison(call: int, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        if any(i["span_name"]["S"] == "poison" for i in items):
+        if any(read_header(i)["name"] == "poison" for i in items):
             raise client_error("ValidationException")
         return []
 

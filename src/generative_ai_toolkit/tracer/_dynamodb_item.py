@@ -9,17 +9,18 @@ so writing needs no serializer and no ``Decimal`` round trip. Layout (see ``docs
 | ``sk``              | S    | ``SPAN#<identifier or _>#<start µs, 16 hex digits>#<span_id>`` |
 | ``conversation_id`` | S    | ``ai.conversation.id`` as text (the GSI key); absent if unset  |
 | ``auth_context``    | S    | ``ai.auth.context`` as text; absent if unset                   |
-| ``attributes``      | S    | the attributes, type-preserving JSON (``_codec``)              |
-| ``resource``        | S    | the resource attributes, same encoding                         |
 | ``expire_at``       | N    | epoch seconds after which DynamoDB's TTL may delete the item   |
+| ``span``            | S    | JSON: name, kind, ids, ``start_ns``/``end_ns``, status, scope,  |
+|                     |      | ``inherited_keys`` and the (tagged) resource attributes        |
+| ``attributes``      | S    | the attributes, type-preserving JSON (``_codec``)              |
 
-plus the span's own fields (``span_name``, ``span_kind``, ``trace_id``, ``span_id``,
-``parent_span_id``, ``start_ns``, ``end_ns``, ``span_status``, ``scope_name``,
-``scope_version``, ``inherited_keys``, ``identifier``).
+Few top-level attributes on purpose: DynamoDB parses and stores each one, and packing the span's
+own fields into one text made writes to DynamoDB Local about a quarter faster.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -28,6 +29,7 @@ from ._codec import (
     decode_attributes,
     encode_attributes,
     encode_attributes_within,
+    from_tagged,
 )
 from ._query import AUTH_CONTEXT, CONVERSATION_ID, conversation_key
 from ._trace import DEFAULT_SCOPE, Scope, Trace
@@ -41,12 +43,14 @@ _MAX_RESOURCE_BYTES: Final = 32 * 1024
 #: Attribute text up to this many characters fits whatever else the item holds (see below).
 _FAST_PATH_CHARS: Final = 64 * 1024
 #: Span names longer than this are cut (the item limit is shared with the attributes).
-_MAX_NAME_BYTES: Final = 16 * 1024
+_MAX_NAME_BYTES: Final = 8 * 1024
 #: DynamoDB key limits: a partition key (also of a GSI) up to 2048 bytes, a sort key 1024.
 _MAX_PARTITION_KEY_BYTES: Final = 2048
 _MAX_SORT_KEY_BYTES: Final = 1024
 
 NO_IDENTIFIER: Final = "_"
+#: The key of the resource attributes inside the ``span`` attribute.
+RESOURCE_FIELD: Final = "resource"
 
 Item = dict[str, dict[str, Any]]
 
@@ -83,22 +87,7 @@ def span_to_item(
     item: Item = {
         "pk": {"S": partition_key(trace_id)},
         "sk": {"S": _fit(sort_key(identifier, span._start_ns, span_id), _MAX_SORT_KEY_BYTES)},
-        "span_name": {"S": _fit(span._name, _MAX_NAME_BYTES)},
-        "span_kind": {"S": span._kind},
-        "trace_id": {"S": trace_id},
-        "span_id": {"S": span_id},
-        "start_ns": {"N": str(span._start_ns)},
-        "end_ns": {"N": str(span._end_ns)},
-        "span_status": {"S": span._status},
-        "scope_name": {"S": span._scope.name},
-        "scope_version": {"S": span._scope.version},
     }
-    if span._parent_id:
-        item["parent_span_id"] = {"S": f"{span._parent_id:016x}"}
-    if span._n_own >= 0:
-        item["inherited_keys"] = {"N": str(len(attrs) - span._n_own)}
-    if identifier:
-        item["identifier"] = {"S": _fit(identifier, _MAX_SORT_KEY_BYTES)}
     conversation = conversation_key(attrs.get(CONVERSATION_ID))
     if conversation:  # DynamoDB rejects an empty string as a key value
         item["conversation_id"] = {"S": _fit(conversation, _MAX_PARTITION_KEY_BYTES)}
@@ -107,11 +96,11 @@ def span_to_item(
         item["auth_context"] = {"S": _fit(str(auth), _MAX_PARTITION_KEY_BYTES)}
     if expire_at is not None:
         item["expire_at"] = {"N": str(int(expire_at))}
-    item["resource"] = {"S": _encode_within(span.resource_attributes, _MAX_RESOURCE_BYTES)}
+    item["span"] = {"S": _header(span, trace_id, span_id, attrs)}
     text = encode_attributes(attrs)
     if max_bytes == MAX_ITEM_BYTES and len(text) <= _FAST_PATH_CHARS:
-        # Every other field is bounded (keys by _fit, the resource above), so even at four
-        # bytes a character this item fits: skip measuring it.
+        # Every other field is bounded (keys and name by _fit, the resource in _header), so
+        # even at four bytes a character this item fits: skip measuring it.
         item["attributes"] = {"S": text}
         return item
     budget = max_bytes - _SAFETY_BYTES - item_size(item) - len("attributes")
@@ -119,6 +108,25 @@ def span_to_item(
         text, _ = encode_attributes_within(attrs, max(budget, 0))
     item["attributes"] = {"S": text}
     return item
+
+
+def _header(span: Trace, trace_id: str, span_id: str, attrs: Mapping[str, Any]) -> str:
+    # One JSON text for the span's own fields: DynamoDB parses and stores each top-level
+    # attribute separately, and fewer of them make writes measurably cheaper.
+    fields: dict[str, Any] = {
+        "name": _fit(span._name, _MAX_NAME_BYTES),
+        "kind": span._kind,
+        "trace_id": trace_id,
+        "span_id": span_id,
+        "parent_span_id": f"{span._parent_id:016x}" if span._parent_id else None,
+        "start_ns": span._start_ns,
+        "end_ns": span._end_ns,
+        "status": span._status,
+        "scope": [span._scope.name, span._scope.version],
+        "inherited_keys": len(attrs) - span._n_own if span._n_own >= 0 else 0,
+    }
+    resource = _encode_within(span.resource_attributes, _MAX_RESOURCE_BYTES)
+    return f"{_dumps(fields)[:-1]},{_dumps(RESOURCE_FIELD)}:{resource}}}"
 
 
 def _encode_within(attributes: Mapping[str, Any], max_bytes: int) -> str:
@@ -130,28 +138,34 @@ def _encode_within(attributes: Mapping[str, Any], max_bytes: int) -> str:
     return text
 
 
+def read_header(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The span's own fields stored in ``item`` (its ``span`` attribute), resource decoded."""
+    header: dict[str, Any] = json.loads(item["span"]["S"])
+    resource = header.get(RESOURCE_FIELD) or {}
+    header[RESOURCE_FIELD] = {key: from_tagged(value) for key, value in resource.items()}
+    return header
+
+
 def item_to_span(item: Mapping[str, Mapping[str, Any]]) -> Trace:
     """The span stored in ``item`` (attributes with their original types)."""
+    header = read_header(item)
     attributes = decode_attributes(_s(item, "attributes", "{}"))
-    inherited = int(item["inherited_keys"]["N"]) if "inherited_keys" in item else 0
+    inherited = int(header.get("inherited_keys") or 0)
     if inherited and TRUNCATED_KEYS_ATTRIBUTE in attributes:
         attributes = _marker_before_inherited(attributes, inherited)
-    parent = item.get("parent_span_id")
+    scope = header.get("scope") or [DEFAULT_SCOPE.name, DEFAULT_SCOPE.version]
     return Trace.restore(
-        span_name=_s(item, "span_name", ""),
-        span_kind=_s(item, "span_kind", "INTERNAL"),
-        trace_id=_s(item, "trace_id", ""),
-        span_id=_s(item, "span_id", ""),
-        parent_span_id=parent["S"] if parent else None,
-        started_at=int(item["start_ns"]["N"]),
-        ended_at=int(item["end_ns"]["N"]),
+        span_name=header["name"],
+        span_kind=header.get("kind", "INTERNAL"),
+        trace_id=header["trace_id"],
+        span_id=header["span_id"],
+        parent_span_id=header.get("parent_span_id"),
+        started_at=int(header["start_ns"]),
+        ended_at=int(header["end_ns"]),
         attributes=attributes,
-        span_status=_s(item, "span_status", "UNSET"),
-        resource_attributes=decode_attributes(_s(item, "resource", "{}")),
-        scope=Scope(
-            _s(item, "scope_name", DEFAULT_SCOPE.name),
-            _s(item, "scope_version", DEFAULT_SCOPE.version),
-        ),
+        span_status=header.get("status", "UNSET"),
+        resource_attributes=header[RESOURCE_FIELD],
+        scope=Scope(str(scope[0]), str(scope[1])),
         inherited_keys=inherited,
     )
 
@@ -184,6 +198,10 @@ def _marker_before_inherited(attributes: dict[str, Any], inherited: int) -> dict
     ordered[TRUNCATED_KEYS_ATTRIBUTE] = marker
     ordered.update((key, attributes[key]) for key in keys[split:])
     return ordered
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def _s(item: Mapping[str, Mapping[str, Any]], name: str, default: str) -> str:

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from ._dynamodb_item import item_to_span, partition_key
+from ._dynamodb_item import item_to_span, partition_key, read_header
 from ._query import (
     AUTH_CONTEXT,
     CONVERSATION_ID,
@@ -33,17 +33,8 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
 
-#: What ``list_conversations`` reads of each span: enough to summarise, not the attributes.
-_SUMMARY_FIELDS: Final = (
-    "conversation_id",
-    "auth_context",
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "start_ns",
-    "end_ns",
-    "span_status",
-)
+#: What ``list_conversations`` reads of each span: its keys and header, not the attributes.
+_SUMMARY_FIELDS: Final = ("conversation_id", "auth_context", "span")
 
 
 class TableSetupError(ValueError):
@@ -242,19 +233,19 @@ def _and_filter(params: dict[str, Any], condition: str, name: str, value: str) -
 
 
 def _summary_span(item: Mapping[str, Any]) -> Trace:
+    header = read_header(item)
     attributes = {CONVERSATION_ID: item["conversation_id"]["S"]}
     if "auth_context" in item:
         attributes[AUTH_CONTEXT] = item["auth_context"]["S"]
-    parent = item.get("parent_span_id")
     return Trace.restore(
-        span_name="",
-        trace_id=item["trace_id"]["S"],
-        span_id=item["span_id"]["S"],
-        parent_span_id=parent["S"] if parent else None,
-        started_at=int(item["start_ns"]["N"]),
-        ended_at=int(item["end_ns"]["N"]),
+        span_name=header["name"],
+        trace_id=header["trace_id"],
+        span_id=header["span_id"],
+        parent_span_id=header.get("parent_span_id"),
+        started_at=int(header["start_ns"]),
+        ended_at=int(header["end_ns"]),
         attributes=attributes,
-        span_status=item.get("span_status", {}).get("S", "UNSET"),
+        span_status=header.get("status", "UNSET"),
     )
 
 

@@ -51,7 +51,8 @@ def dynamodb_client(session: boto3.session.Session | None = None) -> DynamoDBCli
     """A DynamoDB client as the tracer makes one: from ``session`` (default: a new boto3
     session, so the usual AWS environment applies, ``AWS_ENDPOINT_URL_DYNAMODB`` included),
     with short timeouts and a single attempt per request (the export engine does the retrying,
-    with backoff, without holding up anything else)."""
+    with backoff, without holding up anything else), and without client-side parameter
+    validation (the items come from the tracer's own encoder)."""
     try:
         import boto3  # noqa: PLC0415 - boto3 is an optional dependency
         from botocore.config import Config  # noqa: PLC0415
@@ -63,6 +64,8 @@ def dynamodb_client(session: boto3.session.Session | None = None) -> DynamoDBCli
         read_timeout=15,
         retries={"mode": "standard", "total_max_attempts": 1},
         max_pool_connections=16,
+        # Items come from our own encoder; validating them again costs more CPU than encoding.
+        parameter_validation=False,
     )
     return session.client("dynamodb", config=config)
 

@@ -1,0 +1,161 @@
+"""DynamoDB benchmarks, against a DynamoDB Local this script starts itself.
+
+1. Caller-side cost per span: what the traced code pays for a 2 KB span with ``DynamoDbTracer``
+   against ``InMemoryTracer``, interleaved. The background worker is held back during the timed
+   loops (long schedule delay, batch larger than a round) and drains between them, so the figure
+   is the agent thread's own cost (open, attribute, end, queue), not the worker's.
+2. Sustained write throughput: 2 KB spans produced as fast as possible and written by
+   ``DynamoDbTracer`` (``BatchWriteItem``, 25 items a request, 4 in flight), first span to
+   flush done; against the previous design, one ``PutItem`` per span on the agent's thread,
+   measured in the same run.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from botocore.config import Config
+
+from _harness import Report
+from generative_ai_toolkit.tracer import BaseTracer, InMemoryTracer, Trace
+from generative_ai_toolkit.tracer._dynamodb_item import span_to_item
+from generative_ai_toolkit.tracer.dynamodb import DynamoDbTracer, dynamodb_client
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from services.dynamodb_local import DynamoDbLocal, create_notebook_table
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+PAYLOAD = "p" * 2000  # with ids, times and keys, an item of about 2.3 KB
+CALLER_SPANS_PER_ROUND = 1000
+CALLER_ROUNDS = 7
+THROUGHPUT_SPANS = 6000
+PUT_ITEM_SPANS = 400
+THROUGHPUT_ROUNDS = 2
+WARM_UP_SPANS = 6000
+
+
+class PutItemPerSpanTracer(BaseTracer):
+    """The previous design: one synchronous ``PutItem`` per span, on the agent's thread."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        super().__init__()
+        self._client = client
+        self._table = table_name
+
+    def persist(self, trace: Trace) -> None:
+        self._client.put_item(TableName=self._table, Item=span_to_item(trace))
+
+
+def _emit(tracer: BaseTracer, count: int, conversation: str) -> None:
+    for i in range(count):
+        with tracer.trace("llm", span_kind="CLIENT") as span:
+            span.add_attribute("ai.conversation.id", conversation)
+            span.add_attribute("ai.auth.context", "bench")
+            span.add_attribute("ai.llm.response.output", PAYLOAD)
+            span.add_attribute("turn", i)
+
+
+def _caller_cost(report: Report, client: DynamoDBClient, table: str) -> None:
+    memory = InMemoryTracer(memory_size=CALLER_SPANS_PER_ROUND * 2)
+    dynamo = DynamoDbTracer(
+        table,
+        client=client,
+        schedule_delay=3600,
+        max_batch_size=CALLER_SPANS_PER_ROUND + 1,
+        max_queue_size=CALLER_SPANS_PER_ROUND * 2,
+    )
+    best = {"memory": float("inf"), "dynamo": float("inf")}
+    for _ in range(CALLER_ROUNDS):
+        for name, tracer in (("memory", memory), ("dynamo", dynamo)):
+            gc.collect()
+            start = time.perf_counter()
+            _emit(tracer, CALLER_SPANS_PER_ROUND, "caller")
+            elapsed = time.perf_counter() - start
+            best[name] = min(best[name], elapsed / CALLER_SPANS_PER_ROUND)
+        dynamo.flush()  # untimed: the worker writes the round's spans between rounds
+    dynamo.shutdown()
+    ratio = best["dynamo"] / best["memory"]
+    report.add(
+        "DynamoDbTracer caller-side cost per 2 KB span vs InMemoryTracer",
+        f"{ratio:.2f}x ({best['dynamo'] * 1e6:.1f} vs {best['memory'] * 1e6:.1f} µs)",
+        "<= 3x",
+        ratio <= 3,
+    )
+    stats = dynamo.stats
+    if stats["dropped"]:
+        report.note(f"caller-cost run dropped {stats['dropped']} span(s): {stats}")
+
+
+def _batched_rate(client: DynamoDBClient, table: str, count: int) -> tuple[float, dict[str, int]]:
+    tracer = DynamoDbTracer(table, client=client)
+    gc.collect()
+    start = time.perf_counter()
+    _emit(tracer, count, f"batched-{time.monotonic_ns()}")
+    finished = tracer.flush(300)
+    elapsed = time.perf_counter() - start
+    stats = tracer.stats
+    tracer.shutdown()
+    return (count / elapsed if finished else 0.0), stats
+
+
+def _put_item_rate(client: DynamoDBClient, table: str, count: int) -> float:
+    tracer = PutItemPerSpanTracer(client, table)
+    gc.collect()
+    start = time.perf_counter()
+    _emit(tracer, count, f"put-{time.monotonic_ns()}")
+    return count / (time.perf_counter() - start)
+
+
+def _throughput(report: Report, client: DynamoDBClient, table: str) -> None:
+    _batched_rate(client, table, WARM_UP_SPANS)  # warm DynamoDB Local's JIT up
+    _put_item_rate(client, table, 100)
+    batched, put_item = 0.0, 0.0
+    for _ in range(THROUGHPUT_ROUNDS):
+        put_item = max(put_item, _put_item_rate(client, table, PUT_ITEM_SPANS))
+        rate, stats = _batched_rate(client, table, THROUGHPUT_SPANS)
+        if stats["written"] != THROUGHPUT_SPANS or stats["dropped"]:
+            report.note(f"batched run did not write every span: {stats}")
+        batched = max(batched, rate)
+    report.add(
+        "DynamoDbTracer sustained writes to DynamoDB Local, 2 KB spans",
+        f"{batched:,.0f} spans/s",
+        ">= 1,500 spans/s",
+        batched >= 1500,
+    )
+    report.add(
+        "DynamoDbTracer vs one PutItem per span (same run)",
+        f"{batched / put_item:.1f}x ({batched:,.0f} vs {put_item:,.0f} spans/s)",
+        ">= 8x",
+        batched / put_item >= 8,
+    )
+
+
+def run(report: Report) -> None:
+    """Start DynamoDB Local, make the notebook's table, and measure."""
+    with DynamoDbLocal() as server:
+        saved = dict(os.environ)
+        os.environ.update(server.env())  # as a user would: AWS_ENDPOINT_URL_DYNAMODB
+        try:
+            setup = server.client(Config(read_timeout=30))
+            create_notebook_table(setup, table_name="BenchTraces")
+            setup.close()
+            client = dynamodb_client()  # what DynamoDbTracer makes when given no client
+            _caller_cost(report, client, "BenchTraces")
+            _throughput(report, client, "BenchTraces")
+            client.close()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+
+if __name__ == "__main__":
+    bench_report = Report()
+    run(bench_report)
+    print(bench_report.markdown())
