@@ -92,6 +92,18 @@ def test_int_and_text_conversation_ids_stay_apart(
     assert 4 == len(tracer.conversation_spans("7"))
 
 
+def test_conversation_id_longer_than_a_key_is_found(
+    make_tracer: Callable[..., DynamoDbTracer], table: str
+) -> None:
+    """A 3 KB conversation id (over DynamoDB's 2 KB key limit) is stored, found, and kept whole."""
+    tracer = make_tracer(table)
+    long_id = "c" * 3000
+    _conversation(tracer, long_id, "u")
+    spans = tracer.get_traces(attribute_filter={"ai.conversation.id": long_id})
+    assert [long_id, long_id] == [s.attributes["ai.conversation.id"] for s in spans]
+    assert 0 == tracer.stats["dropped"]
+
+
 def test_conversation_over_one_megabyte_reads_back_whole(
     make_tracer: Callable[..., DynamoDbTracer], table: str
 ) -> None:

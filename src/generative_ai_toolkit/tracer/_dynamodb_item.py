@@ -60,6 +60,13 @@ def partition_key(trace_id: str) -> str:
     return f"TRACE#{trace_id}"
 
 
+def index_text(value: Any) -> str | None:
+    """A conversation id or auth context as stored in its key attribute: text, at most 2 KB
+    (DynamoDB's partition key limit); ``None`` for ``None``."""
+    text = conversation_key(value)
+    return None if text is None else _fit(text, _MAX_PARTITION_KEY_BYTES)
+
+
 def sort_key(identifier: str | None, start_ns: int, span_id: str) -> str:
     """``SPAN#<identifier or _>#<start µs as 16 hex digits>#<span_id>``.
 
@@ -88,12 +95,12 @@ def span_to_item(
         "pk": {"S": partition_key(trace_id)},
         "sk": {"S": _fit(sort_key(identifier, span._start_ns, span_id), _MAX_SORT_KEY_BYTES)},
     }
-    conversation = conversation_key(attrs.get(CONVERSATION_ID))
+    conversation = index_text(attrs.get(CONVERSATION_ID))
     if conversation:  # DynamoDB rejects an empty string as a key value
-        item["conversation_id"] = {"S": _fit(conversation, _MAX_PARTITION_KEY_BYTES)}
-    auth = attrs.get(AUTH_CONTEXT)
+        item["conversation_id"] = {"S": conversation}
+    auth = index_text(attrs.get(AUTH_CONTEXT))
     if auth is not None:
-        item["auth_context"] = {"S": _fit(str(auth), _MAX_PARTITION_KEY_BYTES)}
+        item["auth_context"] = {"S": auth}
     if expire_at is not None:
         item["expire_at"] = {"N": str(int(expire_at))}
     item["span"] = {"S": _header(span, trace_id, span_id, attrs)}

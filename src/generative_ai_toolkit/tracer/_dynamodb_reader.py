@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from ._dynamodb_item import item_to_span, partition_key, read_header
+from ._dynamodb_item import index_text, item_to_span, partition_key, read_header
 from ._query import (
     AUTH_CONTEXT,
     CONVERSATION_ID,
@@ -20,7 +20,6 @@ from ._query import (
     ConversationSummary,
     SpanNode,
     build_tree,
-    conversation_key,
     filter_summaries,
     matches_filter,
     sorted_by_start,
@@ -123,7 +122,7 @@ class DynamoDbTraceQuery:
         """
         attribute_filter = dict(attribute_filter or {})
         auth = attribute_filter.get(AUTH_CONTEXT)
-        conversation = conversation_key(attribute_filter.get(CONVERSATION_ID))
+        conversation = index_text(attribute_filter.get(CONVERSATION_ID))
         if trace_id is not None:
             items = self._query_trace(_parse_trace_id(trace_id), auth, conversation)
         elif conversation is not None:
@@ -194,7 +193,7 @@ class DynamoDbTraceQuery:
         params: dict[str, Any] = {
             "IndexName": self._gsi,
             "KeyConditionExpression": "conversation_id = :conversation",
-            "ExpressionAttributeValues": {":conversation": {"S": conversation}},
+            "ExpressionAttributeValues": {":conversation": {"S": index_text(conversation)}},
         }
         _add_auth_filter(params, auth)
         return self._pages("query", params)
@@ -218,12 +217,10 @@ class DynamoDbTraceQuery:
 
 
 def _add_auth_filter(params: dict[str, Any], auth: Any) -> None:
-    if auth is None:
-        return
-    if not isinstance(auth, str):
-        # Stored as text; the exact (typed) check happens on the decoded attributes.
-        auth = str(auth)
-    _and_filter(params, "auth_context = :auth", ":auth", auth)
+    # Stored as text; the exact (typed) check happens on the decoded attributes.
+    text = index_text(auth)
+    if text is not None:
+        _and_filter(params, "auth_context = :auth", ":auth", text)
 
 
 def _and_filter(params: dict[str, Any], condition: str, name: str, value: str) -> None:
