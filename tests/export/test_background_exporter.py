@@ -308,3 +308,21 @@ def test_queued_spans_are_written_at_interpreter_exit(tmp_path: object) -> None:
     )
     assert [f"span-{i}" for i in range(50)] + ["closed"] == result.stdout.split()
     assert "" == result.stderr
+
+
+def test_a_sink_that_keeps_failing_is_reported_at_warning(
+    make: Callable[..., BackgroundExporter], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The first retries log at INFO; the fourth attempt in a row says so at WARNING."""
+
+    def down_for_a_while(call: int, batch: Sequence[Trace]) -> None:
+        if call <= 5:
+            raise RetryableError("connection refused")
+
+    exporter = make(RecordingWriter(down_for_a_while))
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        exporter.submit(_spans(1)[0])
+        assert exporter.flush(10)
+    levels = [r.levelname for r in caplog.records if "retrying" in r.getMessage()]
+    assert ["INFO", "INFO", "INFO", "WARNING", "INFO"] == levels
+    assert "(attempt 4): connection refused" in caplog.text

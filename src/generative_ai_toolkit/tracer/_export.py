@@ -74,6 +74,10 @@ class _FlushMarker:
 
 _Item = Trace | _FlushMarker
 
+#: Retries of one batch are logged at WARNING after this many attempts, then every _WARN_EVERY.
+_WARN_AFTER: Final = 3
+_WARN_EVERY: Final = 20
+
 #: The default time the worker waits for a batch to fill before writing what it has.
 DEFAULT_SCHEDULE_DELAY: Final = 0.5
 
@@ -284,7 +288,18 @@ class BackgroundExporter:
                     return
                 with self._counts_lock:
                     self._retried += 1
-                _log.info("%s: retrying %d span(s) in %.2fs: %s", self, len(batch), delay, exc)
+                # A blip is routine (INFO); a sink that keeps failing must be visible long before
+                # the queue overflows, so say so at WARNING now and then.
+                level = logging.WARNING if attempt % _WARN_EVERY == _WARN_AFTER else logging.INFO
+                _log.log(
+                    level,
+                    "%s: retrying %d span(s) in %.2fs (attempt %d): %s",
+                    self,
+                    len(batch),
+                    delay,
+                    attempt + 1,
+                    exc,
+                )
                 self._log_overflow()
                 if self._stopping.is_set():
                     time.sleep(delay)  # shutting down: the deadline above bounds the waiting
