@@ -160,3 +160,26 @@ def test_item_has_few_top_level_attributes() -> None:
         "span",
         "attributes",
     } == set(item)
+
+
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text()
+    | st.binary(max_size=64)
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(st.text(min_size=1), _VALUES, max_size=6))
+def test_any_plain_value_round_trips(attributes: dict[str, Any]) -> None:
+    """Whatever plain value is stored comes back equal and of the same type."""
+    back = item_to_span(span_to_item(_span(attributes))).attributes
+    assert attributes == back
+    assert [type(v) for v in attributes.values()] == [type(v) for v in back.values()]
