@@ -422,3 +422,20 @@ def test_serve_command_refuses_a_non_loopback_host(tmp_path: Path, host: str) ->
 
 def _attrs(span: dict[str, Any]) -> dict[str, Any]:
     return {a["key"]: a["value"] for a in span["attributes"]}
+
+
+def test_the_viewer_module_serves_an_in_memory_tracer() -> None:
+    """``generative_ai_toolkit.tracer.viewer`` serves any TraceQuery, e.g. InMemoryTracer."""
+    from generative_ai_toolkit.tracer import viewer  # noqa: PLC0415
+
+    memory = InMemoryTracer()
+    for span in turn("notebook", trace=1):
+        memory.persist(span)
+    server = viewer.ViewerServer(memory, port=0).start()
+    try:
+        assert server.url.startswith("http://127.0.0.1:")
+        rows = Client(server).json("/api/conversations")["conversations"]
+        assert ["notebook"] == [r["conversation_id"] for r in rows]
+    finally:
+        server.close()
+    assert sorted(viewer.__all__) == viewer.__all__
