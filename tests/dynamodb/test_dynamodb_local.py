@@ -231,6 +231,7 @@ def test_table_without_index_is_a_clear_error(
     with tracer.trace("span") as span:
         span.add_attribute("ai.conversation.id", 1)
     assert 1 == len(tracer.get_traces(trace_id=span.trace_id))
+    assert ["1"] == [s.conversation_id for s in tracer.list_conversations()]  # table Scan
     tracer.shutdown()
 
 
