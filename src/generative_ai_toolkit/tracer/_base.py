@@ -149,9 +149,7 @@ class BaseTracer(ABC):
         """
         previous = self._resource
         if resource_attributes is not None:
-            self._resource = {
-                safe_str(k): private_copy(v) for k, v in resource_attributes.items()
-            }
+            self._resource = {safe_str(k): private_copy(v) for k, v in resource_attributes.items()}
 
         def restore() -> None:
             self._resource = previous
