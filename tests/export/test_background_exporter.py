@@ -15,7 +15,11 @@ from collections.abc import Callable, Iterator, Sequence
 import pytest
 
 from generative_ai_toolkit.tracer import InMemoryTracer, Trace
-from generative_ai_toolkit.tracer._export import BackgroundExporter, RetryableError
+from generative_ai_toolkit.tracer._export import (
+    BackgroundExporter,
+    BatchRejectedError,
+    RetryableError,
+)
 
 LOGGER = "generative_ai_toolkit.tracer"
 
@@ -326,3 +330,25 @@ def test_a_sink_that_keeps_failing_is_reported_at_warning(
     levels = [r.levelname for r in caplog.records if "retrying" in r.getMessage()]
     assert ["INFO", "INFO", "INFO", "WARNING", "INFO"] == levels
     assert "(attempt 4): connection refused" in caplog.text
+
+
+def test_a_rejected_batch_is_dropped_whole_without_splitting(
+    make: Callable[..., BackgroundExporter], caplog: pytest.LogCaptureFixture
+) -> None:
+    """BatchRejectedError (wrong endpoint, bad credentials): one attempt, one log line."""
+
+    def refuse(call: int, batch: Sequence[Trace]) -> None:
+        if call == 1:
+            raise BatchRejectedError("401 Unauthorized")
+
+    writer = RecordingWriter(fail=refuse)
+    exporter = make(writer, max_batch_size=100)
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        for span in _spans(10):
+            exporter.submit(span)
+        assert exporter.flush(10)
+        exporter.submit(_spans(1, prefix="later")[0])
+        assert exporter.flush(10)
+    assert (10, 1, 2) == (exporter.stats["dropped"], exporter.stats["written"], writer.calls)
+    assert ["later0"] == writer.written
+    assert 1 == caplog.text.count("401 Unauthorized")

@@ -213,6 +213,22 @@ def test_other_client_errors_drop_the_spans_counted_and_logged(
     assert ["later"] == names(capture.spans())
 
 
+def test_a_wrong_path_drops_the_batch_in_one_request(
+    capture: CaptureServer, tracers: list[OtlpTracer], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 404 says nothing about the spans: one request, one log line, no span-by-span split."""
+    capture.fail_next(404, times=100, body=b"no such path")
+    tracer = make(tracers, capture, max_batch_size=64)
+    with caplog.at_level(logging.WARNING, "generative_ai_toolkit.tracer"):
+        for i in range(40):
+            with tracer.trace(f"s{i}"):
+                pass
+        assert tracer.flush(10)
+    assert (40, 0) == (tracer.stats["dropped"], tracer.stats["written"])
+    assert 1 == len(capture.received)
+    assert 1 == caplog.text.count("HTTP 404")
+
+
 def test_partial_success_is_logged_and_counted(
     capture: CaptureServer, tracers: list[OtlpTracer], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -48,12 +48,22 @@ class RetryableError(Exception):
         self.retry_after = retry_after
 
 
+class BatchRejectedError(Exception):
+    """The sink refused the write for a reason that does not depend on the spans in it (a wrong
+    endpoint, bad credentials, a missing permission).
+
+    The engine drops the batch with one log line instead of splitting it to find a poison span,
+    and moves on: a fixed configuration (say, rotated credentials) lets later batches through.
+    """
+
+
 class SpanWriter(Protocol):
     """Moves a batch of ended spans to storage. The one plug point of the export engine.
 
     ``write`` is only ever called from the exporter's worker thread. It returns when every span
-    of the batch is stored, raises ``RetryableError`` when trying again later may succeed, and
-    raises anything else when the batch can never be written as it is.
+    of the batch is stored, raises ``RetryableError`` when trying again later may succeed,
+    ``BatchRejectedError`` when the sink refuses any batch, and anything else when this batch
+    can never be written as it is (the engine then halves it to isolate the span at fault).
     """
 
     def write(self, batch: Sequence[Trace]) -> None:
@@ -306,6 +316,11 @@ class BackgroundExporter:
                 else:
                     self._stopping.wait(delay)
                 attempt += 1
+            except BatchRejectedError as exc:
+                # Not about these spans (a wrong URL, bad credentials): halving would only
+                # repeat the same refusal for every span, so the batch goes in one log line.
+                self._drop(len(batch), f"rejected by the sink: {exc}")
+                return
             except Exception as exc:  # noqa: BLE001 - a writer bug or a poison span: isolate it
                 error = exc
                 break

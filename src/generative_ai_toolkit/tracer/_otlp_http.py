@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Final
 
-from ._export import RetryableError
+from ._export import BatchRejectedError, RetryableError
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
 
@@ -35,6 +35,15 @@ class OtlpHttpError(Exception):
         detail = body[:_MAX_ERROR_BODY].decode("utf-8", "replace").strip()
         super().__init__(f"HTTP {status} {reason}" + (f": {detail}" if detail else ""))
         self.status = status
+
+
+class OtlpEndpointRejectedError(OtlpHttpError, BatchRejectedError):
+    """The receiver refuses requests whatever they hold: 401, 403, 404, 405 (a wrong path or
+    credentials). The batch is dropped in one piece rather than split span by span."""
+
+
+#: Statuses that say "not here / not you", never "not this span".
+ENDPOINT_STATUSES: Final = frozenset({401, 403, 404, 405, 407})
 
 
 class _StaleConnectionError(Exception):
@@ -140,6 +149,8 @@ class OtlpHttpTransport:
                 f"{self.endpoint} answered HTTP {status} {response.reason}",
                 retry_after=retry_after,
             )
+        if status in ENDPOINT_STATUSES:
+            raise OtlpEndpointRejectedError(status, response.reason, payload)
         raise OtlpHttpError(status, response.reason, payload)
 
     def _connect(self) -> http.client.HTTPConnection:
