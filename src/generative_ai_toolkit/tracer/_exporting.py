@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from ._base import BaseTracer
 from ._clock import Clock
 from ._export import DEFAULT_SCHEDULE_DELAY, BackgroundExporter, SpanWriter
 from ._ids import IdGenerator
+from ._query import ConversationFilter, ConversationSummary, SpanNode, TraceQuery
 from ._trace import Scope, Trace
+
+_log = logging.getLogger("generative_ai_toolkit.tracer")
 
 
 class ExportingTracer(BaseTracer):
@@ -58,3 +65,51 @@ class ExportingTracer(BaseTracer):
         """``persist_errors`` plus the exporter's ``queued``, ``written``, ``retried``,
         ``dropped`` and ``pending`` counts."""
         return {**super().stats, **self._exporter.stats}
+
+
+class StoringTracer(ExportingTracer):
+    """An ``ExportingTracer`` whose store can be read back through ``TraceQuery``.
+
+    Each read first writes out the spans queued so far (waiting at most
+    ``read_flush_timeout`` seconds, then reading without the rest, with a warning), so it sees
+    every span ended before the call; then it asks the store's own reader. Subclasses set
+    ``_reader`` and ``_read_flush_timeout`` in their ``__init__``.
+    """
+
+    _reader: TraceQuery
+    _read_flush_timeout: float = 10.0
+
+    def _flush_before_read(self) -> None:
+        if not self.flush(self._read_flush_timeout):
+            _log.warning(
+                "%s: spans still queued after %.1fs; reading without them",
+                type(self).__name__,
+                self._read_flush_timeout,
+            )
+
+    def get_traces(
+        self, trace_id: str | None = None, attribute_filter: Mapping[str, Any] | None = None
+    ) -> Sequence[Trace]:
+        """Stored spans of ``trace_id`` matching every ``attribute_filter`` item exactly (same
+        type, equal value, inherited attributes included), by start time."""
+        self._flush_before_read()
+        return self._reader.get_traces(trace_id=trace_id, attribute_filter=attribute_filter)
+
+    def list_conversations(
+        self, where: ConversationFilter | None = None, *, limit: int = 50, offset: int = 0
+    ) -> list[ConversationSummary]:
+        """Conversations matching ``where``, most recently active first, one page."""
+        self._flush_before_read()
+        return self._reader.list_conversations(where, limit=limit, offset=offset)
+
+    def conversation_spans(
+        self, conversation_id: str, *, auth_context: str | None = None
+    ) -> list[Trace]:
+        """Every stored span of one conversation (ids compared as text), by start time."""
+        self._flush_before_read()
+        return self._reader.conversation_spans(conversation_id, auth_context=auth_context)
+
+    def trace_tree(self, trace_id: str) -> list[SpanNode]:
+        """The stored spans of ``trace_id`` as trees."""
+        self._flush_before_read()
+        return self._reader.trace_tree(trace_id)

@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from ._clock import Clock
 from ._export import DEFAULT_SCHEDULE_DELAY
-from ._exporting import ExportingTracer
+from ._exporting import StoringTracer
 from ._ids import IdGenerator
-from ._query import ConversationFilter, ConversationSummary, SpanNode
 from ._sqlite_query import SqliteQuery
 from ._sqlite_schema import BUSY_TIMEOUT_MS, connect, default_db_path
 from ._sqlite_writer import DEFAULT_MAX_SPAN_BYTES, SqliteSpanWriter, apply_retention
-from ._trace import Scope, Trace
+from ._trace import Scope
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
 
@@ -36,7 +33,7 @@ def _age_ns(max_age: timedelta | float | None) -> int | None:
     return int(seconds * 1_000_000_000)
 
 
-class SqliteTracer(ExportingTracer):
+class SqliteTracer(StoringTracer):
     """Stores spans in the SQLite file ``db_path`` (default: ``$GAT_TRACES_DB``, else
     ``./traces.sqlite3``), created with its schema on first use.
 
@@ -86,7 +83,9 @@ class SqliteTracer(ExportingTracer):
         self._max_age_ns = _age_ns(max_age)
         self._max_spans = max_spans
         self._read_flush_timeout = read_flush_timeout
-        self._query = SqliteQuery(self._path)  # creates and migrates the file, or fails now
+        # Creates and migrates the file, or fails now rather than in the background writer.
+        self._query = SqliteQuery(self._path)
+        self._reader = self._query
         self._writer = SqliteSpanWriter(
             self._path,
             max_span_bytes=max_span_bytes,
@@ -113,47 +112,11 @@ class SqliteTracer(ExportingTracer):
         """The database file."""
         return self._path
 
-    def _flush_for_read(self) -> None:
-        if not self.flush(self._read_flush_timeout):
-            _log.warning(
-                "SqliteTracer: spans still queued after %.1fs; reading without them",
-                self._read_flush_timeout,
-            )
-
-    # -- TraceQuery ----------------------------------------------------------------------------
-
-    def get_traces(
-        self, trace_id: str | None = None, attribute_filter: Mapping[str, Any] | None = None
-    ) -> list[Trace]:
-        """Stored spans of ``trace_id`` matching every ``attribute_filter`` item exactly (same
-        type, equal value, inherited attributes included), by start time. Flushes first."""
-        self._flush_for_read()
-        return self._query.get_traces(trace_id=trace_id, attribute_filter=attribute_filter)
-
-    def list_conversations(
-        self, where: ConversationFilter | None = None, *, limit: int = 50, offset: int = 0
-    ) -> list[ConversationSummary]:
-        """Conversations matching ``where``, most recently active first. Flushes first."""
-        self._flush_for_read()
-        return self._query.list_conversations(where, limit=limit, offset=offset)
-
-    def conversation_spans(
-        self, conversation_id: str, *, auth_context: str | None = None
-    ) -> list[Trace]:
-        """Every span of one conversation (id as text), by start time. Flushes first."""
-        self._flush_for_read()
-        return self._query.conversation_spans(conversation_id, auth_context=auth_context)
-
-    def trace_tree(self, trace_id: str) -> list[SpanNode]:
-        """The spans of ``trace_id`` as trees. Flushes first."""
-        self._flush_for_read()
-        return self._query.trace_tree(trace_id)
-
     # -- maintenance ---------------------------------------------------------------------------
 
     def apply_retention(self) -> int:
         """Apply ``max_age`` / ``max_spans`` now (after a flush); how many spans were deleted."""
-        self._flush_for_read()
+        self._flush_before_read()
         if self._max_age_ns is None and self._max_spans is None:
             return 0
         conn = connect(self._path, create=True)

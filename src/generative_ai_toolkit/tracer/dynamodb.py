@@ -18,18 +18,16 @@ the cost of each query are described in ``docs/dynamodb.md``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from ._clock import Clock
 from ._dynamodb_item import Item, span_to_item
 from ._dynamodb_reader import DynamoDbTraceQuery, TableSetupError
 from ._dynamodb_reader import verify_table as verify_table_setup
 from ._export import DEFAULT_SCHEDULE_DELAY
-from ._exporting import ExportingTracer
+from ._exporting import StoringTracer
 from ._ids import IdGenerator
-from ._query import ConversationFilter, ConversationSummary, SpanNode
 from ._trace import Scope, Trace
 
 if TYPE_CHECKING:
@@ -70,7 +68,7 @@ def dynamodb_client(session: boto3.session.Session | None = None) -> DynamoDBCli
     return session.client("dynamodb", config=config)
 
 
-class DynamoDbTracer(ExportingTracer):
+class DynamoDbTracer(StoringTracer):
     """Stores every ended span as one item of a DynamoDB table, and reads them back.
 
     Ending a span only queues it; a background worker writes queued spans with
@@ -163,45 +161,3 @@ class DynamoDbTracer(ExportingTracer):
         if self._expire_after is not None:
             expire_at = int(span._end_ns / 1e9 + self._expire_after)
         return span_to_item(span, identifier=self._identifier, expire_at=expire_at)
-
-    # -- reading -------------------------------------------------------------------------------
-
-    def _flush_before_read(self) -> None:
-        if not self.flush(self._read_flush_timeout):
-            _log.warning(
-                "%r: spans still queued after %.1fs; reading without them",
-                self,
-                self._read_flush_timeout,
-            )
-
-    def get_traces(
-        self, trace_id: str | None = None, attribute_filter: Mapping[str, Any] | None = None
-    ) -> Sequence[Trace]:
-        """Stored spans of ``trace_id`` matching every ``attribute_filter`` item, by start.
-
-        Writes out queued spans first (waiting at most ``read_flush_timeout``). With a trace id
-        this is one ``Query`` on the table; with ``ai.conversation.id`` one ``Query`` on the GSI;
-        with neither, a ``Scan`` of the whole table. No span of another ``ai.auth.context``
-        than the one asked for is returned.
-        """
-        self._flush_before_read()
-        return self._reader.get_traces(trace_id=trace_id, attribute_filter=attribute_filter)
-
-    def conversation_spans(
-        self, conversation_id: str, *, auth_context: str | None = None
-    ) -> list[Trace]:
-        """Every stored span of one conversation (ids compared as text): one GSI ``Query``."""
-        self._flush_before_read()
-        return self._reader.conversation_spans(conversation_id, auth_context=auth_context)
-
-    def trace_tree(self, trace_id: str) -> list[SpanNode]:
-        """The stored spans of one trace as trees: one ``Query``."""
-        self._flush_before_read()
-        return self._reader.trace_tree(trace_id)
-
-    def list_conversations(
-        self, where: ConversationFilter | None = None, *, limit: int = 50, offset: int = 0
-    ) -> list[ConversationSummary]:
-        """Conversations, most recently active first: a ``Scan`` of the GSI's summary fields."""
-        self._flush_before_read()
-        return self._reader.list_conversations(where, limit=limit, offset=offset)
