@@ -11,28 +11,12 @@ from typing import Any
 import pytest
 
 from generative_ai_toolkit.tracer.otlp import OtlpTracer
+from notebook import CELL_1, CELL_10
 from services.phoenix import DEFAULT_PORT, Phoenix, attribute_values, configured_port
 
 pytestmark = pytest.mark.integration
 
-# The notebook's OTLP cell (In [10]), verbatim; the epilogue only reports the trace id.
-NOTEBOOK_CELL = """\
-otlp_tracer = OtlpTracer()
-
-otlp_tracer.set_context(resource_attributes={"service.name": "MyAgent"})
-
-with otlp_tracer.trace("parent", span_kind="SERVER") as parent_span:
-    parent_span.add_attribute("ai.conversation.id", "123456", inheritable=True)
-    parent_span.add_attribute("ai.auth.context", "user123", inheritable=True)
-    time.sleep(0.1)
-
-    with otlp_tracer.trace("child") as child_span:
-        child_span.add_attribute("ai.trace.type", "tool-invocation")
-        child_span.add_attribute("ai.tool.input", "Hello, world!")
-        child_span.add_attribute("ai.tool.output", "World, hello!")
-        time.sleep(0.1)
-"""
-PROLOGUE = "from generative_ai_toolkit.tracer.otlp import OtlpTracer\n\nimport time\n"
+# The notebook's cells 1 and 10 verbatim; the epilogue only reports the trace id.
 EPILOGUE = "print(parent_span.trace_id, flush=True)\n"
 
 
@@ -63,7 +47,7 @@ def test_notebook_cell_in_a_process_that_exits_right_after(phoenix: Phoenix) -> 
     if phoenix.port != DEFAULT_PORT:  # OtlpTracer() as written targets 4318; else say where
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = phoenix.base_url
     result = subprocess.run(
-        [sys.executable, "-c", PROLOGUE + NOTEBOOK_CELL + EPILOGUE],
+        [sys.executable, "-c", CELL_1 + CELL_10 + EPILOGUE],
         env=env,
         capture_output=True,
         text=True,

@@ -163,7 +163,7 @@ def test_span_panel_shows_exception_attributes_and_messages(
     assert "lookup_order" in messages.nth(5).locator(".toolcall").inner_text()
     assert "order A-999 does not exist" in messages.nth(6).inner_text()
     page.locator("section.turn").nth(1).locator(".row").nth(1).click()
-    page.wait_for_function("document.querySelector('#panel .toolcall') !== null")
+    page.wait_for_selector("#panel .toolcall")
     assert 'lookup_order({"order_id":"A-999"})' == panel.locator(".toolcall").first.inner_text()
     browse.shot("span-llm")
     page.keyboard.press("Escape")
