@@ -31,7 +31,7 @@ from ._query import (
     sorted_by_start,
 )
 from ._sqlite_schema import connect, default_db_path
-from ._trace import Scope, Trace, datetime_from_ns, ns_from_datetime
+from ._trace import DEFAULT_SCOPE, Scope, Trace, datetime_from_ns, ns_from_datetime, stored_span
 
 #: The columns every span query selects, in the order ``span_from_row`` reads them.
 SPAN_COLUMNS: Final = (
@@ -39,12 +39,13 @@ SPAN_COLUMNS: Final = (
     "attributes, inherited_keys, resource, scope_name, scope_version"
 )
 _INT64: Final = (-(2**63), 2**63 - 1)
+_DECODER: Final = json.JSONDecoder()
 
 
 def _decode(text: str) -> dict[str, Any]:
     # Without a tag anywhere the JSON is the attributes as they are: skip the tag walk.
     if '"$t"' not in text:
-        data: dict[str, Any] = json.loads(text)
+        data: dict[str, Any] = _DECODER.raw_decode(text)[0]  # stored text has no outer spaces
         return data
     return decode_attributes(text)
 
@@ -53,7 +54,8 @@ _resource_cache: tuple[str, dict[str, Any]] = ("", {})
 
 
 def _decode_resource(text: str) -> dict[str, Any]:
-    # Consecutive spans nearly always share their resource; Trace.restore copies the dict.
+    # Consecutive spans nearly always share their resource: one decoded dict serves them all
+    # (spans never change it, and hand out copies).
     global _resource_cache
     cached = _resource_cache
     if cached[0] != text:
@@ -76,20 +78,26 @@ def span_from_row(row: Sequence[Any]) -> Trace:
             TRUNCATED_KEYS_ATTRIBUTE: marker,
             **{k: attributes[k] for k in rest},
         }
-    return Trace.restore(
-        span_name=row[4],
-        span_kind=row[5],
-        trace_id=row[1],
-        span_id=row[2],
-        parent_span_id=row[3],
-        started_at=row[7],
-        ended_at=row[8],
-        attributes=attributes,
-        span_status=row[6],
-        resource_attributes=_decode_resource(row[11]),
-        scope=Scope(row[12], row[13]),
-        inherited_keys=inherited,
+    return stored_span(
+        row[4],
+        row[5],
+        int(row[1], 16),
+        int(row[2], 16),
+        int(row[3], 16) if row[3] else 0,
+        row[7],
+        row[8],
+        attributes,
+        row[6],
+        _decode_resource(row[11]),
+        _scope(row[12], row[13]),
+        inherited,
     )
+
+
+def _scope(name: str, version: str) -> Scope:
+    if name == DEFAULT_SCOPE.name and version == DEFAULT_SCOPE.version:
+        return DEFAULT_SCOPE
+    return Scope(name, version)
 
 
 def _json_path(key: str) -> str | None:

@@ -179,24 +179,20 @@ class Trace:
         Stores use this to hand spans back from ``get_traces``. ``inherited_keys`` is how many of
         the last attribute keys were inherited from ancestors, when the store knows it.
         """
-        span = cls(
+        return stored_span(
             span_name,
             span_kind,
             int(trace_id, 16),
             int(span_id, 16),
-            None,
+            int(parent_span_id, 16) if parent_span_id else 0,
             started_at if isinstance(started_at, int) else ns_from_datetime(started_at),
-            None,
+            ended_at if isinstance(ended_at, int) else ns_from_datetime(ended_at),
+            dict(attributes or {}),
+            span_status,
             dict(resource_attributes or {}),
             scope or DEFAULT_SCOPE,
+            inherited_keys or 0,
         )
-        span._parent_id = int(parent_span_id, 16) if parent_span_id else 0
-        span._end_ns = ended_at if isinstance(ended_at, int) else ns_from_datetime(ended_at)
-        span._raw = dict(attributes or {})
-        span._status = span_status
-        if inherited_keys:
-            span._n_own = len(span._raw) - inherited_keys
-        return span
 
     @classmethod
     def remote_parent(cls, trace_id: str, span_id: str) -> Trace:
@@ -535,6 +531,32 @@ class Trace:
         ``color=True`` adds ANSI colours for terminals.
         """
         return format_human(self, color=color)
+
+
+def stored_span(  # noqa: PLR0917 - positional: stores rebuild many spans per read
+    name: str,
+    kind: str,
+    trace_id: int,
+    span_id: int,
+    parent_id: int,
+    start_ns: int,
+    end_ns: int,
+    attributes: dict[str, Any],
+    status: str,
+    resource: Mapping[str, Any],
+    scope: Scope,
+    inherited_keys: int,
+) -> Trace:
+    """An ended span from stored fields, taking ownership of ``attributes`` and ``resource``
+    (neither may be changed afterwards). ``Trace.restore`` is the checked, copying front door."""
+    span = Trace(name, kind, trace_id, span_id, None, start_ns, None, resource, scope)
+    span._parent_id = parent_id
+    span._end_ns = end_ns or start_ns + 1
+    span._raw = attributes
+    span._status = status
+    if inherited_keys:
+        span._n_own = len(attributes) - inherited_keys
+    return span
 
 
 def _safe_repr(attributes: dict[str, Any]) -> str:
