@@ -66,9 +66,20 @@ def caller_cost(report: Report, tmp: Path) -> None:
 
 
 def _ended_spans(count: int) -> list[Trace]:
+    """``count`` ended spans shaped like agent turns: traces of 10 spans (a ``converse`` root
+    and nine LLM/tool calls), three attributes of their own each, the conversation id
+    inherited, as the traced code hands them over."""
     memory = InMemoryTracer(memory_size=count)
-    for i in range(count):
-        _one_span(memory, i)
+    for turn in range(count // 10):
+        with memory.trace("converse", span_kind="SERVER") as root:
+            root.add_attribute("ai.conversation.id", f"c-{turn // 5}", inheritable=True)
+            root.add_attribute("ai.trace.type", "converse")
+            root.add_attribute("i", turn)
+            for step in range(9):
+                with memory.trace("tool-invocation") as child:
+                    child.add_attribute("ai.trace.type", "tool-invocation")
+                    child.add_attribute("ai.tool.name", "lookup")
+                    child.add_attribute("i", step)
     return list(memory.get_traces())
 
 
@@ -86,7 +97,7 @@ def throughput(report: Report, tmp: Path) -> None:
     tracer.shutdown()
     rate = count / elapsed
     report.add(
-        "SqliteTracer sustained insert throughput (queued -> committed)",
+        "SqliteTracer sustained insert throughput (queued -> committed; traces of 10 spans)",
         f"{rate:,.0f} spans/s",
         ">= 20,000 spans/s",
         done and rate >= 20_000 and tracer.stats["dropped"] == 0,

@@ -30,6 +30,18 @@ from typing import Any, Final
 from ._freeze import safe_str
 
 TAG: Final = "$t"
+_PLAIN: Final = frozenset({str, int, float, bool, type(None)})
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"not a plain JSON value: {type(value).__name__}")
+
+
+# The stdlib's C encoder, built once: json.dumps with options would build one per call. No
+# circular-reference markers (plain scalars cannot form cycles), so threads can share it.
+_encode_plain = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+    None, _refuse, json.encoder.encode_basestring, None, ":", ",", False, False, False
+)
 #: Attribute naming the keys whose values a store had to cut down to fit its size limit.
 TRUNCATED_KEYS_ATTRIBUTE: Final = "ai.storage.truncated_keys"
 MAX_DEPTH: Final = 200
@@ -116,6 +128,16 @@ def _hashable_collection(kind: type[set[Any]] | type[frozenset[Any]], payload: A
 
 def encode_attributes(attributes: Mapping[str, Any]) -> str:
     """Attributes as compact JSON text that ``decode_attributes`` reads back with their types."""
+    for value in attributes.values():
+        if type(value) not in _PLAIN:
+            break
+    else:
+        # Only text, numbers, booleans and None (the common case): they are their own tagged
+        # form, so the C encoder writes the same text without the Python walk.
+        try:
+            return "".join(_encode_plain(attributes, 0))
+        except (ValueError, TypeError):  # NaN or an infinity (allow_nan is off); a non-text key
+            pass
     return _dumps({key: to_tagged(value) for key, value in attributes.items()})
 
 

@@ -8,12 +8,11 @@ timeout makes the write a ``RetryableError``, so the engine retries it and nothi
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -53,25 +52,6 @@ ON CONFLICT (conversation_id) DO UPDATE SET
     error_count = error_count + excluded.error_count
 """
 _RETENTION_CHUNK: Final = 5_000
-
-
-_PLAIN: Final = frozenset({str, int, float, bool, type(None)})
-# One shared encoder: json.dumps with options would build a new one per call.
-_ENCODER: Final = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
-)
-
-
-def encode_attributes_fast(attrs: Mapping[str, Any]) -> str:
-    """``encode_attributes``, skipping the tagging walk when every value is a plain JSON scalar
-    (the common case); the text is the same either way."""
-    for value in attrs.values():
-        if type(value) not in _PLAIN:
-            return encode_attributes(attrs)
-    try:
-        return _ENCODER.encode(attrs)
-    except ValueError:  # NaN or an infinity: tagged
-        return encode_attributes(attrs)
 
 
 def _text_or_none(value: Any) -> str | None:
@@ -126,7 +106,7 @@ class SqliteSpanWriter:
 
     def _row(self, span: Trace) -> tuple[Any, ...]:
         attrs = span._attrs
-        text = encode_attributes_fast(attrs)
+        text = encode_attributes(attrs)
         limit = self._max_span_bytes
         if len(text) * 4 > limit and len(text.encode()) > limit:
             text, cut = encode_attributes_within(attrs, limit)
