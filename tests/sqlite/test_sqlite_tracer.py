@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 from datetime import UTC, date, datetime
@@ -295,8 +296,9 @@ def test_bad_options_fail_at_construction(db_path: Path) -> None:
     [{"a": "x", "b": 1, "c": 1.5, "d": True, "e": None}, {"nan": math.nan}, {"t": (1,)}, {}],
 )
 def test_fast_encoding_writes_the_same_text_as_the_codec(attrs: dict[str, Any]) -> None:
-    """The writer's shortcut for plain values yields exactly encode_attributes' text."""
-    from generative_ai_toolkit.tracer._codec import encode_attributes  # noqa: PLC0415
-    from generative_ai_toolkit.tracer._sqlite_writer import encode_attributes_fast  # noqa: PLC0415
+    """The codec's shortcut for plain values yields exactly the tagged encoding's text."""
+    from generative_ai_toolkit.tracer._codec import encode_attributes, to_tagged  # noqa: PLC0415
 
-    assert encode_attributes_fast(attrs) == encode_attributes(attrs)
+    tagged = {key: to_tagged(value) for key, value in attrs.items()}
+    expected = json.dumps(tagged, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    assert expected == encode_attributes(attrs)
