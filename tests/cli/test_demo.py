@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -31,7 +32,9 @@ def test_the_demo_records_conversations_and_its_commands_show_them(tmp_path: Pat
     assert "ai.trace.type='tool-invocation'" in demo.stdout  # the terminal tracer ran too
     assert "Recorded 3 conversations" in demo.stdout
     commands = [
-        line.strip() for line in demo.stdout.splitlines() if line.strip().startswith("gat-traces ")
+        line.strip()
+        for line in demo.stdout.splitlines()
+        if line.startswith("  ") and line.split()[0].endswith("gat-traces")
     ]
     assert len(commands) >= 5
     outputs = {}
@@ -61,5 +64,5 @@ def test_the_demo_writes_the_default_database_in_the_working_directory(tmp_path:
     demo = _run_demo(tmp_path, "--quiet", "--latency", "0")
     assert demo.returncode == 0, demo.stderr
     assert (tmp_path / "traces.sqlite3").exists()
-    assert "  gat-traces list\n" in demo.stdout
+    assert re.search(r"^  \S*gat-traces list$", demo.stdout, re.MULTILINE)
     assert "DemoAgent" not in demo.stdout  # --quiet: no span printing

@@ -310,17 +310,34 @@ def run_script(agent: Agent, tag: str, out: TextIO) -> list[str]:
     return ids
 
 
-def commands(db: Path, ids: Sequence[str], trace_id: str, *, explicit_db: bool) -> list[str]:
+def commands(
+    db: Path, ids: Sequence[str], trace_id: str, *, explicit_db: bool, program: str = "gat-traces"
+) -> list[str]:
     """The ``gat-traces`` commands that show what the demo recorded."""
     source = f" --db {_quote(str(db))}" if explicit_db else ""
     return [
-        f"gat-traces list{source}",
-        f"gat-traces show {ids[1]}{source}",
-        f"gat-traces show {trace_id} --trace{source}",
-        f"gat-traces list --errors --auth-context bob{source}",
-        f"gat-traces export --conversation {ids[0]}{source}",
-        f"gat-traces tail --all --count 5{source}",
+        f"{program} list{source}",
+        f"{program} show {ids[1]}{source}",
+        f"{program} show {trace_id} --trace{source}",
+        f"{program} list --errors --auth-context bob{source}",
+        f"{program} export --conversation {ids[0]}{source}",
+        f"{program} tail --all --count 5{source}",
     ]
+
+
+def cli_program() -> str:
+    """How to call ``gat-traces`` from here: by name when it is on ``PATH``, else the console
+    script beside this interpreter (``.venv/bin/gat-traces`` after ``scripts/demo``), else
+    ``python -m``."""
+    if shutil.which("gat-traces") is not None:
+        return "gat-traces"
+    script = Path(sys.executable).parent / "gat-traces"
+    if not script.exists():
+        return f"{_quote(sys.executable)} -m generative_ai_toolkit.tracer"
+    try:
+        return _quote(str(script.relative_to(Path.cwd())))
+    except ValueError:
+        return _quote(str(script))
 
 
 def _quote(text: str) -> str:
@@ -360,13 +377,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     trace_id = spans[-1].trace_id  # the last turn of the orders conversation
     print(f"Recorded {len(ids)} conversations ({total} spans) in {db}.")
     print("Explore them with:\n")
-    for command in commands(db, ids, trace_id, explicit_db=args.db is not None):
+    program = cli_program()
+    for command in commands(db, ids, trace_id, explicit_db=args.db is not None, program=program):
         print(f"  {command}")
-    if shutil.which("gat-traces") is None:
-        print(
-            "\n(gat-traces is not on your PATH: activate the virtualenv, or run "
-            f"`{sys.executable} -m generative_ai_toolkit.tracer` instead)"
-        )
+    if program != "gat-traces":
+        print("\n(or activate the virtualenv, and `gat-traces` is on your PATH)")
     return 0
 
 
