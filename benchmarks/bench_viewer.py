@@ -118,7 +118,7 @@ def many_turns(conversation: str, turns: int, per_turn: int, *, first_trace: int
         for i in range(per_turn - 1):
             if i % 2 == 0:
                 attrs = {
-                    "ai.llm.model": "fake-model-1",
+                    "ai.llm.request.model.id": "fake-model-1",
                     "ai.llm.request.messages": history,
                     "ai.llm.response.output": {"tool_call": "lookup", "arguments": {"n": i}},
                     **ctx,

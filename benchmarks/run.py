@@ -7,6 +7,7 @@ Usage: ``python benchmarks/run.py [area ...]`` where area is one of the ``bench_
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 from pathlib import Path
 
@@ -20,6 +21,8 @@ def main(argv: list[str]) -> int:
     here = Path(__file__).resolve().parent
     sys.path.insert(0, str(here))
     areas = argv or [a for a in AREAS if (here / f"bench_{a}.py").exists()]
+    # The library's own warnings (a bounded in-memory tracer evicting, say) are expected here.
+    logging.getLogger("generative_ai_toolkit.tracer").setLevel(logging.ERROR)
     report = Report()
     for area in areas:
         print(f"== {area}", flush=True)

@@ -63,7 +63,7 @@ def turn(
         kind="CLIENT",
         attributes={
             "ai.trace.type": "llm-invocation",
-            "ai.llm.model": "fake-model-1",
+            "ai.llm.request.model.id": "fake-model-1",
             "ai.llm.request.messages": [{"role": "user", "content": user_input}],
             "ai.llm.response.output": {"tool_call": "echo", "arguments": {"text": user_input}},
         },

@@ -180,7 +180,7 @@ def test_span_detail_marks_inherited_attributes(client: Client) -> None:
     span = client.json(f"/api/traces/{1:032x}/spans/{1001:016x}")
     assert [
         ("ai.trace.type", False),
-        ("ai.llm.model", False),
+        ("ai.llm.request.model.id", False),
         ("ai.llm.request.messages", False),
         ("ai.llm.response.output", False),
         ("ai.conversation.id", True),

@@ -7,16 +7,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from ._genai_semconv import MODEL_ATTRIBUTE, token_usage
 from ._human_format import DETAILS, format_timestamp_ms, value_text
 from ._json_encode import SpanJsonEncoder
 from ._query import ConversationSummary, SpanNode
 from ._trace import Trace
 
 #: Attributes shown after a span's name in a tree, when present.
-LABEL_KEYS: Final = ("ai.agent.name", "ai.tool.name", "ai.llm.model")
+LABEL_KEYS: Final = ("ai.agent.name", "ai.tool.name", MODEL_ATTRIBUTE)
 #: Token counts shown on llm-invocation spans, as ``tokens in/out``.
-INPUT_TOKENS: Final = "ai.llm.usage.input_tokens"
-OUTPUT_TOKENS: Final = "ai.llm.usage.output_tokens"
 
 _RESET = "\x1b[0m"
 _STYLES: Final = {
@@ -157,15 +156,14 @@ def _span_line(span: Trace, style: Style) -> str:
         parts.append(style.paint("ERROR", "red"))
     elif span._status == "OK":
         parts.append(style.paint("OK", "green"))
-    if INPUT_TOKENS in attrs or OUTPUT_TOKENS in attrs:
-        parts.append(
-            style.paint(
-                f"tokens {value_text(attrs.get(INPUT_TOKENS, '?'))}"
-                f"/{value_text(attrs.get(OUTPUT_TOKENS, '?'))}",
-                "dim",
-            )
-        )
+    tokens = token_usage(attrs)
+    if tokens != (None, None):
+        parts.append(style.paint(f"tokens {_count(tokens[0])}/{_count(tokens[1])}", "dim"))
     return "  ".join(parts)
+
+
+def _count(tokens: int | None) -> str:
+    return "?" if tokens is None else str(tokens)
 
 
 def _details(span: Trace) -> list[tuple[str, str]]:

@@ -12,6 +12,8 @@ from typing import Any, Final
 
 from ._freeze import safe_str
 
+#: The model an ``llm-invocation`` span called.
+MODEL_ATTRIBUTE: Final = "ai.llm.request.model.id"
 #: Our key -> the GenAI semantic-convention key that carries the same value.
 GENAI_KEYS: Final[tuple[tuple[str, str], ...]] = (
     ("ai.agent.name", "gen_ai.agent.name"),
@@ -19,7 +21,7 @@ GENAI_KEYS: Final[tuple[tuple[str, str], ...]] = (
     ("ai.tool.use.id", "gen_ai.tool.call.id"),
     ("ai.tool.input", "gen_ai.tool.call.arguments"),
     ("ai.tool.output", "gen_ai.tool.call.result"),
-    ("ai.llm.request.model.id", "gen_ai.request.model"),
+    (MODEL_ATTRIBUTE, "gen_ai.request.model"),
 )
 #: ``ai.trace.type`` -> ``gen_ai.operation.name``.
 GENAI_OPERATIONS: Final[Mapping[str, str]] = {
@@ -33,6 +35,18 @@ _USAGE_KEYS: Final = (
     ("inputTokens", "input_tokens", "gen_ai.usage.input_tokens"),
     ("outputTokens", "output_tokens", "gen_ai.usage.output_tokens"),
 )
+
+
+def token_usage(attrs: Mapping[str, Any]) -> tuple[int | None, int | None]:
+    """(input, output) token counts from ``ai.llm.response.usage``, ``None`` where absent."""
+    usage = attrs.get(USAGE_ATTRIBUTE)
+    if not isinstance(usage, Mapping):
+        return None, None
+    counts = [usage.get(camel, usage.get(snake)) for camel, snake, _ in _USAGE_KEYS]
+    return (
+        counts[0] if type(counts[0]) is int else None,
+        counts[1] if type(counts[1]) is int else None,
+    )
 
 
 def genai_attributes(attrs: Mapping[str, Any]) -> dict[str, Any]:
@@ -49,10 +63,7 @@ def genai_attributes(attrs: Mapping[str, Any]) -> dict[str, Any]:
     kind = attrs.get("ai.trace.type")
     if type(kind) is str and kind in GENAI_OPERATIONS and "gen_ai.operation.name" not in attrs:
         added["gen_ai.operation.name"] = GENAI_OPERATIONS[kind]
-    usage = attrs.get(USAGE_ATTRIBUTE)
-    if isinstance(usage, Mapping):
-        for camel, snake, theirs in _USAGE_KEYS:
-            count = usage.get(camel, usage.get(snake))
-            if type(count) is int and theirs not in attrs:
-                added[theirs] = count
+    for count, (_, _, theirs) in zip(token_usage(attrs), _USAGE_KEYS, strict=True):
+        if count is not None and theirs not in attrs:
+            added[theirs] = count
     return added

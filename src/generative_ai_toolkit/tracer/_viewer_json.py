@@ -11,17 +11,16 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from ._genai_semconv import MODEL_ATTRIBUTE, token_usage
 from ._human_format import value_text
 from ._json_encode import format_datetime_text, to_json_safe
 from ._query import ConversationFilter, ConversationSummary, SpanNode
 from ._trace import Trace, ns_from_datetime
 
 #: Attributes shown next to a span's name (as in ``gat-traces show``).
-LABEL_KEYS: Final = ("ai.agent.name", "ai.tool.name", "ai.llm.model")
+LABEL_KEYS: Final = ("ai.agent.name", "ai.tool.name", MODEL_ATTRIBUTE)
 INPUT_KEY: Final = "ai.user.input"
 RESPONSE_KEY: Final = "ai.agent.response"
-INPUT_TOKENS: Final = "ai.llm.usage.input_tokens"
-OUTPUT_TOKENS: Final = "ai.llm.usage.output_tokens"
 #: Longest text an outline carries per field; the span panel shows values in full.
 CLIP: Final = 300
 MAX_PAGE: Final = 200
@@ -81,9 +80,11 @@ def span_outline(span: Trace) -> dict[str, Any]:
         "duration_ns": span._end_ns - span._start_ns,
         "labels": [_clip(value_text(attrs[k]), 80) for k in LABEL_KEYS if k in attrs],
     }
-    if INPUT_TOKENS in attrs or OUTPUT_TOKENS in attrs:
-        tokens_in = value_text(attrs.get(INPUT_TOKENS, "?"))
-        outline["tokens"] = f"{tokens_in}/{value_text(attrs.get(OUTPUT_TOKENS, '?'))}"
+    tokens_in, tokens_out = token_usage(attrs)
+    if tokens_in is not None or tokens_out is not None:
+        outline["tokens"] = f"{'?' if tokens_in is None else tokens_in}/" + (
+            "?" if tokens_out is None else str(tokens_out)
+        )
     if INPUT_KEY in attrs:
         outline["input"] = _clip(value_text(attrs[INPUT_KEY]))
     if RESPONSE_KEY in attrs:

@@ -155,7 +155,7 @@ class Agent:
         """Ask the model; traced with the request messages, the output and token usage."""
         span = self.tracer.current_trace
         span.add_attribute("ai.trace.type", "llm-invocation")
-        span.add_attribute("ai.llm.model", MODEL_ID)
+        span.add_attribute("ai.llm.request.model.id", MODEL_ID)
         span.add_attribute("ai.agent.name", self.name)
         span.add_attribute("ai.llm.request.messages", messages)
         span.add_attribute("ai.llm.request.tools", sorted(self.tools))
@@ -166,8 +166,15 @@ class Agent:
             else {"tool_call": reply.tool_call.tool, "arguments": reply.tool_call.arguments}
         )
         span.add_attribute("ai.llm.response.output", output)
-        span.add_attribute("ai.llm.usage.input_tokens", _tokens(messages))
-        span.add_attribute("ai.llm.usage.output_tokens", len(str(output).split()))
+        tokens_in, tokens_out = _tokens(messages), len(str(output).split())
+        span.add_attribute(
+            "ai.llm.response.usage",  # as Bedrock's Converse API reports it
+            {
+                "inputTokens": tokens_in,
+                "outputTokens": tokens_out,
+                "totalTokens": tokens_in + tokens_out,
+            },
+        )
         return reply
 
     @traced("tool-invocation")
