@@ -143,7 +143,9 @@ def encode_attributes(attributes: Mapping[str, Any]) -> str:
 
 def decode_attributes(text: str) -> dict[str, Any]:
     """The attributes ``encode_attributes`` wrote."""
-    data = json.loads(text)
+    data: dict[str, Any] = json.loads(text)
+    if f'"{TAG}"' not in text:
+        return data  # no tag anywhere: the JSON is the attributes as they are
     return {key: from_tagged(value) for key, value in data.items()}
 
 
@@ -189,6 +191,25 @@ def encode_attributes_within(
             truncated.append(key)
         text = _assemble(encoded, truncated)
     return text, truncated
+
+
+def decode_stored_attributes(text: str, inherited_keys: int) -> dict[str, Any]:
+    """The attributes a store wrote with ``encode_attributes_within``, in the span's order.
+
+    The ``ai.storage.truncated_keys`` marker is written last, after the inherited keys, but it
+    is the span's own attribute: it goes back among the own keys, so ``inherited_keys`` still
+    counts the last keys.
+    """
+    attributes = decode_attributes(text)
+    if not inherited_keys or TRUNCATED_KEYS_ATTRIBUTE not in attributes:
+        return attributes
+    marker = attributes.pop(TRUNCATED_KEYS_ATTRIBUTE)
+    keys = list(attributes)
+    split = max(0, len(keys) - inherited_keys)
+    ordered = {key: attributes[key] for key in keys[:split]}
+    ordered[TRUNCATED_KEYS_ATTRIBUTE] = marker
+    ordered.update((key, attributes[key]) for key in keys[split:])
+    return ordered
 
 
 def _cut(text: str, keep: int) -> str:

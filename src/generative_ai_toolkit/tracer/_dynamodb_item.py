@@ -26,7 +26,7 @@ from typing import Any, Final
 
 from ._codec import (
     TRUNCATED_KEYS_ATTRIBUTE,
-    decode_attributes,
+    decode_stored_attributes,
     encode_attributes,
     encode_attributes_within,
     from_tagged,
@@ -156,10 +156,8 @@ def read_header(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
 def item_to_span(item: Mapping[str, Mapping[str, Any]]) -> Trace:
     """The span stored in ``item`` (attributes with their original types)."""
     header = read_header(item)
-    attributes = decode_attributes(_s(item, "attributes", "{}"))
     inherited = int(header.get("inherited_keys") or 0)
-    if inherited and TRUNCATED_KEYS_ATTRIBUTE in attributes:
-        attributes = _marker_before_inherited(attributes, inherited)
+    attributes = decode_stored_attributes(_s(item, "attributes", "{}"), inherited)
     scope = header.get("scope") or [DEFAULT_SCOPE.name, DEFAULT_SCOPE.version]
     return Trace.restore(
         span_name=header["name"],
@@ -194,17 +192,6 @@ def truncated_keys(span: Trace) -> list[str]:
     """The attribute keys a store cut down to fit the item limit (empty when none were)."""
     keys = span._attrs.get(TRUNCATED_KEYS_ATTRIBUTE)
     return list(keys) if isinstance(keys, list) else []
-
-
-def _marker_before_inherited(attributes: dict[str, Any], inherited: int) -> dict[str, Any]:
-    # The truncation marker is encoded last, after the inherited keys; it is the span's own.
-    marker = attributes.pop(TRUNCATED_KEYS_ATTRIBUTE)
-    keys = list(attributes)
-    split = max(0, len(keys) - inherited)
-    ordered = {key: attributes[key] for key in keys[:split]}
-    ordered[TRUNCATED_KEYS_ATTRIBUTE] = marker
-    ordered.update((key, attributes[key]) for key in keys[split:])
-    return ordered
 
 
 def _dumps(data: Any) -> str:

@@ -9,7 +9,6 @@ matches ``1`` and values of any type can be filtered on.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sqlite3
@@ -18,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from ._codec import TRUNCATED_KEYS_ATTRIBUTE, decode_attributes
+from ._codec import decode_attributes, decode_stored_attributes
 from ._query import (
     AUTH_CONTEXT,
     CONVERSATION_ID,
@@ -39,15 +38,6 @@ SPAN_COLUMNS: Final = (
     "attributes, inherited_keys, resource, scope_name, scope_version"
 )
 _INT64: Final = (-(2**63), 2**63 - 1)
-_DECODER: Final = json.JSONDecoder()
-
-
-def _decode(text: str) -> dict[str, Any]:
-    # Without a tag anywhere the JSON is the attributes as they are: skip the tag walk.
-    if '"$t"' not in text:
-        data: dict[str, Any] = _DECODER.raw_decode(text)[0]  # stored text has no outer spaces
-        return data
-    return decode_attributes(text)
 
 
 _resource_cache: tuple[str, dict[str, Any]] = ("", {})
@@ -59,25 +49,15 @@ def _decode_resource(text: str) -> dict[str, Any]:
     global _resource_cache
     cached = _resource_cache
     if cached[0] != text:
-        cached = (text, _decode(text))
+        cached = (text, decode_attributes(text))
         _resource_cache = cached
     return cached[1]
 
 
 def span_from_row(row: Sequence[Any]) -> Trace:
     """Rebuild a span from a row of ``SPAN_COLUMNS``."""
-    attributes = _decode(row[9])
     inherited = row[10]
-    if inherited and TRUNCATED_KEYS_ATTRIBUTE in attributes:
-        # The store appended its own marker after the inherited keys: keep it among own keys.
-        marker = attributes.pop(TRUNCATED_KEYS_ATTRIBUTE)
-        keys = list(attributes)
-        own, rest = keys[: len(keys) - inherited], keys[len(keys) - inherited :]
-        attributes = {
-            **{k: attributes[k] for k in own},
-            TRUNCATED_KEYS_ATTRIBUTE: marker,
-            **{k: attributes[k] for k in rest},
-        }
+    attributes = decode_stored_attributes(row[9], inherited)
     return stored_span(
         row[4],
         row[5],
