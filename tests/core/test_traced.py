@@ -249,3 +249,27 @@ def test_invalid_span_kind_fails_at_decoration() -> None:
     """A misconfigured decorator is a ValueError when the module loads, not at call time."""
     with pytest.raises(ValueError, match="span_kind"):
         traced("x", tracer=InMemoryTracer(), span_kind="nope")
+
+
+def test_untraced_generators_still_pass_values_sent_in(caplog: pytest.LogCaptureFixture) -> None:
+    """With no tracer, a decorated (async) generator behaves exactly like the undecorated one."""
+
+    @traced
+    def echo() -> Generator[str, str, None]:
+        received = yield "ready"
+        yield f"got {received}"
+
+    @traced
+    async def aecho() -> AsyncGenerator[str, str]:
+        received = yield "ready"
+        yield f"got {received}"
+
+    gen = echo()
+    assert ["ready", "got x"] == [next(gen), gen.send("x")]
+
+    async def drive() -> list[str]:
+        agen = aecho()
+        return [await agen.__anext__(), await agen.asend("y")]
+
+    assert ["ready", "got y"] == asyncio.run(drive())
+    assert 2 == caplog.text.count("has no tracer")

@@ -108,14 +108,18 @@ def _decorate(fn: F, name: str | None, tracer: Tracer | None, kind: str) -> F:
     return cast(F, wrapper)
 
 
-def _activate(span: Trace) -> Any:
-    """Make ``span`` current; returns what ``_deactivate`` needs."""
+def _activate(span: Trace | None) -> Any:
+    """Make ``span`` current (when there is one); returns what ``_deactivate`` needs."""
+    if span is None:
+        return None
     outer = CURRENT_SPAN.get()
     span._outer = outer
     return outer, CURRENT_SPAN.set(span)
 
 
 def _deactivate(state: Any) -> None:
+    if state is None:
+        return
     outer, token = state
     try:
         CURRENT_SPAN.reset(token)
@@ -130,8 +134,6 @@ def _wrap_generator(
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
         span = open_span(args)
-        if span is None:
-            return (yield from fn(*args, **kwargs))
         inner = fn(*args, **kwargs)
         error: BaseException | None = None
         method: Callable[[Any], Any] = inner.send
@@ -161,7 +163,8 @@ def _wrap_generator(
                 inner.close()
             finally:
                 _deactivate(state)
-                span.end(error)
+                if span is not None:
+                    span.end(error)
 
     return wrapper
 
@@ -174,10 +177,6 @@ def _wrap_async_generator(
     async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
         span = open_span(args)
         inner = fn(*args, **kwargs)
-        if span is None:
-            async for item in inner:
-                yield item
-            return
         error: BaseException | None = None
         method: Callable[[Any], Any] = inner.asend
         arg: Any = None
@@ -206,6 +205,7 @@ def _wrap_async_generator(
                 await inner.aclose()
             finally:
                 _deactivate(state)
-                span.end(error)
+                if span is not None:
+                    span.end(error)
 
     return wrapper
