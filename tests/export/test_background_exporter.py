@@ -352,3 +352,19 @@ def test_a_rejected_batch_is_dropped_whole_without_splitting(
     assert (10, 1, 2) == (exporter.stats["dropped"], exporter.stats["written"], writer.calls)
     assert ["later0"] == writer.written
     assert 1 == caplog.text.count("401 Unauthorized")
+
+
+def test_flush_requests_are_not_counted_as_spans(make: Callable[..., BackgroundExporter]) -> None:
+    """Flushes that time out during an outage leave markers queued; the counts ignore them."""
+    writer = RecordingWriter()
+    writer.gate.clear()  # the sink hangs
+    exporter = make(writer, max_batch_size=100)
+    for span in _spans(3):
+        exporter.submit(span)
+    for _ in range(4):
+        assert exporter.flush(0.01) is False
+    # The three spans are in the hung writer's hands; the four markers queued are not spans.
+    assert (3, 0) == (exporter.stats["queued"], exporter.stats["pending"])
+    writer.gate.set()
+    assert exporter.flush(10)
+    assert {"queued": 3, "written": 3, "retried": 0, "dropped": 0, "pending": 0} == exporter.stats

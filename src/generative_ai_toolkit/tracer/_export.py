@@ -142,6 +142,7 @@ class BackgroundExporter:
         self._retried = 0
         self._dropped = 0
         self._overflow_unlogged = 0
+        self._markers = 0  # flush markers in the queue: not spans, so not in the counts
 
     def __repr__(self) -> str:
         return f"BackgroundExporter({self._name})"
@@ -169,6 +170,8 @@ class BackgroundExporter:
         if self._thread is None or not self._thread.is_alive():
             return not self._queue
         marker = _FlushMarker()
+        with self._counts_lock:
+            self._markers += 1
         self._queue.append(marker)
         self._wake.set()
         return marker.done.wait(timeout)
@@ -198,7 +201,7 @@ class BackgroundExporter:
     def stats(self) -> dict[str, int]:
         """``queued`` (accepted so far), ``written``, ``retried`` (retry attempts), ``dropped``
         (queue full, failed for good or left at shutdown) and ``pending`` (in the queue now)."""
-        pending = len(self._queue)
+        pending = len(self._queue) - self._markers
         return {
             "queued": self._dequeued + pending,
             "written": self._written,
@@ -271,6 +274,8 @@ class BackgroundExporter:
                 item = queue.popleft()
                 if isinstance(item, _FlushMarker):
                     markers.append(item)
+                    with self._counts_lock:
+                        self._markers -= 1
                     break
                 batch.append(item)
             self._dequeued += len(batch)
