@@ -165,7 +165,7 @@ def lookup_by_conversation(report: Report) -> None:
             for _ in range(9):
                 with tracer.trace("step"):
                     pass
-    everything = list(tracer._spans)
+    everything = list(tracer.get_traces())
     wanted = 1234
 
     def indexed() -> list[Trace]:

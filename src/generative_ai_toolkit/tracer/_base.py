@@ -6,8 +6,9 @@ import logging
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from random import getrandbits
 from time import perf_counter_ns
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Final, Protocol, runtime_checkable
 
 from ._clock import OFFSET_NS, Clock, monotonic_wall_ns
 from ._freeze import private_copy, safe_str
@@ -15,6 +16,9 @@ from ._ids import IdGenerator, RandomIdGenerator
 from ._trace import CURRENT_SPAN, DEFAULT_SCOPE, SPAN_KINDS, Scope, Trace
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
+
+
+_RANDOM_IDS: Final = RandomIdGenerator()
 
 
 class NoCurrentTraceError(RuntimeError):
@@ -74,7 +78,7 @@ class BaseTracer(ABC):
 
     #: An injected clock (epoch nanoseconds), or ``None`` for the monotonic default, inlined.
     _clock: Clock | None = None
-    _ids: IdGenerator = RandomIdGenerator()
+    _ids: IdGenerator = _RANDOM_IDS
     _resource: Mapping[str, Any] = {}
     _scope: Scope = DEFAULT_SCOPE
     _persist_errors: int = 0
@@ -111,11 +115,17 @@ class BaseTracer(ABC):
                 parent = parent._outer
         ids = self._ids
         clock = self._clock
+        if ids is _RANDOM_IDS:  # the default, inlined: two method calls less per span
+            trace_id = (getrandbits(128) or 1) if parent is None else parent._trace_id
+            span_id = getrandbits(64) or 1
+        else:
+            trace_id = ids.new_trace_id() if parent is None else parent._trace_id
+            span_id = ids.new_span_id()
         return Trace(
             span_name,
             span_kind,
-            ids.new_trace_id() if parent is None else parent._trace_id,
-            ids.new_span_id(),
+            trace_id,
+            span_id,
             parent,
             OFFSET_NS + perf_counter_ns() if clock is None else clock(),
             self,

@@ -60,7 +60,8 @@ class InMemoryTracer(BaseTracer):
         if isinstance(memory_size, bool) or not isinstance(memory_size, int) or memory_size < 1:
             raise ValueError(f"memory_size must be a positive int, not {memory_size!r}")
         self._memory_size = memory_size
-        self._spans: deque[Trace] = deque()
+        # Each kept span with its conversation index key, oldest first.
+        self._kept: deque[tuple[Trace, tuple[type, Any] | None]] = deque()
         self._by_trace: dict[int, list[Trace]] = {}
         self._by_conversation: dict[tuple[type, Any], list[Trace]] = {}
         self._lock = threading.Lock()
@@ -73,32 +74,33 @@ class InMemoryTracer(BaseTracer):
 
     def persist(self, trace: Trace) -> None:
         """Keep ``trace``, dropping the oldest span when full."""
-        conversation = thaw(trace._raw.get(CONVERSATION_ID, _MISSING))
+        conversation = trace._raw.get(CONVERSATION_ID, _MISSING)
+        key = None if conversation is _MISSING else _index_key(thaw(conversation))
+        trace_id = trace._trace_id
         with self._lock:
-            spans = self._spans
-            if len(spans) >= self._memory_size:
+            kept = self._kept
+            if len(kept) >= self._memory_size:
                 self._evict_oldest()
-            spans.append(trace)
-            same_trace = self._by_trace.get(trace._trace_id)
+            kept.append((trace, key))
+            same_trace = self._by_trace.get(trace_id)
             if same_trace is None:
-                self._by_trace[trace._trace_id] = [trace]
+                self._by_trace[trace_id] = [trace]
             else:
                 same_trace.append(trace)
-            if conversation is not _MISSING:
-                key = _index_key(conversation)
-                if key is not None:
-                    self._by_conversation.setdefault(key, []).append(trace)
+            if key is not None:
+                same_conversation = self._by_conversation.get(key)
+                if same_conversation is None:
+                    self._by_conversation[key] = [trace]
+                else:
+                    same_conversation.append(trace)
 
     def _evict_oldest(self) -> None:
-        oldest = self._spans.popleft()
+        oldest, key = self._kept.popleft()
         # Spans are appended to the deque and to their index lists under one lock, so the
         # oldest span overall is also the first of each list it is in.
         _pop_first(self._by_trace, oldest._trace_id)
-        conversation = thaw(oldest._raw.get(CONVERSATION_ID, _MISSING))
-        if conversation is not _MISSING:
-            key = _index_key(conversation)
-            if key is not None:
-                _pop_first(self._by_conversation, key)
+        if key is not None:
+            _pop_first(self._by_conversation, key)
         self._evicted += 1
         if self._evicted == 1:
             _log.warning(
@@ -126,7 +128,7 @@ class InMemoryTracer(BaseTracer):
             ):
                 candidates = list(self._by_conversation.get(key, ()))
             else:
-                candidates = list(self._spans)
+                candidates = [span for span, _ in self._kept]
         if attribute_filter:
             candidates = [t for t in candidates if matches_filter(t, attribute_filter)]
         return sorted_by_start(candidates)
@@ -134,7 +136,7 @@ class InMemoryTracer(BaseTracer):
     def clear(self) -> None:
         """Forget every span."""
         with self._lock:
-            self._spans.clear()
+            self._kept.clear()
             self._by_trace.clear()
             self._by_conversation.clear()
 
@@ -143,7 +145,7 @@ class InMemoryTracer(BaseTracer):
     ) -> list[ConversationSummary]:
         """Conversations among the kept spans, most recently active first."""
         with self._lock:
-            spans = list(self._spans)
+            spans = [span for span, _ in self._kept]
         return filter_summaries(summarize(spans).values(), where, limit=limit, offset=offset)
 
     def conversation_spans(
@@ -166,16 +168,15 @@ class InMemoryTracer(BaseTracer):
     @property
     def stats(self) -> dict[str, int]:
         """``persist_errors``, ``stored`` (spans held now) and ``evicted`` (dropped when full)."""
-        return {**super().stats, "stored": len(self._spans), "evicted": self._evicted}
+        return {**super().stats, "stored": len(self._kept), "evicted": self._evicted}
 
 
 def _pop_first(index: dict[Any, list[Trace]], key: Any) -> None:
-    bucket = index.get(key)
-    if bucket is None:
-        return
-    del bucket[0]
-    if not bucket:
+    bucket = index[key]
+    if len(bucket) == 1:
         del index[key]
+    else:
+        del bucket[0]
 
 
 def _parse_trace_id(trace_id: str) -> int:
