@@ -158,6 +158,39 @@ for trace in ddb_tracer.get_traces(
     print()
 """
 
+CELL_8 = '''\
+# Create the ADOT config file:
+
+yaml_content = """\\
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 0.0.0.0:4318
+
+processors:
+  batch/traces:
+    timeout: 10s
+    send_batch_size: 50
+
+exporters:
+  awsxray:
+    region: eu-central-1
+    indexed_attributes:
+      - ai.conversation.id
+
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [batch/traces]
+      exporters: [awsxray]
+"""
+
+with open("adot-config.yaml", "w") as f:
+    f.write(yaml_content)
+'''
+
 CELL_10 = """\
 otlp_tracer = OtlpTracer()
 

@@ -280,6 +280,17 @@ def test_the_cells_are_the_notebooks_own_text() -> None:
     """Every cell the tests run stands verbatim in the notebook (cell 6 after its `!`)."""
     text = SEED.read_text()
     cells = {name: value for name, value in vars(notebook).items() if name.startswith("CELL_")}
-    assert 16 == len(cells)
+    assert 17 == len(cells)
     for name, cell in cells.items():
         assert (("!" if name == "CELL_6" else "") + cell) in text, name
+
+
+def test_cell_8_writes_the_adot_collector_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cell 8 writes adot-config.yaml: an OTLP/HTTP receiver on 4318, on to X-Ray."""
+    monkeypatch.chdir(tmp_path)
+    exec(notebook.CELL_8, {})
+    config = (tmp_path / "adot-config.yaml").read_text()
+    assert "endpoint: 0.0.0.0:4318" in config
+    assert "exporters: [awsxray]" in config
