@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 
 import pytest
@@ -368,3 +369,52 @@ def test_flush_requests_are_not_counted_as_spans(make: Callable[..., BackgroundE
     writer.gate.set()
     assert exporter.flush(10)
     assert {"queued": 3, "written": 3, "retried": 0, "dropped": 0, "pending": 0} == exporter.stats
+
+
+def test_an_idle_worker_retires_and_the_next_span_brings_one_back(
+    make: Callable[..., BackgroundExporter],
+) -> None:
+    """After idle_timeout without spans the thread ends (closing the writer); spans still go."""
+    writer = RecordingWriter()
+    exporter = make(writer, idle_timeout=0.05)
+    for span in _spans(2):
+        exporter.submit(span)
+    assert exporter.flush(10)
+    deadline = time.monotonic() + 10
+    while exporter._thread is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert exporter._thread is None
+    assert 1 == writer.closed
+    assert not any(t.name == "span-export-test" for t in threading.enumerate())
+    exporter.submit(_spans(1, prefix="later")[0])
+    assert exporter.flush(10)
+    assert ["s0", "s1", "later0"] == writer.written
+    assert {"queued": 3, "written": 3, "retried": 0, "dropped": 0, "pending": 0} == exporter.stats
+
+
+def test_a_crashed_worker_is_replaced_by_the_next_span(
+    make: Callable[..., BackgroundExporter],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A bug in the worker loop is logged; the next span starts a fresh worker."""
+    writer = RecordingWriter()
+    exporter = make(writer)
+    original = exporter._drain
+    calls: list[int] = []
+
+    def drain_once_broken() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("worker bug")
+        original()
+
+    monkeypatch.setattr(exporter, "_drain", drain_once_broken)
+    exporter.submit(_spans(1)[0])
+    deadline = time.monotonic() + 10
+    while exporter._thread is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "worker bug" in caplog.text
+    exporter.submit(_spans(1, prefix="next")[0])
+    assert exporter.flush(10)
+    assert ["s0", "next0"] == writer.written

@@ -99,6 +99,10 @@ class BackgroundExporter:
     it was written (or given up on); ``shutdown`` flushes and stops the worker. Both also run at
     interpreter exit. After ``os.fork()`` the child gets an empty queue and a fresh worker (the
     parent still writes what it had queued).
+
+    The worker starts with the first span and retires after ``idle_timeout`` seconds without
+    any (closing the writer's connections), to start again with the next: a program that makes
+    many short-lived tracers does not collect idle threads.
     """
 
     def __init__(
@@ -112,6 +116,7 @@ class BackgroundExporter:
         initial_retry_delay: float = 0.05,
         max_retry_delay: float = 5.0,
         shutdown_timeout: float = 10.0,
+        idle_timeout: float = 30.0,
     ) -> None:
         if max_queue_size < 1 or max_batch_size < 1:
             raise ValueError("max_queue_size and max_batch_size must be positive")
@@ -125,6 +130,7 @@ class BackgroundExporter:
         self._initial_retry_delay = initial_retry_delay
         self._max_retry_delay = max_retry_delay
         self._shutdown_timeout = shutdown_timeout
+        self._idle_timeout = idle_timeout
         self._counts_lock = threading.Lock()
         self._reset_state()
         _EXPORTERS.add(self)
@@ -167,8 +173,13 @@ class BackgroundExporter:
     def flush(self, timeout: float | None = None) -> bool:
         """Write out every span submitted so far; returns whether that finished within
         ``timeout`` seconds (``None``: wait as long as it takes)."""
-        if self._thread is None or not self._thread.is_alive():
-            return not self._queue
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            if not self._queue:
+                return True
+            if self._shut_down:
+                return False
+            self._start()  # spans queued while the worker was retiring
         marker = _FlushMarker()
         with self._counts_lock:
             self._markers += 1
@@ -183,6 +194,8 @@ class BackgroundExporter:
             return
         timeout = self._shutdown_timeout if timeout is None else timeout
         self._deadline = time.monotonic() + timeout
+        if self._queue:
+            self._start()  # the worker may have retired just as these spans came
         self._shut_down = True
         thread = self._thread
         if thread is not None and thread.is_alive():
@@ -241,7 +254,7 @@ class BackgroundExporter:
 
     def _start(self) -> None:
         with self._start_lock:
-            if self._thread is not None:
+            if self._thread is not None and self._thread.is_alive():
                 return
             thread = threading.Thread(
                 target=self._run, name=f"span-export-{self._name}", daemon=True
@@ -253,17 +266,43 @@ class BackgroundExporter:
 
     def _run(self) -> None:
         try:
-            while True:
-                self._wake.wait(self._schedule_delay)
-                self._wake.clear()
-                self._drain()
-                self._log_overflow()
-                if self._stopping.is_set():
-                    return
+            if self._work():
+                # Retired while idle. A span submitted as this thread was retiring may have seen
+                # it still alive and started nothing: start a successor for it.
+                if self._queue and not self._shut_down:
+                    self._start()
+                return
         except Exception:  # noqa: BLE001 - the worker must report, not die silently
-            _log.exception("%s worker failed; spans still queued are dropped", self)
-        finally:
+            _log.exception("%s worker failed; the next span starts a new one", self)
+            with self._start_lock:
+                if self._thread is threading.current_thread():
+                    self._thread = None
+        self._close_writer()
+
+    def _work(self) -> bool:
+        """Drain until stopped (``False``) or idle for ``idle_timeout`` (``True``, retired)."""
+        idle_since = time.monotonic()
+        while True:
+            self._wake.wait(self._schedule_delay)
+            self._wake.clear()
+            if self._queue:
+                self._drain()
+                idle_since = time.monotonic()
+            self._log_overflow()
+            if self._stopping.is_set():
+                return False
+            if time.monotonic() - idle_since >= self._idle_timeout and self._retire():
+                return True
+
+    def _retire(self) -> bool:
+        with self._start_lock:
+            if self._queue or self._stopping.is_set():
+                return False
+            # Closed before giving up the slot, so a successor never shares a closing writer;
+            # writers reopen their connections on the next write.
             self._close_writer()
+            self._thread = None
+        return True
 
     def _drain(self) -> None:
         queue = self._queue
