@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from generative_ai_toolkit.tracer import Trace
+from generative_ai_toolkit.tracer.testing import ended_span
 
 BASE_NS = 1_744_748_685_000_000_000  # 2025-04-15T20:24:45Z
 
@@ -23,19 +24,20 @@ def span(
     inherited: int = 0,
 ) -> Trace:
     """An ended span with the given ids (as ints) and times (ms after ``BASE_NS``)."""
-    start = BASE_NS + start_ms * 1_000_000
-    return Trace.restore(
-        span_name=name,
-        span_kind=kind,
-        trace_id=f"{trace:032x}",
-        span_id=f"{span_id:016x}",
-        parent_span_id=f"{parent:016x}" if parent else None,
-        started_at=start,
-        ended_at=start + duration_ms * 1_000_000,
-        attributes=attributes or {},
-        span_status=status,
-        resource_attributes={"service.name": "MyAgent"},
-        inherited_keys=inherited,
+    items = list((attributes or {}).items())
+    own = len(items) - inherited  # the last ``inherited`` attributes were inherited
+    return ended_span(
+        name,
+        trace_id=trace,
+        span_id=span_id,
+        parent_id=parent,
+        start_ns=BASE_NS + start_ms * 1_000_000,
+        duration_ns=duration_ms * 1_000_000,
+        attributes=dict(items[:own]),
+        inherited=dict(items[own:]),
+        status=status,
+        kind=kind,
+        resource={"service.name": "MyAgent"},
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from generative_ai_toolkit.tracer import Trace
+from generative_ai_toolkit.tracer.testing import ended_span
 
 BASE_NS: Final = 1_744_748_685_000_000_000  # 2025-04-15T20:24:45Z
 XSS_SCRIPT: Final = "<script>alert(1)</script>"
@@ -26,18 +27,18 @@ def make_span(
     kind: str = "INTERNAL",
 ) -> Trace:
     """An ended span; ``inherited`` attributes come after the own ones, marked as inherited."""
-    return Trace.restore(
-        span_name=name,
-        span_kind=kind,
-        trace_id=f"{trace:032x}",
-        span_id=f"{span_id:016x}",
-        parent_span_id=f"{parent:016x}" if parent else None,
-        started_at=start_ns,
-        ended_at=start_ns + duration_ns,
-        attributes={**(attributes or {}), **(inherited or {})},
-        span_status=status,
-        resource_attributes={"service.name": "ViewerTest"},
-        inherited_keys=len(inherited or {}),
+    return ended_span(
+        name,
+        trace_id=trace,
+        span_id=span_id,
+        parent_id=parent,
+        start_ns=start_ns,
+        duration_ns=duration_ns,
+        attributes=attributes,
+        inherited=inherited,
+        status=status,
+        kind=kind,
+        resource={"service.name": "ViewerTest"},
     )
 
 

@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
-__all__ = ["SequentialIds", "StepClock"]
+from ._trace import Trace
+
+__all__ = ["SequentialIds", "StepClock", "ended_span"]
 
 
 class StepClock:
@@ -56,3 +60,36 @@ class SequentialIds:
     def new_span_id(self) -> int:
         """The next span id."""
         return next(self._span_ids)
+
+
+def ended_span(
+    name: str,
+    *,
+    trace_id: int,
+    span_id: int,
+    parent_id: int | None = None,
+    start_ns: int,
+    duration_ns: int = 1_000_000,
+    attributes: Mapping[str, Any] | None = None,
+    inherited: Mapping[str, Any] | None = None,
+    status: str = "UNSET",
+    kind: str = "INTERNAL",
+    resource: Mapping[str, Any] | None = None,
+) -> Trace:
+    """An ended span with the given ids (as ints) and times, as a store would hand it back.
+
+    ``inherited`` attributes follow the own ``attributes`` and are marked as inherited.
+    """
+    return Trace.restore(
+        span_name=name,
+        span_kind=kind,
+        trace_id=f"{trace_id:032x}",
+        span_id=f"{span_id:016x}",
+        parent_span_id=f"{parent_id:016x}" if parent_id else None,
+        started_at=start_ns,
+        ended_at=start_ns + duration_ns,
+        attributes={**(attributes or {}), **(inherited or {})},
+        span_status=status,
+        resource_attributes=resource,
+        inherited_keys=len(inherited or {}),
+    )
