@@ -5,7 +5,7 @@
    loops (long schedule delay, batch larger than a round) and drains between them, so the figure
    is the agent thread's own cost (open, attribute, end, queue), not the worker's.
 2. Sustained write throughput: 2 KB spans produced as fast as possible and written by
-   ``DynamoDbTracer`` (``BatchWriteItem``, 25 items a request, 4 in flight), first span to
+   ``DynamoDbTracer`` (``BatchWriteItem``, 25 items a request, 8 in flight), first span to
    flush done; against the previous design, one ``PutItem`` per span on the agent's thread,
    measured in the same run.
 """

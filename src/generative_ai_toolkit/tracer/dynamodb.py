@@ -95,7 +95,7 @@ class DynamoDbTracer(StoringTracer):
         expire_after: float | timedelta | None = None,
         verify_table: bool = True,
         read_flush_timeout: float = DEFAULT_READ_FLUSH_TIMEOUT,
-        max_concurrency: int = 4,
+        max_concurrency: int = 8,
         max_queue_size: int = 20_000,
         max_batch_size: int = 500,
         schedule_delay: float = DEFAULT_SCHEDULE_DELAY,
