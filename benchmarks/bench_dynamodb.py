@@ -36,7 +36,7 @@ PAYLOAD = "p" * 2000  # with ids, times and keys, an item of about 2.3 KB
 CALLER_SPANS_PER_ROUND = 1000
 CALLER_ROUNDS = 7
 THROUGHPUT_SPANS = 6000
-PUT_ITEM_SPANS = 400
+PUT_ITEM_SPANS = 800  # about as long a window as the batched run (~2.5 s): sustained rates, both
 THROUGHPUT_ROUNDS = 5
 WARM_UP_SPANS = 20_000  # DynamoDB Local (JVM) keeps getting faster for ~20k items
 
