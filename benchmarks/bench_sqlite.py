@@ -200,7 +200,7 @@ def big_lookups(report: Report, tmp: Path) -> None:
         return [span_from_row(r) for r in rows]
 
     assert len(indexed()) == SPANS_PER_CONVERSATION  # type: ignore[arg-type]
-    best = interleaved({"indexed": indexed}, ops_per_call=1, number=200, rounds=3)
+    best = interleaved({"indexed": indexed}, ops_per_call=1, number=200, rounds=7)
     scan = interleaved({"scan": full_scan}, ops_per_call=1, number=1, rounds=2)
     ratio = scan["scan"] / best["indexed"]
     report.add(
