@@ -12,6 +12,7 @@ Best of several runs each; the server reads a SQLite file through ``TraceQuery``
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,17 +22,11 @@ from _harness import Report
 from generative_ai_toolkit.tracer import SqliteTracer, Trace
 from generative_ai_toolkit.tracer._sqlite_query import SqliteQuery
 from generative_ai_toolkit.tracer._viewer import ViewerServer
+from generative_ai_toolkit.tracer.testing import ended_span
 
-CHROMIUM: Final = "/usr/bin/chromium"
-ARGS: Final = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from services.chromium import CHROMIUM, CHROMIUM_ARGS
+
 BASE_NS: Final = 1_744_748_685_000_000_000
 ROUNDS: Final = 3
 TARGET_MS: Final = 1000.0
@@ -49,18 +44,19 @@ def _span(  # noqa: PLR0917 - a compact span builder for generated data
     kind: str = "INTERNAL",
     inherited: int = 2,
 ) -> Trace:
-    return Trace.restore(
-        span_name=name,
-        span_kind=kind,
-        trace_id=f"{trace:032x}",
-        span_id=f"{span_id:016x}",
-        parent_span_id=f"{parent:016x}" if parent else None,
-        started_at=start_ns,
-        ended_at=start_ns + duration_ns,
-        attributes=attributes,
-        span_status="UNSET",
-        resource_attributes={"service.name": "Bench"},
-        inherited_keys=inherited,
+    items = list(attributes.items())
+    own = len(items) - inherited  # the last ``inherited`` attributes were inherited
+    return ended_span(
+        name,
+        trace_id=trace,
+        span_id=span_id,
+        parent_id=parent,
+        start_ns=start_ns,
+        duration_ns=duration_ns,
+        attributes=dict(items[:own]),
+        inherited=dict(items[own:]),
+        kind=kind,
+        resource={"service.name": "Bench"},
     )
 
 
@@ -206,7 +202,9 @@ def run(report: Report) -> None:
         server = ViewerServer(query, port=0, poll_interval=1.0).start()
         try:
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+                browser = playwright.chromium.launch(
+                    executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+                )
                 page = browser.new_page(viewport={"width": 1280, "height": 800})
                 _measure_conversations(report, page, server.url)
                 _measure_list(report, page, server.url)

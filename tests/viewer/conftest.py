@@ -16,19 +16,9 @@ from generative_ai_toolkit.tracer import SqliteTracer, Trace, TraceQuery
 from generative_ai_toolkit.tracer._sqlite_query import SqliteQuery
 from generative_ai_toolkit.tracer._viewer import ViewerServer
 from generative_ai_toolkit.tracer.demo import main as demo_main
+from services.chromium import CHROMIUM, CHROMIUM_ARGS
 from viewer.spans import BASE_NS, xss_turn
 
-CHROMIUM: Final = Path("/usr/bin/chromium")
-#: The flags the issue asks for; Playwright adds --headless and a fresh --user-data-dir.
-CHROMIUM_ARGS: Final = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS: Final = Path(__file__).resolve().parents[2] / "test-artifacts" / "viewer"
 DEMO_TAG: Final = "demo"
 
