@@ -24,8 +24,8 @@ from botocore.config import Config
 
 from _harness import Report
 from generative_ai_toolkit.tracer import BaseTracer, InMemoryTracer, Trace
-from generative_ai_toolkit.tracer._dynamodb_item import span_to_item
 from generative_ai_toolkit.tracer.dynamodb import DynamoDbTracer, dynamodb_client
+from generative_ai_toolkit.tracer.dynamodb._item import span_to_item
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from services.dynamodb_local import DynamoDbLocal, create_notebook_table

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from _harness import Report, interleaved
 from generative_ai_toolkit.tracer import InMemoryTracer, SqliteTracer, Trace
-from generative_ai_toolkit.tracer._sqlite_query import SPAN_COLUMNS, SqliteQuery, span_from_row
-from generative_ai_toolkit.tracer._sqlite_schema import connect
-from generative_ai_toolkit.tracer._sqlite_writer import SqliteSpanWriter
+from generative_ai_toolkit.tracer.sqlite._query import SPAN_COLUMNS, SqliteQuery, span_from_row
+from generative_ai_toolkit.tracer.sqlite._schema import connect
+from generative_ai_toolkit.tracer.sqlite._writer import SqliteSpanWriter
 
 BIG = int(os.environ.get("GAT_BENCH_SQLITE_SPANS", "1000000"))
 SPANS_PER_CONVERSATION = 20

@@ -20,9 +20,9 @@ from typing import Any, Final
 
 from _harness import Report
 from generative_ai_toolkit.tracer import SqliteTracer, Trace
-from generative_ai_toolkit.tracer._sqlite_query import SqliteQuery
-from generative_ai_toolkit.tracer._viewer import ViewerServer
+from generative_ai_toolkit.tracer.sqlite._query import SqliteQuery
 from generative_ai_toolkit.tracer.testing import ended_span
+from generative_ai_toolkit.tracer.viewer._server import ViewerServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from services.chromium import CHROMIUM, CHROMIUM_ARGS

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from generative_ai_toolkit.tracer import InMemoryTracer, Trace
 from generative_ai_toolkit.tracer._codec import TRUNCATED_KEYS_ATTRIBUTE
-from generative_ai_toolkit.tracer._dynamodb_item import (
+from generative_ai_toolkit.tracer.dynamodb._item import (
     MAX_ITEM_BYTES,
     item_size,
     item_to_span,

@@ -15,10 +15,11 @@ from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
 
 from generative_ai_toolkit.tracer import InMemoryTracer, Trace
-from generative_ai_toolkit.tracer._dynamodb_item import read_header, span_to_item
-from generative_ai_toolkit.tracer._dynamodb_writer import DynamoDbWriter
-from generative_ai_toolkit.tracer._export import BackgroundExporter, RetryableError
+from generative_ai_toolkit.tracer._export import BackgroundExporter
+from generative_ai_toolkit.tracer._writer import RetryableError
 from generative_ai_toolkit.tracer.dynamodb import DynamoDbTracer, TableSetupError
+from generative_ai_toolkit.tracer.dynamodb._item import read_header, span_to_item
+from generative_ai_toolkit.tracer.dynamodb._writer import DynamoDbWriter
 
 from .conftest import FakeDynamoDb, client_error
 

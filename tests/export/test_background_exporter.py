@@ -16,11 +16,8 @@ from collections.abc import Callable, Iterator, Sequence
 import pytest
 
 from generative_ai_toolkit.tracer import InMemoryTracer, Trace
-from generative_ai_toolkit.tracer._export import (
-    BackgroundExporter,
-    BatchRejectedError,
-    RetryableError,
-)
+from generative_ai_toolkit.tracer._export import BackgroundExporter
+from generative_ai_toolkit.tracer._writer import BatchRejectedError, RetryableError
 
 LOGGER = "generative_ai_toolkit.tracer"
 

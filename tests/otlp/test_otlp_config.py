@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from generative_ai_toolkit.tracer._otlp_config import parse_headers, resolve_settings
 from generative_ai_toolkit.tracer.otlp import OtlpTracer
+from generative_ai_toolkit.tracer.otlp._config import parse_headers, resolve_settings
 
 
 def test_default_is_localhost_4318() -> None:

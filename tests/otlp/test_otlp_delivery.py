@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from generative_ai_toolkit.tracer._export import RetryableError
-from generative_ai_toolkit.tracer._otlp_http import (
+from generative_ai_toolkit.tracer._writer import RetryableError
+from generative_ai_toolkit.tracer.otlp import OtlpTracer
+from generative_ai_toolkit.tracer.otlp._http import (
     OtlpHttpError,
     OtlpHttpTransport,
     parse_retry_after,
 )
-from generative_ai_toolkit.tracer.otlp import OtlpTracer
 from otlp.capture import CaptureServer
 from otlp.wire import attributes_of
 

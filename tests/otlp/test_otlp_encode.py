@@ -18,12 +18,12 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from generative_ai_toolkit.tracer import InMemoryTracer, Scope
-from generative_ai_toolkit.tracer._otlp_encode import (
+from generative_ai_toolkit.tracer.otlp._encode import (
     OtlpEncoder,
     SpanTooLargeError,
     partial_success,
 )
-from generative_ai_toolkit.tracer._otlp_values import fill_span
+from generative_ai_toolkit.tracer.otlp._values import fill_span
 from otlp.wire import T0, attributes_of, ended_span, spans_of, value_of
 
 

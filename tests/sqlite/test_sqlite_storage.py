@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from generative_ai_toolkit.tracer import SpanListQuery, SqliteTracer
-from generative_ai_toolkit.tracer._export import RetryableError
-from generative_ai_toolkit.tracer._sqlite_schema import (
+from generative_ai_toolkit.tracer._writer import RetryableError
+from generative_ai_toolkit.tracer.sqlite._schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
     TraceDatabaseError,
     run_script,
 )
-from generative_ai_toolkit.tracer._sqlite_writer import SqliteSpanWriter
+from generative_ai_toolkit.tracer.sqlite._writer import SqliteSpanWriter
 
 from .samples import BASE_NS, sample_spans, span
 

@@ -21,7 +21,7 @@ from generative_ai_toolkit.tracer import (
     TraceQuery,
 )
 from generative_ai_toolkit.tracer._codec import TRUNCATED_KEYS_ATTRIBUTE
-from generative_ai_toolkit.tracer._sqlite_schema import SCHEMA_VERSION
+from generative_ai_toolkit.tracer.sqlite._schema import SCHEMA_VERSION
 
 from .samples import BASE_NS, sample_spans
 

@@ -13,9 +13,9 @@ from typing import Any, Final
 import pytest
 
 from generative_ai_toolkit.tracer import SqliteTracer, Trace, TraceQuery
-from generative_ai_toolkit.tracer._sqlite_query import SqliteQuery
-from generative_ai_toolkit.tracer._viewer import ViewerServer
 from generative_ai_toolkit.tracer.demo import main as demo_main
+from generative_ai_toolkit.tracer.sqlite._query import SqliteQuery
+from generative_ai_toolkit.tracer.viewer._server import ViewerServer
 from services.chromium import CHROMIUM, CHROMIUM_ARGS
 from viewer.spans import BASE_NS, xss_turn
 

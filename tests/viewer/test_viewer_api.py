@@ -16,12 +16,12 @@ from urllib.parse import quote, urlsplit
 import pytest
 
 from generative_ai_toolkit.tracer import InMemoryTracer, SpanListQuery, StructuredLogsTracer
-from generative_ai_toolkit.tracer._viewer import (
+from generative_ai_toolkit.tracer.viewer._live import ReloadingQuery
+from generative_ai_toolkit.tracer.viewer._server import (
     CONTENT_SECURITY_POLICY,
     ViewerServer,
     check_bind_address,
 )
-from generative_ai_toolkit.tracer._viewer_live import ReloadingQuery
 from viewer.conftest import make_demo_db, serving
 from viewer.spans import BASE_NS, XSS_IMG, XSS_SCRIPT, many_conversations, turn, xss_turn
 
@@ -351,7 +351,7 @@ def test_a_growing_json_lines_file_is_re_read(tmp_path: Path) -> None:
         logs = StructuredLogsTracer(stream=stream)
         for span in turn("first", trace=1):
             logs.persist(span)
-    from generative_ai_toolkit.tracer._cli import read_jsonl  # noqa: PLC0415
+    from generative_ai_toolkit.tracer.cli._sources import read_jsonl  # noqa: PLC0415
 
     query = ReloadingQuery(lambda: SpanListQuery(read_jsonl(path)), lambda: path.stat().st_size)
     assert ["first"] == [s.conversation_id for s in query.list_conversations()]

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from generative_ai_toolkit.tracer._sqlite_query import SqliteQuery
-from generative_ai_toolkit.tracer._viewer import ViewerServer
+from generative_ai_toolkit.tracer.sqlite._query import SqliteQuery
+from generative_ai_toolkit.tracer.viewer._server import ViewerServer
 from viewer.conftest import Browsing, open_page, serving, store
 from viewer.spans import (
     XSS_CONVERSATION,

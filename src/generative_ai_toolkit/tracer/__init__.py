@@ -17,11 +17,12 @@ from ._memory import InMemoryTracer
 from ._noop import NoopTracer
 from ._propagation import ContextPropagatingExecutor, with_current_context
 from ._query import ConversationFilter, ConversationSummary, SpanListQuery, SpanNode, TraceQuery
-from ._sqlite import SqliteTracer
+from ._span import Scope
 from ._tee import TeeTracer
-from ._trace import Scope, Trace
+from ._trace import Trace
 from ._traced import traced
 from ._w3c import extract_traceparent, inject_traceparent
+from .sqlite import SqliteTracer
 
 __all__ = [
     "BaseTracer",

@@ -1,5 +1,5 @@
 """``python -m generative_ai_toolkit.tracer``: the ``gat-traces`` command line."""
 
-from ._cli import main
+from .cli import main
 
 raise SystemExit(main())

@@ -13,7 +13,8 @@ from typing import Any, ClassVar, Final, Protocol, runtime_checkable
 from ._clock import OFFSET_NS, Clock, monotonic_wall_ns
 from ._freeze import private_copy, safe_str
 from ._ids import IdGenerator, RandomIdGenerator
-from ._trace import CURRENT_SPAN, DEFAULT_SCOPE, SPAN_KINDS, Scope, Trace
+from ._span import DEFAULT_SCOPE, SPAN_KINDS, Scope
+from ._trace import CURRENT_SPAN, Trace
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
 

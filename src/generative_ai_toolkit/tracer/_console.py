@@ -11,7 +11,8 @@ from ._clock import Clock
 from ._human_format import format_human
 from ._ids import IdGenerator
 from ._json_encode import SpanJsonEncoder
-from ._trace import Scope, Trace
+from ._span import Scope
+from ._trace import Trace
 
 
 class _StreamTracer(BaseTracer):

@@ -8,10 +8,12 @@ from typing import Any
 
 from ._base import BaseTracer
 from ._clock import Clock
-from ._export import DEFAULT_SCHEDULE_DELAY, BackgroundExporter, SpanWriter
+from ._export import DEFAULT_SCHEDULE_DELAY, BackgroundExporter
 from ._ids import IdGenerator
 from ._query import ConversationFilter, ConversationSummary, SpanNode, TraceQuery
-from ._trace import Scope, Trace
+from ._span import Scope
+from ._trace import Trace
+from ._writer import SpanWriter
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 from ._freeze import safe_str
 
 if TYPE_CHECKING:
-    from ._trace import Trace
+    from ._span import SpanFields
 
 #: Attributes shown in the header, in this order, when present.
 HEADER_KEYS: Final = ("ai.trace.type", "peer.service", "ai.conversation.id", "ai.auth.context")
@@ -98,7 +98,7 @@ def _last_message(messages: Any) -> Any:
     return messages
 
 
-def format_human(span: Trace, *, color: bool = False) -> str:
+def format_human(span: SpanFields, *, color: bool = False) -> str:
     """Render ``span`` in the notebook's human-readable format, ending in one newline."""
     attrs = span._attrs
     parent = f"{span._parent_id:016x}" if span._parent_id else "root"

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any, Final
 from ._freeze import safe_str
 
 if TYPE_CHECKING:
-    from ._trace import Scope, Trace
+    from ._span import Scope
+    from ._trace import Trace
 
 #: Containers nested deeper than this are stored as text instead.
 MAX_DEPTH: Final = 200

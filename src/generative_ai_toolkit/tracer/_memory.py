@@ -25,7 +25,8 @@ from ._query import (
     spans_of_conversation,
     summarize,
 )
-from ._trace import Scope, Trace
+from ._span import Scope
+from ._trace import Trace
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
 

@@ -7,7 +7,8 @@ from types import TracebackType
 from typing import Any, Self
 
 from ._base import BaseTracer
-from ._trace import DEFAULT_SCOPE, SPAN_KINDS, SpanStatus, Trace
+from ._span import DEFAULT_SCOPE, SPAN_KINDS, SpanStatus
+from ._trace import Trace
 
 
 class _NoopTrace(Trace):

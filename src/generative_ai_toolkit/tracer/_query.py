@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Protocol, runtime_checkable
 
-from ._trace import Trace, datetime_from_ns
+from ._clock import datetime_from_ns
+from ._trace import Trace
 
 CONVERSATION_ID: Final = "ai.conversation.id"
 _MISSING: Final = object()

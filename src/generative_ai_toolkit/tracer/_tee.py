@@ -10,7 +10,8 @@ from typing import Any, Self
 from ._base import BaseTracer, Tracer
 from ._clock import Clock
 from ._ids import IdGenerator
-from ._trace import Scope, Trace
+from ._span import Scope
+from ._trace import Trace
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
 

@@ -9,7 +9,8 @@ from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any, TypeVar, cast, overload
 
 from ._base import Tracer
-from ._trace import CURRENT_SPAN, SPAN_KINDS, Trace
+from ._span import SPAN_KINDS
+from ._trace import CURRENT_SPAN, Trace
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
 

@@ -21,23 +21,20 @@ Endpoints (all GET):
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
 import json
 import logging
 import threading
 import time
-import webbrowser
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import Any, Final
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from ._human_format import value_text
-from ._query import AUTH_CONTEXT, TraceQuery
-from ._viewer_json import (
+from .._human_format import value_text
+from .._query import AUTH_CONTEXT, TraceQuery
+from ._json import (
     BadRequest,
     conversation_filter,
     hex_id,
@@ -47,7 +44,7 @@ from ._viewer_json import (
     summary_json,
     tree_json,
 )
-from ._viewer_live import LiveFeed, ReloadingQuery
+from ._live import LiveFeed
 
 _log = logging.getLogger(__name__)
 
@@ -96,7 +93,7 @@ def _is_loopback_host(header: str) -> bool:
 
 
 def _load_static() -> dict[str, bytes]:
-    folder = resources.files(__package__ or "generative_ai_toolkit.tracer") / "viewer_static"
+    folder = resources.files(__package__ or "generative_ai_toolkit.tracer.viewer") / "static"
     return {name: folder.joinpath(name).read_bytes() for name in _STATIC_TYPES}
 
 
@@ -341,67 +338,3 @@ class ViewerHandler(BaseHTTPRequestHandler):
 
 def _dumps(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-
-
-# -- the CLI's serve command ---------------------------------------------------------------------
-
-
-def add_serve_command(commands: Any, source: argparse.ArgumentParser) -> None:
-    """Add ``serve`` to the ``gat-traces`` subcommands; ``source`` holds the source options."""
-    p = commands.add_parser(
-        "serve", parents=[source], help="browse conversations in a local web page"
-    )
-    p.description = (
-        "Serve a read-only web page for browsing conversations and traces, with live updates, "
-        f"on {DEFAULT_HOST} (Ctrl-C to stop)."
-    )
-    p.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on ({DEFAULT_HOST})")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port ({DEFAULT_PORT}; 0: any)")
-    p.add_argument(
-        "--allow-remote",
-        action="store_true",
-        help="allow a non-loopback --host: anyone who reaches it can read your traces",
-    )
-    p.add_argument("--poll", type=float, default=1.0, help="live updates every S seconds (1)")
-    p.add_argument("--open", action="store_true", help="open the page in a web browser")
-    p.set_defaults(handler=run_serve)
-
-
-def run_serve(args: argparse.Namespace, out: TextIO) -> int:
-    """The ``serve`` command: serve ``args.source`` until interrupted."""
-    check_bind_address(args.host, allow_remote=args.allow_remote)
-    source = args.source
-    query: TraceQuery
-    if source.jsonl is not None and str(source.jsonl) != "-":
-        path: Path = source.jsonl
-        query = ReloadingQuery(source.open, lambda: _file_version(path))
-    else:
-        query = source.open()
-    server = ViewerServer(
-        query,
-        host=args.host,
-        port=args.port,
-        allow_remote=args.allow_remote,
-        poll_interval=args.poll,
-        title=source.describe(),
-    )
-    print(f"Serving {source.describe()} at {server.url} (read-only; Ctrl-C to stop)", file=out)
-    out.flush()
-    if args.open:
-        webbrowser.open(server.url)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stopping.set()
-        server.server_close()
-    return 0
-
-
-def _file_version(path: Path) -> object:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return (stat.st_size, stat.st_mtime_ns)

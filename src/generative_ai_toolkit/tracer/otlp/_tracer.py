@@ -1,16 +1,4 @@
-"""``OtlpTracer``: spans shipped as OTLP/HTTP protobuf to an OpenTelemetry collector, Phoenix,
-Jaeger or AWS X-Ray (through the ADOT collector), from a background worker.
-
-```python
-from generative_ai_toolkit.tracer.otlp import OtlpTracer
-
-tracer = OtlpTracer()  # http://localhost:4318/v1/traces, or OTEL_EXPORTER_OTLP_* variables
-```
-
-Importing this module needs nothing beyond the standard library; constructing an ``OtlpTracer``
-needs ``protobuf`` and ``opentelemetry-proto`` (``pip install
-generative-ai-toolkit-tracing[otlp]``).
-"""
+"""``OtlpTracer`` and its writer: batches encoded and POSTed by the background engine."""
 
 from __future__ import annotations
 
@@ -21,16 +9,18 @@ from collections.abc import Mapping, Sequence
 from importlib import metadata
 from typing import TYPE_CHECKING, Final
 
-from ._clock import Clock
-from ._export import DEFAULT_SCHEDULE_DELAY, RetryableError
-from ._exporting import ExportingTracer
-from ._ids import IdGenerator, XRayIdGenerator
-from ._otlp_config import DEFAULT_MAX_REQUEST_BYTES, OtlpSettings, resolve_settings
-from ._trace import Scope, Trace
+from .._clock import Clock
+from .._export import DEFAULT_SCHEDULE_DELAY
+from .._exporting import ExportingTracer
+from .._ids import IdGenerator, XRayIdGenerator
+from .._span import Scope
+from .._trace import Trace
+from .._writer import RetryableError
+from ._config import DEFAULT_MAX_REQUEST_BYTES, OtlpSettings, resolve_settings
 
 if TYPE_CHECKING:
-    from ._otlp_encode import EncodedRequest, OtlpEncoder
-    from ._otlp_http import OtlpHttpTransport
+    from ._encode import EncodedRequest, OtlpEncoder
+    from ._http import OtlpHttpTransport
 
 __all__ = ["OtlpSpanWriter", "OtlpTracer"]
 
@@ -67,7 +57,7 @@ class OtlpSpanWriter:
 
     def write(self, batch: Sequence[Trace]) -> None:
         """Deliver every span of ``batch``; see ``SpanWriter``."""
-        from ._otlp_encode import partial_success  # noqa: PLC0415 - protobuf is optional
+        from ._encode import partial_success  # noqa: PLC0415 - protobuf is optional
 
         requests = self._encoder.encode(batch)
         for index, request in enumerate(requests):
@@ -158,8 +148,8 @@ class OtlpTracer(ExportingTracer):
                 raise ValueError("give either xray_ids=True or id_generator=, not both")
             id_generator = XRayIdGenerator()
         try:
-            from ._otlp_encode import OtlpEncoder  # noqa: PLC0415 - optional dependency
-            from ._otlp_http import OtlpHttpTransport  # noqa: PLC0415
+            from ._encode import OtlpEncoder  # noqa: PLC0415 - optional dependency
+            from ._http import OtlpHttpTransport  # noqa: PLC0415
         except ImportError as exc:
             raise ImportError(INSTALL_HINT) from exc
         encoder = OtlpEncoder(genai_semconv=genai_semconv, max_request_bytes=max_request_bytes)

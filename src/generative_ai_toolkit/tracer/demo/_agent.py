@@ -25,12 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from ._base import BaseTracer
-from ._console import HumanReadableTracer
-from ._sqlite import SqliteTracer
-from ._sqlite_schema import DB_PATH_ENV, default_db_path
-from ._tee import TeeTracer
-from ._traced import traced
+from .._base import BaseTracer
+from .._console import HumanReadableTracer
+from .._tee import TeeTracer
+from .._traced import traced
+from ..sqlite import DB_PATH_ENV, SqliteTracer, default_db_path
 
 MODEL_ID: Final = "fake-model-1"
 Message = dict[str, Any]
@@ -390,7 +389,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     if program != "gat-traces":
         print("\n(or activate the virtualenv, and `gat-traces` is on your PATH)")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -24,10 +24,10 @@ from typing import Any, Final
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from ._freeze import safe_str
-from ._genai_semconv import genai_attributes
-from ._json_encode import encode_value
-from ._trace import Trace
+from .._freeze import safe_str
+from .._genai_semconv import genai_attributes
+from .._json_encode import encode_value
+from .._trace import Trace
 
 _KINDS: Final[dict[str, Span.SpanKind.ValueType]] = {
     "INTERNAL": Span.SPAN_KIND_INTERNAL,

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Final
 
-from ._export import BatchRejectedError, RetryableError
+from .._writer import BatchRejectedError, RetryableError
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
 

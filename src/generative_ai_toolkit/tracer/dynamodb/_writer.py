@@ -23,9 +23,9 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from ._dynamodb_item import Item
-from ._export import RetryableError
-from ._trace import Trace
+from .._trace import Trace
+from .._writer import RetryableError
+from ._item import Item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

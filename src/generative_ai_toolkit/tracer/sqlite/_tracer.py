@@ -12,14 +12,14 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from ._clock import Clock
-from ._export import DEFAULT_SCHEDULE_DELAY
-from ._exporting import StoringTracer
-from ._ids import IdGenerator
-from ._sqlite_query import SqliteQuery
-from ._sqlite_schema import BUSY_TIMEOUT_MS, connect, default_db_path
-from ._sqlite_writer import DEFAULT_MAX_SPAN_BYTES, SqliteSpanWriter, apply_retention
-from ._trace import Scope
+from .._clock import Clock
+from .._export import DEFAULT_SCHEDULE_DELAY
+from .._exporting import StoringTracer
+from .._ids import IdGenerator
+from .._span import Scope
+from ._query import SqliteQuery
+from ._schema import BUSY_TIMEOUT_MS, connect, default_db_path
+from ._writer import DEFAULT_MAX_SPAN_BYTES, SqliteSpanWriter, apply_retention
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
 

@@ -21,12 +21,13 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationSc
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from ._codec import TRUNCATED_KEYS_ATTRIBUTE
-from ._genai_semconv import genai_attributes
-from ._otlp_config import DEFAULT_MAX_REQUEST_BYTES
-from ._otlp_values import fill_attributes, fill_outcome, fill_span, set_value, valid_text
-from ._otlp_wire import SpanWireEncoder, any_value_bytes, field, span_fields_bytes, varint
-from ._trace import Scope, Trace
+from .._codec import TRUNCATED_KEYS_ATTRIBUTE
+from .._genai_semconv import genai_attributes
+from .._span import Scope
+from .._trace import Trace
+from ._config import DEFAULT_MAX_REQUEST_BYTES
+from ._values import fill_attributes, fill_outcome, fill_span, set_value, valid_text
+from ._wire import SpanWireEncoder, any_value_bytes, field, span_fields_bytes, varint
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
 

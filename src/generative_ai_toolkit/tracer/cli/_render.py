@@ -7,11 +7,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ._genai_semconv import MODEL_ATTRIBUTE, token_usage
-from ._human_format import DETAILS, format_timestamp_ms, value_text
-from ._json_encode import SpanJsonEncoder
-from ._query import ConversationSummary, SpanNode
-from ._trace import Trace
+from .._genai_semconv import MODEL_ATTRIBUTE, token_usage
+from .._human_format import DETAILS, format_timestamp_ms, value_text
+from .._json_encode import SpanJsonEncoder
+from .._query import ConversationSummary, SpanNode
+from .._trace import Trace
 
 #: Attributes shown after a span's name in a tree, when present.
 LABEL_KEYS: Final = ("ai.agent.name", "ai.tool.name", MODEL_ATTRIBUTE)

@@ -21,7 +21,7 @@ from typing import Any, Final
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from ._trace import Trace
+from .._trace import Trace
 
 _VARINT1: Final = [bytes((i,)) for i in range(128)]
 _TIMES: Final = struct.Struct("<BQBQ")  # start (field 7) and end (field 8), fixed64 each

@@ -1,19 +1,4 @@
-"""``DynamoDbTracer``: spans stored in a DynamoDB table, written in the background in batches.
-
-```python
-from generative_ai_toolkit.tracer.dynamodb import DynamoDbTracer
-
-tracer = DynamoDbTracer(
-    table_name="MyTracesTable",
-    identifier="MyAgent",
-    conversation_id_gsi_name="conversation_index",
-)
-```
-
-This module imports without boto3; constructing a tracer needs it
-(``pip install generative-ai-toolkit-tracing[dynamodb]``). The table layout, the index, TTL and
-the cost of each query are described in ``docs/dynamodb.md``.
-"""
+"""``DynamoDbTracer`` and the client it makes: spans batched into a table in the background."""
 
 from __future__ import annotations
 
@@ -21,14 +6,15 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Final
 
-from ._clock import Clock
-from ._dynamodb_item import Item, span_to_item
-from ._dynamodb_reader import DynamoDbTraceQuery, TableSetupError
-from ._dynamodb_reader import verify_table as verify_table_setup
-from ._export import DEFAULT_SCHEDULE_DELAY
-from ._exporting import StoringTracer
-from ._ids import IdGenerator
-from ._trace import Scope, Trace
+from .._clock import Clock
+from .._export import DEFAULT_SCHEDULE_DELAY
+from .._exporting import StoringTracer
+from .._ids import IdGenerator
+from .._span import Scope
+from .._trace import Trace
+from ._item import Item, span_to_item
+from ._reader import DynamoDbTraceQuery, TableSetupError
+from ._reader import verify_table as verify_table_setup
 
 if TYPE_CHECKING:
     import boto3
@@ -112,7 +98,7 @@ class DynamoDbTracer(StoringTracer):
         if expire_after is not None and expire_after <= 0:
             raise ValueError(f"expire_after must be positive seconds, not {expire_after!r}")
         try:
-            from ._dynamodb_writer import DynamoDbWriter  # noqa: PLC0415 - needs botocore
+            from ._writer import DynamoDbWriter  # noqa: PLC0415 - needs botocore
         except ImportError as exc:
             raise ImportError(INSTALL_HINT) from exc
 

@@ -24,15 +24,16 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from ._codec import (
+from .._codec import (
     TRUNCATED_KEYS_ATTRIBUTE,
     decode_stored_attributes,
     encode_attributes,
     encode_attributes_within,
     from_tagged,
 )
-from ._query import AUTH_CONTEXT, CONVERSATION_ID, conversation_key
-from ._trace import DEFAULT_SCOPE, Scope, Trace
+from .._query import AUTH_CONTEXT, CONVERSATION_ID, conversation_key
+from .._span import DEFAULT_SCOPE, Scope
+from .._trace import Trace
 
 #: DynamoDB's item size limit (attribute names plus values, UTF-8).
 MAX_ITEM_BYTES: Final = 400 * 1024

@@ -12,8 +12,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from ._dynamodb_item import index_text, item_to_span, partition_key, read_header
-from ._query import (
+from .._query import (
     AUTH_CONTEXT,
     CONVERSATION_ID,
     ConversationFilter,
@@ -25,7 +24,8 @@ from ._query import (
     sorted_by_start,
     summarize,
 )
-from ._trace import Trace
+from .._trace import Trace
+from ._item import index_text, item_to_span, partition_key, read_header
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

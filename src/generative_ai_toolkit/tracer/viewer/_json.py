@@ -11,11 +11,12 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from ._genai_semconv import MODEL_ATTRIBUTE, token_usage
-from ._human_format import value_text
-from ._json_encode import format_datetime_text, to_json_safe
-from ._query import ConversationFilter, ConversationSummary, SpanNode
-from ._trace import Trace, ns_from_datetime
+from .._clock import ns_from_datetime
+from .._genai_semconv import MODEL_ATTRIBUTE, token_usage
+from .._human_format import value_text
+from .._json_encode import format_datetime_text, to_json_safe
+from .._query import ConversationFilter, ConversationSummary, SpanNode
+from .._trace import Trace
 
 #: Attributes shown next to a span's name (as in ``gat-traces show``).
 LABEL_KEYS: Final = ("ai.agent.name", "ai.tool.name", MODEL_ATTRIBUTE)

@@ -16,10 +16,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from ._codec import encode_attributes, encode_attributes_within
-from ._export import RetryableError
-from ._query import AUTH_CONTEXT, CONVERSATION_ID, conversation_key
-from ._sqlite_schema import (
+from .._codec import encode_attributes, encode_attributes_within
+from .._query import AUTH_CONTEXT, CONVERSATION_ID, conversation_key
+from .._trace import Trace
+from .._writer import RetryableError
+from ._schema import (
     BUSY_TIMEOUT_MS,
     REBUILD_CONVERSATIONS,
     connect,
@@ -27,7 +28,6 @@ from ._sqlite_schema import (
     is_busy,
     run_script,
 )
-from ._trace import Trace
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
 

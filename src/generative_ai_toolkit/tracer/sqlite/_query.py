@@ -17,8 +17,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from ._codec import decode_attributes, decode_stored_attributes
-from ._query import (
+from .._clock import datetime_from_ns, ns_from_datetime
+from .._codec import decode_attributes, decode_stored_attributes
+from .._query import (
     AUTH_CONTEXT,
     CONVERSATION_ID,
     ConversationFilter,
@@ -29,8 +30,9 @@ from ._query import (
     matches_filter,
     sorted_by_start,
 )
-from ._sqlite_schema import connect, default_db_path
-from ._trace import DEFAULT_SCOPE, Scope, Trace, datetime_from_ns, ns_from_datetime, stored_span
+from .._span import DEFAULT_SCOPE, Scope
+from .._trace import Trace, stored_span
+from ._schema import connect, default_db_path
 
 #: The columns every span query selects, in the order ``span_from_row`` reads them.
 SPAN_COLUMNS: Final = (

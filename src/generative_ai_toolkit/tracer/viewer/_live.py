@@ -11,9 +11,9 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
-from ._query import ConversationFilter, ConversationSummary, SpanNode, TraceQuery
-from ._trace import Trace
-from ._viewer_json import span_key, span_outline, summary_json
+from .._query import ConversationFilter, ConversationSummary, SpanNode, TraceQuery
+from .._trace import Trace
+from ._json import span_key, span_outline, summary_json
 
 _log = logging.getLogger(__name__)
 

@@ -1,0 +1,173 @@
+"""``gat-traces``: the argument parser and ``main``.
+
+Errors are one line on stderr with exit status 1 (2 for usage errors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sqlite3
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..sqlite import DB_PATH_ENV, TraceDatabaseError
+from ._commands import cmd_export, cmd_import, cmd_list, cmd_show, cmd_tail, parse_time
+from ._serve import add_serve_command
+from ._sources import DEFAULT_GSI, PROG, CliError, Source, one_line
+
+
+def _source_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("source (one of; default: the SQLite file)")
+    exclusive = group.add_mutually_exclusive_group()
+    exclusive.add_argument(
+        "--db",
+        type=Path,
+        metavar="PATH",
+        help=f"SQLite trace database (default: ${DB_PATH_ENV} or ./traces.sqlite3)",
+    )
+    exclusive.add_argument(
+        "--dynamodb", metavar="TABLE", help="DynamoDB table (uses boto3's AWS set-up)"
+    )
+    exclusive.add_argument(
+        "--jsonl", type=Path, metavar="FILE", help="JSON-lines file written by StructuredLogsTracer"
+    )
+    group.add_argument(
+        "--gsi", default=DEFAULT_GSI, help=f"DynamoDB conversation index (default: {DEFAULT_GSI})"
+    )
+    parent.add_argument(
+        "-v", "--verbose", action="store_true", help="show the library's log messages on stderr"
+    )
+    parent.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour output (auto: on a terminal, unless NO_COLOR is set)",
+    )
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``gat-traces`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Find and read traces of LLM agents stored by SqliteTracer, DynamoDbTracer "
+        "or StructuredLogsTracer.",
+        epilog="Run `gat-traces COMMAND --help` for a command's options.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    source = _source_options()
+
+    p = commands.add_parser("list", parents=[source], help="list conversations, newest first")
+    p.description = "List conversations, most recently active first."
+    p.add_argument("--auth-context", help="only this auth context")
+    p.add_argument("--since", type=parse_time, help="active at or after (ISO time or age: 2h)")
+    p.add_argument("--until", type=parse_time, help="started at or before (ISO time or age)")
+    p.add_argument("--errors", action="store_true", help="only conversations with errors")
+    p.add_argument("--search", help="conversation id contains this text")
+    p.add_argument("--limit", type=_positive, default=50, help="at most N (default 50)")
+    p.add_argument("--offset", type=_natural, default=0, help="skip the first N")
+    p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    p.set_defaults(handler=cmd_list)
+
+    p = commands.add_parser(
+        "show", parents=[source], help="show a conversation or a trace as a tree"
+    )
+    p.description = (
+        "Show a conversation (all its traces) or one trace as an indented tree with kinds, "
+        "durations, status, inputs and outputs."
+    )
+    p.add_argument("id", help="conversation id, or a trace id (32 hex digits)")
+    p.add_argument("--trace", action="store_true", help="ID is a trace id")
+    p.add_argument("--auth-context", help="only spans of this auth context")
+    p.add_argument("--json", action="store_true", help="the spans as JSON lines")
+    p.add_argument("--full", action="store_true", help="do not shorten long values")
+    p.add_argument("--width", type=_positive, default=160, help="clip values to this width")
+    p.set_defaults(handler=cmd_show)
+
+    p = commands.add_parser("tail", parents=[source], help="follow new spans as they are written")
+    p.description = "Print spans as they are written, like `tail -f` (Ctrl-C to stop)."
+    p.add_argument("--json", action="store_true", help="JSON lines instead of text")
+    p.add_argument("--all", action="store_true", help="start with the spans already stored")
+    p.add_argument("--count", type=_positive, help="stop after N spans")
+    p.add_argument("--interval", type=float, default=0.5, help="poll every S seconds (0.5)")
+    p.set_defaults(handler=cmd_tail)
+
+    p = commands.add_parser("export", parents=[source], help="write spans as JSON lines")
+    p.description = "Write spans as JSON lines in the StructuredLogsTracer format."
+    p.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+    p.add_argument("--conversation", help="only this conversation")
+    p.add_argument("--trace-id", help="only this trace")
+    p.set_defaults(handler=cmd_export)
+
+    p = commands.add_parser(
+        "import", parents=[source], help="store spans from StructuredLogsTracer JSON lines"
+    )
+    p.description = (
+        "Store the spans of a JSON-lines file (StructuredLogsTracer output, or `export`) in the "
+        "SQLite file or DynamoDB table. Spans already stored are skipped (SQLite)."
+    )
+    p.add_argument("file", type=Path, help="JSON-lines file, or - for stdin")
+    p.set_defaults(handler=cmd_import)
+
+    add_serve_command(commands, source)
+    return parser
+
+
+def _positive(text: str) -> int:
+    value = _natural(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
+    return value
+
+
+def _natural(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text}")
+    return value
+
+
+def _configure_logging(*, verbose: bool) -> None:
+    # The library logs retries and warnings; the CLI reports failures as one line itself.
+    logger = logging.getLogger("generative_ai_toolkit.tracer")
+    logger.propagate = False
+    if verbose:
+        handler: logging.Handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s: %(message)s"))
+        logger.setLevel(logging.INFO)
+    else:
+        handler = logging.NullHandler()
+    logger.addHandler(handler)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``gat-traces``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    _configure_logging(verbose=args.verbose)
+    args.source = Source(db=args.db, dynamodb=args.dynamodb, gsi=args.gsi, jsonl=args.jsonl)
+    out = sys.stdout
+    try:
+        return int(args.handler(args, out))
+    except CliError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # Piped into `head`: stop quietly, and keep Python from complaining at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    except (TraceDatabaseError, sqlite3.Error, OSError, ValueError) as exc:
+        print(f"{PROG}: error: {one_line(exc)}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - a store's own errors (botocore ...): one line
+        print(f"{PROG}: error: {type(exc).__name__}: {one_line(exc)}", file=sys.stderr)
+        return 1

@@ -1,0 +1,5 @@
+"""``python -m generative_ai_toolkit.tracer.demo``."""
+
+from ._agent import main
+
+raise SystemExit(main())
