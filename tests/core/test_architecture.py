@@ -179,7 +179,16 @@ PUBLIC: dict[str, set[str]] = {
         "TraceDatabaseError",
         "default_db_path",
     },
-    f"{PREFIX}.testing": {"SequentialIds", "StepClock", "ended_span"},
+    f"{PREFIX}.testing": {
+        "SequentialIds",
+        "Spans",
+        "StepClock",
+        "TokenUsage",
+        "assert_called_tool",
+        "assert_no_errors",
+        "assert_tool_order",
+        "ended_span",
+    },
     f"{PREFIX}.viewer": {
         "CONTENT_SECURITY_POLICY",
         "ReloadingQuery",
