@@ -187,8 +187,10 @@ PUBLIC: dict[str, set[str]] = {
         "assert_called_tool",
         "assert_no_errors",
         "assert_tool_order",
+        "capture_spans",
         "ended_span",
     },
+    f"{PREFIX}.testing.pytest_plugin": {"gat_tracer"},
     f"{PREFIX}.viewer": {
         "CONTENT_SECURITY_POLICY",
         "ReloadingQuery",

@@ -14,10 +14,13 @@ assert_called_tool(spans, "get_weather", input={"city": "Paris"}, times=1)
 assert_no_errors(spans)
 ```
 
-This part imports only the core.
+``capture_spans(tracer)`` records what any existing tracer ends inside a block. The pytest
+plugin (``pytest_plugin``, installed with the package) adds the ``gat_tracer`` fixture. This
+part imports only the core, and pytest only in ``pytest_plugin``. See ``docs/testing.md``.
 """
 
 from ._assertions import assert_called_tool, assert_no_errors, assert_tool_order
+from ._capture import capture_spans
 from ._deterministic import SequentialIds, StepClock, ended_span
 from ._spans import Spans, TokenUsage
 
@@ -29,5 +32,6 @@ __all__ = [
     "assert_called_tool",
     "assert_no_errors",
     "assert_tool_order",
+    "capture_spans",
     "ended_span",
 ]
