@@ -39,6 +39,8 @@ def test_records_what_ends_inside_the_block_and_the_tracer_keeps_everything() ->
     with tracer.trace("after"):
         pass
     assert ["parent", "child"] == names(spans)
+    spans._add(tracer.get_traces()[-1])  # a thread's span ending as the block closed
+    assert ["parent", "child"] == names(spans)
     assert ["before", "parent", "child", "after"] == names(tracer.get_traces())
 
 

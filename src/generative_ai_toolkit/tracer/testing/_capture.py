@@ -85,6 +85,7 @@ def capture_spans(*tracers: Tracer) -> Iterator[Spans]:
     finally:
         for hook in attached:
             _detach(hook, spans)
+        spans._close()
 
 
 def _attach(tracer: Tracer, sink: Spans) -> _PersistHook:

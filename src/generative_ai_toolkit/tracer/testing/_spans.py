@@ -35,16 +35,20 @@ class Spans(Sequence[Trace]):
     its block runs; reading it from several threads is safe.
     """
 
-    __slots__ = ("_items", "_lock", "_seen")
+    __slots__ = ("_closed", "_items", "_lock", "_seen")
 
     def __init__(self, spans: Iterable[Trace] = ()) -> None:
         self._items: list[Trace] = sorted(spans, key=_start)
         self._seen: set[int] | None = None
+        self._closed = False
         self._lock = threading.Lock()
 
     def _add(self, span: Trace) -> None:
-        """Insert ``span`` in start order unless it is here already (a capture's sink)."""
+        """Insert ``span`` in start order unless it is here already or ``_close`` was called
+        (a capture's sink)."""
         with self._lock:
+            if self._closed:
+                return  # a thread that ended its span as the capture closed
             seen = self._seen
             if seen is None:
                 seen = self._seen = {id(s) for s in self._items}
@@ -52,6 +56,10 @@ class Spans(Sequence[Trace]):
                 return
             seen.add(id(span))
             bisect.insort(self._items, span, key=_start)
+
+    def _close(self) -> None:
+        with self._lock:
+            self._closed = True
 
     def _snapshot(self) -> list[Trace]:
         with self._lock:
