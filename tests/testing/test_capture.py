@@ -144,6 +144,22 @@ def test_captures_nest_and_each_records_its_own_block() -> None:
     assert "persist" not in vars(tracer)
 
 
+def test_overlapping_captures_that_are_equal_close_their_own_sink() -> None:
+    """Closing the later of two captures (both still empty, so equal) leaves the earlier one
+    recording."""
+    tracer = InMemoryTracer()
+    first = capture_spans(tracer)
+    second = capture_spans(tracer)
+    first_spans = first.__enter__()
+    second_spans = second.__enter__()
+    second.__exit__(None, None, None)
+    with tracer.trace("s"):
+        pass
+    first.__exit__(None, None, None)
+    assert ["s"] == names(first_spans)
+    assert [] == names(second_spans)
+
+
 def test_spans_from_threads_and_tasks_inside_the_block_count() -> None:
     """Threads (without context propagation) and asyncio tasks end spans into one capture."""
     tracer = InMemoryTracer(memory_size=10_000)

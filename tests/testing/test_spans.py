@@ -49,6 +49,21 @@ def test_spans_are_a_sequence_in_start_order() -> None:
     assert "Spans(['early', 'middle', 'late'])" == repr(spans)
 
 
+def test_spans_compare_with_lists_and_each_other() -> None:
+    """Equal when they hold the same spans in the same order; unhashable, like a list."""
+    first = ended_span("first", trace_id=1, span_id=1, start_ns=1)
+    second = ended_span("second", trace_id=1, span_id=2, start_ns=2)
+    spans = Spans([second, first])
+    assert [first, second] == spans
+    assert spans == (first, second)
+    assert Spans([first, second]) == spans
+    assert [] == Spans()
+    assert [second, first] != spans
+    assert spans != "first, second"
+    with pytest.raises(TypeError):
+        hash(spans)
+
+
 def test_tool_calls_are_the_tool_invocations_by_name(spans: Spans) -> None:
     """``tool_calls()`` all of them, ``tool_calls(name)`` one tool's."""
     assert ["get_weather", "calculator", "lookup_order"] == spans.tool_calls().values(

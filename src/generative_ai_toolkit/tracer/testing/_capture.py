@@ -101,8 +101,9 @@ def _attach(tracer: Tracer, sink: Spans) -> _PersistHook:
 
 def _detach(hook: _PersistHook, sink: Spans) -> None:
     with _hooks_lock:
+        # By identity: two captures' Spans may well be equal (both empty, say).
         sinks = list(hook.sinks)
-        sinks.remove(sink)
+        del sinks[next(i for i, s in enumerate(sinks) if s is sink)]
         hook.sinks = tuple(sinks)
         if not sinks:
             del _hooks[id(hook.tracer)]

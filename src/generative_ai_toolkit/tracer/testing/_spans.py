@@ -30,8 +30,9 @@ class TokenUsage:
 class Spans(Sequence[Trace]):
     """Ended spans, ordered by start time (spans starting together keep their given order).
 
-    A sequence of ``Trace``: index it, slice it (a slice is a ``Spans``), iterate it. The queries
-    return new ``Spans`` and never change this one. ``capture_spans`` yields one that grows while
+    A sequence of ``Trace``: index it, slice it (a slice is a ``Spans``), iterate it, compare it
+    with a list (``[] == spans.errors()``). The queries return new ``Spans`` and never change
+    this one. ``capture_spans`` yields one that grows while
     its block runs; reading it from several threads is safe.
     """
 
@@ -83,6 +84,17 @@ class Spans(Sequence[Trace]):
 
     def __iter__(self) -> Iterator[Trace]:
         return iter(self._snapshot())
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to a ``Spans``, list or tuple holding equal spans in the same order."""
+        if isinstance(other, Spans):
+            return self._snapshot() == other._snapshot()
+        if isinstance(other, (list, tuple)):
+            return self._snapshot() == list(other)
+        return NotImplemented
+
+    # Unhashable like a list: a capture fills it while its block runs.
+    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"Spans({[span.span_name for span in self._snapshot()]!r})"
