@@ -83,7 +83,7 @@ def test_values_are_bare_words_or_json() -> None:
 
 def test_kind_status_type_and_errors_show_when_they_say_something() -> None:
     """INTERNAL and UNSET are left out, a trace type equal to the name too; an ERROR span
-    without an error attribute shows its exception."""
+    without an error attribute shows its exception; a name stays on one line."""
     spans = Spans(
         [
             ended_span("plain", trace_id=1, span_id=1, start_ns=1),
@@ -102,6 +102,7 @@ def test_kind_status_type_and_errors_show_when_they_say_something() -> None:
                 },
             ),
             ended_span("bare-error", trace_id=1, span_id=3, start_ns=3, status="ERROR"),
+            ended_span("two\nlines", trace_id=1, span_id=4, start_ns=4),
         ]
     )
     assert (
@@ -109,7 +110,8 @@ def test_kind_status_type_and_errors_show_when_they_say_something() -> None:
             """\
             plain
               fetch CLIENT ERROR type=http error="TimeoutError: read timed out"
-            bare-error ERROR error=ERROR
+            bare-error ERROR
+            two\\nlines
             """
         )
         == spans.as_tree()

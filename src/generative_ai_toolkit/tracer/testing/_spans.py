@@ -32,8 +32,8 @@ class Spans(Sequence[Trace]):
 
     A sequence of ``Trace``: index it, slice it (a slice is a ``Spans``), iterate it, compare it
     with a list (``[] == spans.errors()``). The queries return new ``Spans`` and never change
-    this one. ``capture_spans`` yields one that grows while
-    its block runs; reading it from several threads is safe.
+    this one. ``capture_spans`` yields one that grows while its block runs; reading it from
+    several threads is safe.
     """
 
     __slots__ = ("_closed", "_items", "_lock", "_seen")

@@ -67,7 +67,7 @@ def span_line(span: Trace, attributes: Sequence[str] = ()) -> str:
     span's name.
     """
     attrs = span._attrs
-    parts = [span._name]
+    parts = [span._name.replace("\r", "\\r").replace("\n", "\\n")]  # one line per span
     if span._kind != "INTERNAL":
         parts.append(span._kind)
     if span._status != "UNSET":
@@ -88,15 +88,15 @@ def span_line(span: Trace, attributes: Sequence[str] = ()) -> str:
 
 def error_text(span: Trace) -> str | None:
     """What went wrong in ``span``: its tool or LLM error attribute, else, when its status is
-    ``ERROR``, ``<exception.type>: <exception.message>``; ``None`` when nothing did."""
+    ``ERROR``, ``<exception.type>: <exception.message>``; ``None`` when nothing says."""
     attrs = span._attrs
     for key in ERROR_KEYS:
         if key in attrs:
             return value_text(attrs[key])
-    if span._status != "ERROR":
+    if span._status != "ERROR" or "exception.type" not in attrs:
         return None
     if "exception.message" not in attrs:
-        return value_text(attrs.get("exception.type", "ERROR"))
+        return value_text(attrs["exception.type"])
     kind = value_text(attrs.get("exception.type", "Exception"))
     return f"{kind}: {value_text(attrs['exception.message'])}"
 
