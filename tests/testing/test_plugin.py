@@ -91,7 +91,7 @@ def test_a_failing_assertion_shows_the_spans_as_a_tree(pytester: pytest.Pytester
 
 def test_the_fixture_comes_from_the_installed_entry_point(pytester: pytest.Pytester) -> None:
     """Blocking the plugin by its entry-point name removes the fixture; where plugins are not
-    loaded automatically, ``-p`` with that name loads it."""
+    loaded automatically, ``-p`` with that name loads it, and so does ``pytest_plugins``."""
     pytester.makepyfile(AGENT_TESTS)
     blocked = pytester.runpytest("-p", f"no:{PLUGIN}")
     blocked.assert_outcomes(errors=2)
@@ -100,6 +100,10 @@ def test_the_fixture_comes_from_the_installed_entry_point(pytester: pytest.Pytes
     with pytest.MonkeyPatch.context() as env:
         env.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
         pytester.runpytest("-p", PLUGIN).assert_outcomes(passed=1, failed=1)
+        pytester.makeconftest(
+            'pytest_plugins = ["generative_ai_toolkit.tracer.testing.pytest_plugin"]'
+        )
+        pytester.runpytest().assert_outcomes(passed=1, failed=1)
 
 
 def test_suites_that_do_not_use_it_run_as_without_it(pytester: pytest.Pytester) -> None:
