@@ -29,7 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     "otlp": set(),
     "viewer": set(),
     # The applications compose the stores and the viewer; they read only through TraceQuery.
-    "cli": {"sqlite", "dynamodb", "viewer"},
+    "cli": {"sqlite", "dynamodb", "otlp", "viewer"},
     "demo": {"sqlite"},
 }
 
@@ -164,7 +164,7 @@ PUBLIC: dict[str, set[str]] = {
         "traced",
         "with_current_context",
     },
-    f"{PREFIX}.otlp": {"OtlpSpanWriter", "OtlpTracer"},
+    f"{PREFIX}.otlp": {"OtlpReceiver", "OtlpSpanWriter", "OtlpTracer"},
     f"{PREFIX}.dynamodb": {
         "DynamoDbTraceQuery",
         "DynamoDbTracer",
