@@ -17,7 +17,7 @@ import pytest
 
 from generative_ai_toolkit.tracer import InMemoryTracer, SpanListQuery, StructuredLogsTracer
 from generative_ai_toolkit.tracer.viewer._live import ReloadingQuery
-from generative_ai_toolkit.tracer.viewer._server import (
+from generative_ai_toolkit.tracer.viewer import (
     CONTENT_SECURITY_POLICY,
     ViewerServer,
     check_bind_address,
