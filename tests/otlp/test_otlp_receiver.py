@@ -465,3 +465,85 @@ def test_our_exporter_marks_what_it_changed_on_the_wire() -> None:
         "added": ["gen_ai.conversation.id", "gen_ai.tool.name", "gen_ai.tool.call.arguments"],
         "inherited": 1,
     } == json.loads(marker)
+
+
+def test_strands_agents_spans_map_messages_tools_and_answers_from_their_events(
+    sdk: TracerProvider, store: InMemoryTracer
+) -> None:
+    """Strands Agents' shape (its default conventions): messages in ``gen_ai.*.message`` and
+    ``gen_ai.choice`` events holding Bedrock content blocks, usage on the chat span."""
+    tracer = sdk.get_tracer("strands.telemetry.tracer")
+    user = json.dumps([{"text": "Weather in Paris?"}])
+    with tracer.start_as_current_span("invoke_agent weather_agent") as agent:
+        agent.set_attributes(
+            {
+                "gen_ai.operation.name": "invoke_agent",
+                "gen_ai.system": "strands-agents",
+                "gen_ai.agent.name": "weather_agent",
+                "gen_ai.request.model": "us.amazon.nova-pro-v1:0",
+                "session.id": "strands-session",
+            }
+        )
+        agent.add_event("gen_ai.user.message", {"content": user})
+        with tracer.start_as_current_span("execute_event_loop_cycle") as cycle:
+            cycle.set_attribute("event_loop.cycle_id", "c1")
+            with tracer.start_as_current_span("chat") as chat:
+                chat.set_attributes(
+                    {
+                        "gen_ai.operation.name": "chat",
+                        "gen_ai.request.model": "us.amazon.nova-pro-v1:0",
+                        "gen_ai.usage.prompt_tokens": 30,
+                        "gen_ai.usage.input_tokens": 30,
+                        "gen_ai.usage.completion_tokens": 10,
+                        "gen_ai.usage.output_tokens": 10,
+                        "gen_ai.usage.total_tokens": 40,
+                    }
+                )
+                chat.add_event("gen_ai.user.message", {"content": user})
+                tool_use = {"toolUse": {"toolUseId": "t1", "name": "weather", "input": {"c": "P"}}}
+                chat.add_event(
+                    "gen_ai.choice",
+                    {"finish_reason": "tool_use", "message": json.dumps([tool_use])},
+                )
+            with tracer.start_as_current_span("execute_tool weather") as tool:
+                tool.set_attributes(
+                    {
+                        "gen_ai.operation.name": "execute_tool",
+                        "gen_ai.tool.name": "weather",
+                        "gen_ai.tool.call.id": "t1",
+                        "gen_ai.tool.status": "success",
+                    }
+                )
+                tool.add_event(
+                    "gen_ai.tool.message",
+                    {"role": "tool", "content": json.dumps({"c": "P"}), "id": "t1"},
+                )
+                tool.add_event(
+                    "gen_ai.choice", {"message": json.dumps([{"text": "sunny"}]), "id": "t1"}
+                )
+        agent.add_event("gen_ai.choice", {"message": "It is sunny.", "finish_reason": "end_turn"})
+    spans = by_name(store)
+    chat_attrs = spans["chat"].attributes
+    assert [{"role": "user", "content": [{"text": "Weather in Paris?"}]}] == chat_attrs[
+        "ai.llm.request.messages"
+    ]
+    assert {"message": {"role": "assistant", "content": [tool_use]}} == chat_attrs[
+        "ai.llm.response.output"
+    ]
+    assert ("tool_use", 40) == (
+        chat_attrs["ai.llm.response.stop.reason"],
+        chat_attrs["ai.llm.response.usage"]["totalTokens"],
+    )
+    tool_attrs = spans["execute_tool weather"].attributes
+    assert ({"c": "P"}, [{"text": "sunny"}], "t1") == (
+        tool_attrs["ai.tool.input"],
+        tool_attrs["ai.tool.output"],
+        tool_attrs["ai.tool.use.id"],
+    )
+    agent_attrs = spans["invoke_agent weather_agent"].attributes
+    assert ("Weather in Paris?", "It is sunny.") == (
+        agent_attrs["ai.user.input"],
+        agent_attrs["ai.agent.response"],
+    )
+    assert "ai.llm.request.messages" not in spans["execute_event_loop_cycle"].attributes
+    assert {"strands-session"} == {s.attributes["ai.conversation.id"] for s in spans.values()}

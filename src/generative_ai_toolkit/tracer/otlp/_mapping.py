@@ -80,6 +80,21 @@ _FLAT_MESSAGE: Final = re.compile(
 def map_foreign_attributes(attrs: dict[str, Any]) -> None:
     """Add our ``ai.*`` keys for the foreign ones in ``attrs`` (in place; originals kept)."""
     _set_type(attrs)
+    _rename(attrs)
+    _set_usage(attrs)
+    kind = attrs.get("ai.trace.type")
+    if kind == "tool-invocation":
+        _set_tool_io(attrs)
+    elif kind in {"llm-invocation", "converse"}:
+        _set_messages(attrs)
+        if kind == "converse":
+            _set_turn_io(attrs)
+    model = attrs.get("ai.llm.request.model.id")
+    if kind == "llm-invocation" and isinstance(model, str) and "peer.service" not in attrs:
+        attrs["peer.service"] = f"llm:{model}"
+
+
+def _rename(attrs: dict[str, Any]) -> None:
     for ours, theirs in _RENAMES:
         if ours not in attrs:
             for key in theirs:
@@ -87,16 +102,6 @@ def map_foreign_attributes(attrs: dict[str, Any]) -> None:
                 if value is not None and value != "":
                     attrs[ours] = value if isinstance(value, str) else json.dumps(value)
                     break
-    _set_usage(attrs)
-    _set_messages(attrs)
-    kind = attrs.get("ai.trace.type")
-    if kind == "tool-invocation":
-        _set_tool_io(attrs)
-    elif kind == "converse":
-        _set_turn_io(attrs)
-    model = attrs.get("ai.llm.request.model.id")
-    if kind == "llm-invocation" and isinstance(model, str) and "peer.service" not in attrs:
-        attrs["peer.service"] = f"llm:{model}"
 
 
 def _set_type(attrs: dict[str, Any]) -> None:
@@ -193,9 +198,9 @@ def _event_messages(attrs: Mapping[str, Any]) -> tuple[list[Any], list[Any]]:
             content = _json(event.get("content"))
             inputs.append({"role": _MESSAGE_EVENTS[name], "content": content})
         elif name == "gen_ai.choice":
-            message = _json(event.get("message"))
-            if not isinstance(message, Mapping):
-                message = {"role": "assistant", "content": _json(event.get("content"))}
+            message = _json(event.get("message", event.get("content")))
+            if not isinstance(message, Mapping) or "role" not in message:
+                message = {"role": "assistant", "content": message}  # Strands: content only
             outputs.append({**message, "finish_reason": event.get("finish_reason")})
         elif name == "gen_ai.client.inference.operation.details":
             inputs.extend(_as_list(_json(event.get("gen_ai.input.messages"))))
@@ -260,16 +265,27 @@ def _tool_use(call: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _set_tool_io(attrs: dict[str, Any]) -> None:
+    events = {
+        event.get("name"): event
+        for event in _as_list(attrs.get("otel.events"))
+        if isinstance(event, Mapping)
+    }
     if "ai.tool.input" not in attrs:
         for key in ("gen_ai.tool.call.arguments", "tool.parameters", "input.value"):
             if key in attrs:
                 attrs["ai.tool.input"] = _json(attrs[key])
                 break
+        else:
+            if "content" in events.get("gen_ai.tool.message", {}):  # Strands: the tool's input
+                attrs["ai.tool.input"] = _json(events["gen_ai.tool.message"]["content"])
     if "ai.tool.output" not in attrs:
         for key in ("gen_ai.tool.call.result", "output.value"):
             if key in attrs:
                 attrs["ai.tool.output"] = _json(attrs[key])
                 break
+        else:
+            if "message" in events.get("gen_ai.choice", {}):  # Strands: the tool's result
+                attrs["ai.tool.output"] = _json(events["gen_ai.choice"]["message"])
     if "ai.tool.error" not in attrs:
         error = attrs.get("exception.message", attrs.get("otel.status_description"))
         if error is not None:
