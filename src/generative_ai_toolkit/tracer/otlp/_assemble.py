@@ -56,11 +56,11 @@ class TraceAssembler:
         ready: list[Trace] = []
         with self._lock:
             for draft in drafts:
-                known: dict[str, Any] = {
-                    key: draft.attrs[key] for key in SHARED_KEYS if key in draft.attrs
-                }
-                if known:
-                    self._remember(draft.trace_id, known)
+                attrs = draft.attrs
+                if "ai.conversation.id" in attrs or "ai.auth.context" in attrs:
+                    known: dict[str, Any] = {k: attrs[k] for k in SHARED_KEYS if k in attrs}
+                    if self._shared.get(draft.trace_id) != known:
+                        self._remember(draft.trace_id, known)
             for draft in drafts:
                 trace_id = draft.trace_id
                 shared = self._shared.get(trace_id)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -63,10 +63,7 @@ class SpanDraft:
     resource: dict[str, Any]
     scope: Scope
     inherited: int
-
-    @property
-    def trace_id(self) -> int:
-        return int.from_bytes(self.message.trace_id, "big")
+    trace_id: int
 
     @property
     def is_root(self) -> bool:
@@ -100,7 +97,7 @@ def parse_request(body: bytes, *, json_body: bool) -> ExportTraceServiceRequest:
     request = ExportTraceServiceRequest()
     try:
         if json_body:
-            data = json.loads(body)
+            data = _repaired(json.loads(body))
             if not isinstance(data, dict):
                 raise UndecodableError("the JSON body is not an object")
             _hex_ids_to_base64(data)
@@ -130,7 +127,16 @@ def decode_spans(request: ExportTraceServiceRequest) -> DecodedBatch:
                     if len(batch.errors) < 3:
                         batch.errors.append(str(exc))
                     continue
-                batch.drafts.append(SpanDraft(message, attrs, resource, scope, inherited))
+                batch.drafts.append(
+                    SpanDraft(
+                        message,
+                        attrs,
+                        resource,
+                        scope,
+                        inherited,
+                        int.from_bytes(message.trace_id, "big"),
+                    )
+                )
     return batch
 
 
@@ -153,7 +159,7 @@ def _span_attributes(message: Span) -> tuple[dict[str, Any], int]:
         return attrs, _restore_own_export(attrs, marker)
     _add_events_and_links(message, attrs)
     if message.status.code == Status.STATUS_CODE_ERROR and message.status.message:
-        attrs.setdefault(STATUS_MESSAGE_ATTRIBUTE, _text(message.status.message))
+        attrs.setdefault(STATUS_MESSAGE_ATTRIBUTE, message.status.message)
     map_foreign_attributes(attrs)
     return attrs, 0
 
@@ -164,7 +170,7 @@ def _span(
     start = message.start_time_unix_nano
     parent_id = int.from_bytes(message.parent_span_id, "big") if message.parent_span_id else 0
     return stored_span(
-        _text(message.name),
+        message.name,
         _KINDS.get(message.kind, "INTERNAL"),
         int.from_bytes(message.trace_id, "big"),
         int.from_bytes(message.span_id, "big"),
@@ -219,9 +225,7 @@ def _add_events_and_links(message: Span, attrs: dict[str, Any]) -> None:
                 if theirs in event_attrs and ours not in attrs:
                     attrs[ours] = event_attrs[theirs]
             continue
-        events.append(
-            {"name": _text(event.name), "time_unix_nano": event.time_unix_nano, **event_attrs}
-        )
+        events.append({"name": event.name, "time_unix_nano": event.time_unix_nano, **event_attrs})
     if events:
         attrs.setdefault(EVENTS_ATTRIBUTE, events)
     links = [
@@ -240,41 +244,50 @@ def _add_events_and_links(message: Span, attrs: dict[str, Any]) -> None:
 
 
 def _attributes(pairs: Iterable[KeyValue]) -> dict[str, Any]:
-    return {_text(kv.key): any_value(kv.value) for kv in pairs}
+    # protobuf (upb) validates UTF-8 as it parses, so keys and text need no repair here.
+    return {kv.key: any_value(kv.value) for kv in pairs}
 
 
-def any_value(value: AnyValue) -> Any:  # noqa: PLR0911 - one return per kind
+def any_value(value: AnyValue) -> Any:
     """The Python value of an OTLP ``AnyValue``: text, bool, int, float, list, dict or None.
 
     Bytes become lowercase hex text (our stores keep text, and Phoenix drops bytes values).
     """
     kind = value.WhichOneof("value")
-    if kind == "string_value":
-        return _text(value.string_value)
-    if kind == "int_value":
-        return value.int_value
-    if kind == "double_value":
-        return value.double_value
-    if kind == "bool_value":
-        return value.bool_value
-    if kind == "array_value":
-        return [any_value(item) for item in value.array_value.values]
-    if kind == "kvlist_value":
-        return _attributes(value.kvlist_value.values)
-    if kind == "bytes_value":
-        return value.bytes_value.hex()
-    return None
+    return None if kind is None else _VALUES[kind](value)
 
 
-def _text(text: str) -> str:
-    # protobuf's Python runtime may hand back lone surrogates from invalid UTF-8 in some builds.
-    return text.encode("utf-8", "replace").decode("utf-8")
+_VALUES: Final[dict[str, Callable[[AnyValue], Any]]] = {
+    "string_value": lambda value: value.string_value,
+    "int_value": lambda value: value.int_value,
+    "double_value": lambda value: value.double_value,
+    "bool_value": lambda value: value.bool_value,
+    "array_value": lambda value: [any_value(item) for item in value.array_value.values],
+    "kvlist_value": lambda value: _attributes(value.kvlist_value.values),
+    "bytes_value": lambda value: value.bytes_value.hex(),
+}
+
+
+def _repaired(data: Any) -> Any:
+    """``data`` from ``json.loads`` with lone surrogates (``"\\ud83d"``) replaced by U+FFFD, which
+    protobuf refuses: one bad character must not lose the whole request."""
+    if isinstance(data, str):
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError:
+            return data.encode("utf-8", "replace").decode("utf-8")
+        return data
+    if isinstance(data, list):
+        return [_repaired(item) for item in data]
+    if isinstance(data, dict):
+        return {_repaired(key): _repaired(value) for key, value in data.items()}
+    return data
 
 
 def _scope(name: str, version: str) -> Scope:
     if not name and not version:
         return DEFAULT_SCOPE
-    return Scope(name=_text(name) or DEFAULT_SCOPE.name, version=_text(version) or "")
+    return Scope(name=name or DEFAULT_SCOPE.name, version=version)
 
 
 def _hex_ids_to_base64(data: dict[str, Any]) -> None:

@@ -94,11 +94,20 @@ def map_foreign_attributes(attrs: dict[str, Any]) -> None:
         attrs["peer.service"] = f"llm:{model}"
 
 
+_RENAME_SOURCES: Final = frozenset(key for _, theirs in _RENAMES for key in theirs)
+_USAGE_SOURCES: Final = frozenset(key for _, theirs in _USAGE for key in theirs)
+
+
 def _rename(attrs: dict[str, Any]) -> None:
+    present = attrs.keys() & _RENAME_SOURCES
+    if not present:
+        return
     for ours, theirs in _RENAMES:
-        if ours not in attrs:
-            for key in theirs:
-                value = attrs.get(key)
+        if ours in attrs:
+            continue
+        for key in theirs:
+            if key in present:
+                value = attrs[key]
                 if value is not None and value != "":
                     attrs[ours] = value if isinstance(value, str) else json.dumps(value)
                     break
@@ -117,7 +126,7 @@ def _set_type(attrs: dict[str, Any]) -> None:
 
 
 def _set_usage(attrs: dict[str, Any]) -> None:
-    if "ai.llm.response.usage" in attrs:
+    if "ai.llm.response.usage" in attrs or attrs.keys().isdisjoint(_USAGE_SOURCES):
         return
     usage: dict[str, int] = {}
     for ours, theirs in _USAGE:
