@@ -547,3 +547,16 @@ def test_strands_agents_spans_map_messages_tools_and_answers_from_their_events(
     )
     assert "ai.llm.request.messages" not in spans["execute_event_loop_cycle"].attributes
     assert {"strands-session"} == {s.attributes["ai.conversation.id"] for s in spans.values()}
+
+
+def test_a_100_mb_body_is_refused_before_it_is_read(receiver: OtlpReceiver) -> None:
+    """A request announcing 100 MB gets 413 at once; the receiver keeps serving."""
+    host, port = receiver.server_address[:2]
+    connection = http.client.HTTPConnection(str(host), port, timeout=10)
+    connection.putrequest("POST", "/v1/traces")
+    connection.putheader("Content-Type", "application/x-protobuf")
+    connection.putheader("Content-Length", str(100 * 1024 * 1024))
+    connection.endheaders(b"\x0a" * 1024)
+    assert 413 == connection.getresponse().status
+    connection.close()
+    assert 200 == post(receiver, sample_request(1).SerializeToString(), PROTOBUF)[0]
