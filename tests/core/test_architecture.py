@@ -30,7 +30,7 @@ ALLOWED: dict[str, set[str]] = {
     "viewer": set(),
     "testing": set(),
     # The applications compose the stores and the viewer; they read only through TraceQuery.
-    "cli": {"sqlite", "dynamodb", "viewer"},
+    "cli": {"sqlite", "dynamodb", "otlp", "viewer"},
     "demo": {"sqlite"},
 }
 
@@ -165,7 +165,7 @@ PUBLIC: dict[str, set[str]] = {
         "traced",
         "with_current_context",
     },
-    f"{PREFIX}.otlp": {"OtlpSpanWriter", "OtlpTracer"},
+    f"{PREFIX}.otlp": {"OtlpReceiver", "OtlpSpanWriter", "OtlpTracer"},
     f"{PREFIX}.dynamodb": {
         "DynamoDbTraceQuery",
         "DynamoDbTracer",
