@@ -111,7 +111,7 @@ def run(report: Report) -> None:
     )
     # An outrunning sender: a receiver that lets at most 2,000 spans wait for the store.
     small = SPANS // 3
-    _, (light, light_kb) = _round(small, max_pending=2_000)
+    _, (_, light_kb) = _round(small, max_pending=2_000)
     _, (heavy, heavy_kb) = _round(SPANS, max_pending=2_000, queue=SPANS)
     growth = heavy_kb / light_kb
     report.add(
