@@ -67,7 +67,9 @@ def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
         out.writelines(summary_json(s) + "\n" for s in summaries)
         return 0
     if not summaries:
-        print(f"no conversations in {args.source.describe()}", file=sys.stderr)
+        filtered = where != ConversationFilter() or args.offset
+        match = " match these filters" if filtered else ""
+        print(f"no conversations{match} in {args.source.describe()}", file=sys.stderr)
         return 0
     out.write(conversations_table(summaries, _style(args, out)))
     return 0
@@ -184,6 +186,10 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         spans = list(query.get_traces(trace_id=args.trace_id))
     else:
         spans = list(query.get_traces())
+    if not spans and (args.conversation or args.trace_id):
+        what = f"conversation {args.conversation!r}" if args.conversation else None
+        what = what or f"trace {args.trace_id!r}"
+        raise CliError(f"no {what} in {args.source.describe()}")
     progress = Progress("exporting", len(spans), sys.stderr)
     lines = JsonLines()
     target: TextIO
