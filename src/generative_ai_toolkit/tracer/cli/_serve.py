@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import webbrowser
 from pathlib import Path
 from typing import Any, TextIO
@@ -10,6 +11,7 @@ from typing import Any, TextIO
 from .._query import TraceQuery
 from ..viewer import ReloadingQuery, ViewerServer, check_bind_address
 from ..viewer._server import DEFAULT_HOST, DEFAULT_PORT
+from ._sources import CliError, one_line
 
 
 def add_serve_command(commands: Any, source: argparse.ArgumentParser) -> None:
@@ -22,7 +24,9 @@ def add_serve_command(commands: Any, source: argparse.ArgumentParser) -> None:
         f"on {DEFAULT_HOST} (Ctrl-C to stop)."
     )
     p.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on ({DEFAULT_HOST})")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port ({DEFAULT_PORT}; 0: any)")
+    p.add_argument(
+        "--port", type=_port, default=DEFAULT_PORT, help=f"port ({DEFAULT_PORT}; 0: any free port)"
+    )
     p.add_argument(
         "--allow-remote",
         action="store_true",
@@ -43,14 +47,17 @@ def run_serve(args: argparse.Namespace, out: TextIO) -> int:
         query = ReloadingQuery(source.open, lambda: _file_version(path))
     else:
         query = source.open()
-    server = ViewerServer(
-        query,
-        host=args.host,
-        port=args.port,
-        allow_remote=args.allow_remote,
-        poll_interval=args.poll,
-        title=source.describe(),
-    )
+    try:
+        server = ViewerServer(
+            query,
+            host=args.host,
+            port=args.port,
+            allow_remote=args.allow_remote,
+            poll_interval=args.poll,
+            title=source.describe(),
+        )
+    except OSError as exc:
+        raise CliError(_bind_error(exc, args.host, args.port)) from None
     print(f"Serving {source.describe()} at {server.url} (read-only; Ctrl-C to stop)", file=out)
     out.flush()
     if args.open:
@@ -63,6 +70,30 @@ def run_serve(args: argparse.Namespace, out: TextIO) -> int:
         server.stopping.set()
         server.server_close()
     return 0
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port number (0 to 65535): {text}")
+    return value
+
+
+def _bind_error(exc: OSError, host: str, port: int) -> str:
+    where = f"{host} port {port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"cannot listen on {where}: it is in use (another `gat-traces serve`?); "
+            "pass another --port, or --port 0 for any free one"
+        )
+    if exc.errno == errno.EACCES:
+        return f"cannot listen on {where}: permission denied; pass a --port above 1023"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"cannot listen on {where}: no such local address; check --host"
+    return f"cannot listen on {where}: {one_line(exc)}"
 
 
 def _file_version(path: Path) -> object:

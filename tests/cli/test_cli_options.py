@@ -1,0 +1,33 @@
+"""gat-traces options: what --help offers, and values out of range as usage errors."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from .conftest import Run
+
+
+def test_serve_on_a_busy_port_says_what_to_do(run: Run, sample_db: Path) -> None:
+    """A port in use is one line naming the port and the way out, exit 1."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("serve", "--db", sample_db.name, "--port", str(port))
+    expected = (
+        f"gat-traces: error: cannot listen on 127.0.0.1 port {port}: it is in use (another "
+        "`gat-traces serve`?); pass another --port, or --port 0 for any free one\n"
+    )
+    assert (1, expected) == (result.returncode, result.stderr)
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_a_port_out_of_range_is_a_usage_error(run: Run, sample_db: Path, port: str) -> None:
+    """--port outside 0-65535 exits 2 with argparse's usage message, not a traceback."""
+    result = run("serve", "--db", sample_db.name, "--port", port)
+    assert 2 == result.returncode
+    assert "argument --port: not a port number" in result.stderr
+    assert "Traceback" not in result.stderr
