@@ -33,3 +33,13 @@ def test_list_says_when_the_filters_match_nothing(run: Run, sample_db: Path) -> 
     result = run("list", "--db", sample_db.name, "--search", "nothing-like-this")
     expected = (0, "", "no conversations match these filters in sample.sqlite3\n")
     assert expected == (result.returncode, result.stdout, result.stderr)
+
+
+def test_tail_all_prints_the_last_spans_of_a_jsonl_file(
+    run: Run, sample_db: Path, tmp_path: Path
+) -> None:
+    """tail --all --count N on a JSON-lines file prints its last N lines' spans and stops."""
+    run("export", "--db", sample_db.name, "-o", "spans.jsonl")
+    result = run("tail", "--all", "--count", "2", "--json", "--jsonl", "spans.jsonl", timeout=20)
+    assert 0 == result.returncode, result.stderr
+    assert (tmp_path / "spans.jsonl").read_text().splitlines()[-2:] == result.stdout.splitlines()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import io
 import os
@@ -122,6 +123,12 @@ def cmd_tail(args: argparse.Namespace, out: TextIO) -> int:
         shown += 1
         return args.count is not None and shown >= args.count
 
+    if args.all and args.count is not None:
+        # Like `tail -n N`: the last N spans already stored, then stop, even when there are fewer.
+        for span in _last_stored(source, args.count):
+            show(span)
+        out.flush()
+        return 0
     follow = _follow_jsonl(source.jsonl, args) if source.jsonl else _follow_sqlite(source, args)
     try:
         for batch in follow:
@@ -133,6 +140,23 @@ def cmd_tail(args: argparse.Namespace, out: TextIO) -> int:
     except KeyboardInterrupt:
         return 0
     return 0
+
+
+def _last_stored(source: Source, count: int) -> list[Trace]:
+    """The last ``count`` spans in the order they were written."""
+    if source.jsonl:
+        return list(collections.deque(read_jsonl(source.jsonl), maxlen=count))
+    query = source.open()
+    assert isinstance(query, SqliteQuery)
+    end = query.latest_cursor()
+    cursor = max(0, end - count)  # `seq` has no gaps at the end: only the oldest are deleted
+    spans: list[Trace] = []
+    while cursor < end:
+        batch, cursor = query.spans_after(cursor)
+        if not batch:
+            break
+        spans.extend(batch)
+    return spans[-count:]
 
 
 def _follow_sqlite(source: Source, args: argparse.Namespace) -> Iterator[list[Trace]]:

@@ -91,7 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("tail", parents=[source], help="follow new spans as they are written")
     p.description = "Print spans as they are written, like `tail -f` (Ctrl-C to stop)."
     p.add_argument("--json", action="store_true", help="JSON lines instead of text")
-    p.add_argument("--all", action="store_true", help="start with the spans already stored")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="start with the spans already stored (with --count N: print the last N, then stop)",
+    )
     p.add_argument("--count", type=_positive, help="stop after N spans")
     p.add_argument("--interval", type=float, default=0.5, help="poll every S seconds (0.5)")
     p.set_defaults(handler=cmd_tail)
