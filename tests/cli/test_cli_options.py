@@ -31,3 +31,20 @@ def test_a_port_out_of_range_is_a_usage_error(run: Run, sample_db: Path, port: s
     assert 2 == result.returncode
     assert "argument --port: not a port number" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("since", "expected"), [("1w", 0), ("1000w", 3), ("-1000w", 3), ("52000h", 3), ("-5m", 0)]
+)
+def test_since_takes_an_age_in_weeks_and_with_a_minus_sign(
+    run: Run, sample_db: Path, since: str, expected: int
+) -> None:
+    """--since 1w is a week ago; --since -5m is 5m ago, not a missing argument."""
+    result = run("list", "--db", sample_db.name, "--since", since, "--json")
+    assert (0, expected) == (result.returncode, len(result.stdout.splitlines())), result.stderr
+
+
+def test_list_help_names_the_time_units(run: Run) -> None:
+    """`list --help` says which ages --since understands."""
+    result = run("list", "--help")
+    assert "an age: 30s, 15m, 2h, 7d, 1w" in " ".join(result.stdout.split())

@@ -7,13 +7,14 @@ import collections
 import contextlib
 import io
 import os
+import re
 import sqlite3
 import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import Final, TextIO
 
 from .._base import BaseTracer
 from .._query import ConversationFilter, build_tree
@@ -39,18 +40,27 @@ def _style(args: argparse.Namespace, stream: TextIO) -> Style:
     return Style(color=isatty(stream))
 
 
+AGE_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+AGE_PATTERN: Final = re.compile(r"-?(\d+(?:\.\d+)?)([smhdw])")
+TIME_HELP: Final = (
+    "an ISO time (2025-04-15T20:24, UTC unless a zone is given) or an age: 30s, 15m, 2h, 7d, 1w"
+)
+
+
 def parse_time(text: str) -> datetime:
     """ISO time (``2025-04-15T20:24``, UTC when no zone) or an age: ``30s``, ``15m``, ``2h``,
-    ``7d``."""
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    if text and text[-1] in units and text[:-1].replace(".", "", 1).isdigit():
-        return datetime.now(UTC) - timedelta(seconds=float(text[:-1]) * units[text[-1]])
+    ``7d``, ``1w`` ago (``-15m`` too)."""
+    age = AGE_PATTERN.fullmatch(text.strip())
+    if age:
+        seconds = float(age[1]) * AGE_UNITS[age[2]]
+        try:
+            return datetime.now(UTC) - timedelta(seconds=seconds)
+        except OverflowError:
+            raise argparse.ArgumentTypeError(f"too long ago: {text!r}") from None
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not a time: {text!r} (use ISO like 2025-04-15T20:24 or an age like 2h)"
-        ) from None
+        raise argparse.ArgumentTypeError(f"not a time: {text!r} (use {TIME_HELP})") from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 

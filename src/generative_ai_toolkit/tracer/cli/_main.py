@@ -14,7 +14,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..sqlite import DB_PATH_ENV, TraceDatabaseError
-from ._commands import cmd_export, cmd_import, cmd_list, cmd_show, cmd_tail, parse_time
+from ._commands import (
+    AGE_PATTERN,
+    TIME_HELP,
+    cmd_export,
+    cmd_import,
+    cmd_list,
+    cmd_show,
+    cmd_tail,
+    parse_time,
+)
 from ._serve import add_serve_command
 from ._sources import DEFAULT_GSI, PROG, CliError, Source, one_line
 
@@ -62,10 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
     source = _source_options()
 
     p = commands.add_parser("list", parents=[source], help="list conversations, newest first")
-    p.description = "List conversations, most recently active first."
+    p.description = f"List conversations, most recently active first. TIME is {TIME_HELP}."
     p.add_argument("--auth-context", help="only this auth context")
-    p.add_argument("--since", type=parse_time, help="active at or after (ISO time or age: 2h)")
-    p.add_argument("--until", type=parse_time, help="started at or before (ISO time or age)")
+    p.add_argument(
+        "--since",
+        type=parse_time,
+        metavar="TIME",
+        help="active at or after TIME (ISO, or an age: 30s, 15m, 2h, 7d, 1w)",
+    )
+    p.add_argument(
+        "--until", type=parse_time, metavar="TIME", help="started at or before TIME (ISO or age)"
+    )
     p.add_argument("--errors", action="store_true", help="only conversations with errors")
     p.add_argument("--search", help="conversation id contains this text")
     p.add_argument("--limit", type=_positive, default=50, help="at most N (default 50)")
@@ -151,8 +167,20 @@ def _configure_logging(*, verbose: bool) -> None:
     logger.addHandler(handler)
 
 
+def _attach_negative_ages(argv: Sequence[str]) -> list[str]:
+    # argparse takes `-5m` for an option; `--since -5m` means `--since=-5m`.
+    joined: list[str] = []
+    for arg in argv:
+        if joined and joined[-1] in ("--since", "--until") and AGE_PATTERN.fullmatch(arg):
+            joined[-1] = f"{joined[-1]}={arg}"
+        else:
+            joined.append(arg)
+    return joined
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``gat-traces``; returns the exit status."""
+    argv = _attach_negative_ages(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     _configure_logging(verbose=args.verbose)
     args.source = Source(db=args.db, dynamodb=args.dynamodb, gsi=args.gsi, jsonl=args.jsonl)
