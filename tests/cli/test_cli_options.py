@@ -48,3 +48,70 @@ def test_list_help_names_the_time_units(run: Run) -> None:
     """`list --help` says which ages --since understands."""
     result = run("list", "--help")
     assert "an age: 30s, 15m, 2h, 7d, 1w" in " ".join(result.stdout.split())
+
+
+def _help_section(help_text: str, title: str) -> str:
+    """The options listed under ``title`` in a --help text."""
+    section = help_text.split(f"\n{title}", 1)[1].split("\n\n", 1)[0]
+    return " ".join(line.split()[0] for line in section.splitlines()[1:] if line[2:3] == "-")
+
+
+@pytest.mark.parametrize(
+    ("command", "title", "expected"),
+    [
+        ("list", "source", "--db --dynamodb --jsonl --gsi"),
+        ("show", "source", "--db --dynamodb --jsonl --gsi"),
+        ("export", "source", "--db --dynamodb --jsonl --gsi"),
+        ("serve", "source", "--db --dynamodb --jsonl --gsi"),
+        ("tail", "source", "--db --jsonl"),
+        ("import", "where to store", "--db --dynamodb --gsi"),
+    ],
+)
+def test_help_groups_the_sources_each_command_supports(
+    run: Run, command: str, title: str, expected: str
+) -> None:
+    """Every source option is in the source group, and only those the command supports."""
+    result = run(command, "--help")
+    assert expected == _help_section(result.stdout, title)
+
+
+@pytest.mark.parametrize(
+    ("command", "has_color"),
+    [
+        ("list", True),
+        ("show", True),
+        ("tail", True),
+        ("export", False),
+        ("import", False),
+        ("serve", False),
+    ],
+)
+def test_only_commands_that_print_for_people_offer_color(
+    run: Run, command: str, has_color: bool
+) -> None:
+    """--color is offered where it changes the output."""
+    assert has_color == ("--color" in run(command, "--help").stdout)
+
+
+@pytest.mark.parametrize(
+    ("args", "rejected"),
+    [
+        (["import", "f.jsonl", "--jsonl", "g.jsonl"], "--jsonl"),
+        (["tail", "--dynamodb", "T"], "--dynamodb"),
+    ],
+)
+def test_options_a_command_does_not_support_are_usage_errors(
+    run: Run, args: list[str], rejected: str
+) -> None:
+    """import cannot store into a JSON-lines file, tail cannot follow DynamoDB: exit 2."""
+    result = run(*args)
+    assert (2, True) == (result.returncode, f"unrecognized arguments: {rejected}" in result.stderr)
+
+
+def test_version(run: Run) -> None:
+    """--version prints the installed version."""
+    from importlib.metadata import version  # noqa: PLC0415
+
+    result = run("--version")
+    expected = (0, f"gat-traces {version('generative-ai-toolkit-tracing')}\n")
+    assert expected == (result.returncode, result.stdout)

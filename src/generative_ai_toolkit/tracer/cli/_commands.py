@@ -118,8 +118,6 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_tail(args: argparse.Namespace, out: TextIO) -> int:
     source: Source = args.source
-    if source.dynamodb:
-        raise CliError("tail follows a SQLite file or a JSON-lines file, not a DynamoDB table")
     lines = JsonLines()
     style = _style(args, out)
     shown = 0
@@ -246,8 +244,6 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
     source: Source = args.source
-    if source.jsonl:
-        raise CliError("import writes to a SQLite file (--db) or a DynamoDB table (--dynamodb)")
     path: Path = args.file
     total = path.stat().st_size if str(path) != "-" and path.is_file() else None
     progress = Progress(f"importing {path}", total, sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import errno
 import webbrowser
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -14,11 +15,10 @@ from ..viewer._server import DEFAULT_HOST, DEFAULT_PORT
 from ._sources import CliError, one_line
 
 
-def add_serve_command(commands: Any, source: argparse.ArgumentParser) -> None:
-    """Add ``serve`` to the ``gat-traces`` subcommands; ``source`` holds the source options."""
-    p = commands.add_parser(
-        "serve", parents=[source], help="browse conversations in a local web page"
-    )
+def add_serve_command(commands: Any, add_source_options: Callable[..., None]) -> None:
+    """Add ``serve`` to the ``gat-traces`` subcommands; ``add_source_options`` adds the source
+    options to a command's parser."""
+    p = commands.add_parser("serve", help="browse conversations in a local web page")
     p.description = (
         "Serve a read-only web page for browsing conversations and traces, with live updates, "
         f"on {DEFAULT_HOST} (Ctrl-C to stop)."
@@ -34,6 +34,7 @@ def add_serve_command(commands: Any, source: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--poll", type=float, default=1.0, help="live updates every S seconds (1)")
     p.add_argument("--open", action="store_true", help="open the page in a web browser")
+    add_source_options(p, color=False)
     p.set_defaults(handler=run_serve)
 
 
