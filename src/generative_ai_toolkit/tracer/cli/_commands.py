@@ -8,7 +8,6 @@ import contextlib
 import io
 import os
 import re
-import sqlite3
 import sys
 import time
 from collections.abc import Iterator
@@ -16,10 +15,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final, TextIO
 
-from .._base import BaseTracer
 from .._query import ConversationFilter, build_tree
 from .._trace import Trace
-from ..sqlite import SqliteQuery, TraceDatabaseError, default_db_path
+from ..sqlite import SqliteQuery
 from ._progress import Progress, isatty
 from ._render import (
     JsonLines,
@@ -29,7 +27,7 @@ from ._render import (
     render_trees,
     summary_json,
 )
-from ._sources import PROG, CliError, Source, one_line, open_dynamodb, read_jsonl
+from ._sources import PROG, CliError, Source, one_line, read_jsonl
 
 
 def _style(args: argparse.Namespace, stream: TextIO) -> Style:
@@ -240,40 +238,3 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     if args.output and str(args.output) != "-":
         print(f"exported {len(spans)} spans to {args.output}", file=sys.stderr)
     return 0
-
-
-def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
-    source: Source = args.source
-    path: Path = args.file
-    total = path.stat().st_size if str(path) != "-" and path.is_file() else None
-    progress = Progress(f"importing {path}", total, sys.stderr)
-    tracer = _import_target(source)
-    count = 0
-    try:
-        for span in read_jsonl(path, progress=progress):
-            tracer._emit(span)
-            count += 1
-            progress.item()
-            if count % 5000 == 0:
-                tracer.flush()  # keep the bounded queue from overflowing
-        tracer.flush()
-    finally:
-        tracer.shutdown()
-        progress.finish()
-    dropped = tracer.stats.get("dropped", 0)
-    if dropped:
-        raise CliError(f"{dropped} of {count} spans could not be stored (see the log above)")
-    print(f"imported {count} spans into {source.describe()}", file=sys.stderr)
-    return 0
-
-
-def _import_target(source: Source) -> BaseTracer:
-    if source.dynamodb:
-        tracer: BaseTracer = open_dynamodb(source.dynamodb, source.gsi)
-        return tracer
-    from ..sqlite import SqliteTracer  # noqa: PLC0415
-
-    try:
-        return SqliteTracer(source.db or default_db_path())
-    except (TraceDatabaseError, sqlite3.Error, OSError) as exc:
-        raise CliError(one_line(exc)) from None

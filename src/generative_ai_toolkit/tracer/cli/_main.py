@@ -19,12 +19,12 @@ from ._commands import (
     AGE_PATTERN,
     TIME_HELP,
     cmd_export,
-    cmd_import,
     cmd_list,
     cmd_show,
     cmd_tail,
     parse_time,
 )
+from ._import import DEFAULT_TIMEOUT, cmd_import
 from ._serve import add_serve_command
 from ._sources import DEFAULT_GSI, PROG, CliError, Source, one_line
 
@@ -147,6 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
         "SQLite file or DynamoDB table. Spans already stored are skipped (SQLite)."
     )
     p.add_argument("file", type=Path, help="JSON-lines file, or - for stdin")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="S",
+        help=f"give up when no span could be stored for S seconds ({DEFAULT_TIMEOUT:g})",
+    )
     add_source_options(p, jsonl=False, color=False, title="where to store")
     p.set_defaults(handler=cmd_import)
 

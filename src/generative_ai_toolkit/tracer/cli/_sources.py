@@ -59,13 +59,14 @@ class Source:
             raise CliError(str(exc)) from None
 
 
-def open_dynamodb(table: str, gsi: str) -> Any:
+def open_dynamodb(table: str, gsi: str, **options: Any) -> Any:
+    """A ``DynamoDbTracer`` on ``table`` (``options`` go to it); ``CliError`` when unavailable."""
     try:
         from ..dynamodb import DynamoDbTracer  # noqa: PLC0415 - boto3 only when asked for
     except ImportError as exc:
         raise CliError(f"DynamoDB is not available: {exc}") from None
     try:
-        return DynamoDbTracer(table_name=table, conversation_id_gsi_name=gsi)
+        return DynamoDbTracer(table_name=table, conversation_id_gsi_name=gsi, **options)
     except ImportError as exc:
         raise CliError(f"DynamoDB is not available: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - botocore errors, a missing table: one line
