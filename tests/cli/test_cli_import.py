@@ -43,7 +43,7 @@ def test_an_import_stopped_by_a_bad_line_says_what_it_stored_before(
     (tmp_path / "bad.jsonl").write_text("".join([*lines[:3], "not json\n", *lines[3:]]))
     result = run("import", "bad.jsonl", "--db", "t.sqlite3")
     assert 1 == result.returncode
-    assert result.stderr.startswith("gat-traces: error: bad.jsonl:4: not a span in JSON: ")
+    assert result.stderr.startswith("gat-traces: error: bad.jsonl:4: not JSON (")
     assert result.stderr.endswith(
         "; stopped there, after importing 3 spans into t.sqlite3 (3 new, 0 already there)\n"
     )

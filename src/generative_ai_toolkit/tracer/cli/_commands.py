@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import collections
 import contextlib
-import io
 import os
 import re
 import sys
@@ -18,6 +16,7 @@ from typing import Final, TextIO
 from .._query import ConversationFilter, build_tree
 from .._trace import Trace
 from ..sqlite import SqliteQuery
+from ._jsonl import JsonlFile, open_jsonl
 from ._progress import Progress, isatty
 from ._render import (
     JsonLines,
@@ -27,7 +26,7 @@ from ._render import (
     render_trees,
     summary_json,
 )
-from ._sources import PROG, CliError, Source, one_line, read_jsonl
+from ._sources import CliError, Source
 
 
 def _style(args: argparse.Namespace, stream: TextIO) -> Style:
@@ -151,7 +150,7 @@ def cmd_tail(args: argparse.Namespace, out: TextIO) -> int:
 def _last_stored(source: Source, count: int) -> list[Trace]:
     """The last ``count`` spans in the order they were written."""
     if source.jsonl:
-        return list(collections.deque(read_jsonl(source.jsonl), maxlen=count))
+        return open_jsonl(source.jsonl).spans[-count:]
     query = source.open()
     assert isinstance(query, SqliteQuery)
     end = query.latest_cursor()
@@ -178,34 +177,16 @@ def _follow_sqlite(source: Source, args: argparse.Namespace) -> Iterator[list[Tr
 
 
 def _follow_jsonl(path: Path, args: argparse.Namespace) -> Iterator[list[Trace]]:
-    import json  # noqa: PLC0415
-
-    try:
-        stream = path.open(encoding="utf-8")
-    except FileNotFoundError:
-        raise CliError(f"no such file: {path}") from None
-    with stream:
-        if not args.all:
-            stream.seek(0, io.SEEK_END)
-        pending = ""
-        while True:
-            chunk = stream.readline()
-            if not chunk:
-                time.sleep(args.interval)
-                continue
-            pending += chunk
-            if not pending.endswith("\n"):
-                continue  # a line still being written
-            line, pending = pending, ""
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-                yield [Trace.from_dict(data.get("trace", data))]
-            except Exception as exc:  # noqa: BLE001
-                print(
-                    f"{PROG}: skipping a line that is not a span: {one_line(exc)}", file=sys.stderr
-                )
+    spans = JsonlFile(path, keep=False)
+    if not args.all:
+        spans.skip_to_end()
+    while True:
+        batch = spans.read()
+        spans.report()
+        if batch:
+            yield batch
+        else:
+            time.sleep(args.interval)
 
 
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:

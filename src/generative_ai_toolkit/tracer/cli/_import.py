@@ -90,6 +90,8 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
             f"{not_stored} of {count} spans could not be stored in {source.describe()}"
             f"{gave_up}{why}"
         )
+    if stopped_by is not None and count == 0:
+        raise stopped_by
     if stopped_by is not None:
         raise CliError(f"{stopped_by}; stopped there, after importing {stored}")
     print(f"imported {stored}", file=sys.stderr)

@@ -9,9 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from .._query import TraceQuery
+from .._query import SpanListQuery, TraceQuery
 from ..viewer import ReloadingQuery, ViewerServer, check_bind_address
 from ..viewer._server import DEFAULT_HOST, DEFAULT_PORT
+from ._jsonl import open_jsonl
 from ._sources import CliError, one_line
 
 
@@ -45,7 +46,14 @@ def run_serve(args: argparse.Namespace, out: TextIO) -> int:
     query: TraceQuery
     if source.jsonl is not None and str(source.jsonl) != "-":
         path: Path = source.jsonl
-        query = ReloadingQuery(source.open, lambda: _file_version(path))
+        spans = open_jsonl(path)
+
+        def appended() -> TraceQuery:
+            spans.read()  # only what was appended; the whole file again once it was replaced
+            spans.report()
+            return SpanListQuery(spans.spans)
+
+        query = ReloadingQuery(appended, lambda: _file_version(path))
     else:
         query = source.open()
     try:
@@ -102,4 +110,4 @@ def _file_version(path: Path) -> object:
         stat = path.stat()
     except OSError:
         return None
-    return (stat.st_size, stat.st_mtime_ns)
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
