@@ -186,3 +186,16 @@ def test_serve_keeps_updating_a_mixed_log(mixed_log: Path, span_lines: list[byte
     assert 3 == len(before["conversations"])  # type: ignore[index]
     assert "new" in [row["conversation_id"] for row in rows]
     assert 1 == err.count("that are not spans"), err
+
+
+def test_a_file_rewritten_in_place_is_read_again_from_the_start(
+    span_lines: list[bytes], tmp_path: Path
+) -> None:
+    """Truncated and written again (`> app.log`), longer than before: read from the start."""
+    path = tmp_path / "app.log"
+    path.write_bytes(span_lines[0])
+    spans = JsonlFile(path)
+    spans.read()
+    with path.open("r+b") as stream:  # same file, new contents, the old end inside a line
+        stream.write(FOREIGN[0][:10] + b"\n" + span_lines[1] + span_lines[2])
+    assert (2, 2, 1) == (len(spans.read()), len(spans.spans), spans.skipped)

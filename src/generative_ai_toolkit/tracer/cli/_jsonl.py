@@ -88,6 +88,10 @@ class JsonlFile:
             return []
         try:
             with open(self.path, "rb") as stream:
+                if self._offset and not self._took_partial:
+                    stream.seek(self._offset - 1)
+                    if stream.read(1) != b"\n":  # rewritten in place (`> file`): start over
+                        self._restart()
                 stream.seek(self._offset)
                 data = stream.read()
         except IsADirectoryError:
