@@ -199,3 +199,21 @@ def test_a_file_rewritten_in_place_is_read_again_from_the_start(
     with path.open("r+b") as stream:  # same file, new contents, the old end inside a line
         stream.write(FOREIGN[0][:10] + b"\n" + span_lines[1] + span_lines[2])
     assert (2, 2, 1) == (len(spans.read()), len(spans.spans), spans.skipped)
+
+
+def test_one_skipped_line_of_standard_input_is_reported_in_words(
+    span_lines: list[bytes], tmp_path: Path
+) -> None:
+    """`--jsonl -` reads standard input; one foreign line is "1 line ... that is not a span"."""
+    result = subprocess.run(
+        [*gat_traces_command(), "list", "--jsonl", "-", "--json"],
+        input=FOREIGN[0] + b"".join(span_lines),
+        capture_output=True,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert (0, 3) == (result.returncode, len(result.stdout.splitlines()))
+    assert result.stderr.decode().startswith(
+        "gat-traces: skipped 1 line of standard input that is not a span (the first: line 1, "
+    )

@@ -144,8 +144,10 @@ class JsonlFile:
         self._reported = True
         number, why = self.first_skipped
         lines = "line" if self.skipped == 1 else "lines"
+        are = "is not a span" if self.skipped == 1 else "are not spans"
+        name = "standard input" if str(self.path) == "-" else str(self.path)
         print(
-            f"{PROG}: skipped {self.skipped} {lines} of {self.path} that are not spans "
+            f"{PROG}: skipped {self.skipped} {lines} of {name} that {are} "
             f"(the first: line {number}, {why})",
             file=stream or sys.stderr,
         )
