@@ -21,7 +21,8 @@ from generative_ai_toolkit.tracer.sqlite._query import SPAN_COLUMNS, SqliteQuery
 from generative_ai_toolkit.tracer.sqlite._schema import connect
 from generative_ai_toolkit.tracer.sqlite._writer import SqliteSpanWriter
 
-BIG = int(os.environ.get("GAT_BENCH_SQLITE_SPANS", "1000000"))
+FULL_SIZE = 1_000_000
+BIG = int(os.environ.get("GAT_BENCH_SQLITE_SPANS", str(FULL_SIZE)))
 SPANS_PER_CONVERSATION = 20
 
 
@@ -203,11 +204,14 @@ def big_lookups(report: Report, tmp: Path) -> None:
     best = interleaved({"indexed": indexed}, ops_per_call=1, number=200, rounds=7)
     scan = interleaved({"scan": full_scan}, ops_per_call=1, number=1, rounds=2)
     ratio = scan["scan"] / best["indexed"]
+    # The target is for 1,000,000 spans; a smaller database (GAT_BENCH_SQLITE_SPANS) makes the
+    # scan cheaper, so its ratio is only reported.
+    full_size = BIG >= FULL_SIZE
     report.add(
         f"one conversation's spans with {BIG:,} stored: index vs full scan",
         f"{ratio:,.0f}x faster ({best['indexed'] * 1e3:.2f}ms vs {scan['scan'] * 1e3:.0f}ms)",
-        ">= 1,000x",
-        ratio >= 1000,
+        ">= 1,000x" if full_size else f"reported (>= 1,000x is for {FULL_SIZE:,} spans)",
+        ratio >= 1000 or not full_size,
     )
     listing = interleaved(
         {"list": lambda: query.list_conversations(limit=50)}, ops_per_call=1, number=20, rounds=3

@@ -182,12 +182,19 @@ def test_importing_a_bad_line_names_it(run: Run, tmp_path: Path) -> None:
     assert run("import", "nope.jsonl", "--db", "t.sqlite3").returncode == 1
 
 
-def test_tail_all_prints_stored_spans(run: Run, sample_db: Path) -> None:
-    """tail --all --count N prints the first N spans in the order written, then stops."""
-    result = run("tail", "--all", "--count", "2", "--json", "--db", str(sample_db))
+@pytest.mark.parametrize(
+    ("count", "expected"),
+    [("2", ["converse", "loose"]), ("50", ["llm", "tool", "converse"] * 4 + ["loose"])],
+)
+def test_tail_all_prints_the_last_stored_spans(
+    run: Run, sample_db: Path, count: str, expected: list[str]
+) -> None:
+    """tail --all --count N prints the last N spans in the order written, then stops (all of
+    them when there are fewer)."""
+    result = run("tail", "--all", "--count", count, "--json", "--db", str(sample_db), timeout=20)
     assert result.returncode == 0, result.stderr
     names = [json.loads(x)["trace"]["span_name"] for x in _lines(result.stdout)]
-    assert names == ["llm", "tool"]
+    assert expected == names
 
 
 def test_tail_follows_new_spans(sample_db: Path, tmp_path: Path) -> None:

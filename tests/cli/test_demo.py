@@ -66,3 +66,36 @@ def test_the_demo_writes_the_default_database_in_the_working_directory(tmp_path:
     assert (tmp_path / "traces.sqlite3").exists()
     assert re.search(r"^  \S*gat-traces list$", demo.stdout, re.MULTILINE)
     assert "DemoAgent" not in demo.stdout  # --quiet: no span printing
+
+
+def test_the_demo_records_everything_and_exits_quietly_when_its_output_is_closed(
+    tmp_path: Path,
+) -> None:
+    """`scripts/demo | head`: every conversation is recorded, exit 0, nothing on stderr."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the demo writes a byte
+    env = {k: v for k, v in os.environ.items() if k != "GAT_TRACES_DB"}
+    try:
+        demo = subprocess.run(
+            [sys.executable, "-m", "generative_ai_toolkit.tracer.demo", "--latency", "0"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert (0, "") == (demo.returncode, demo.stderr)
+    listed = subprocess.run(
+        [*gat_traces_command(), "list", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert 3 == len(listed.stdout.splitlines())

@@ -187,12 +187,33 @@ def test_an_exception_whose_str_fails_is_still_recorded(tracer: InMemoryTracer) 
 
 
 def test_set_status(tracer: InMemoryTracer) -> None:
-    """OK and ERROR can be set explicitly; anything else is a ValueError."""
+    """OK and ERROR can be set explicitly."""
     with tracer.trace("span") as span:
         span.set_status("OK")
-        with pytest.raises(ValueError, match="span_status"):
-            span.set_status("FINE")  # type: ignore[arg-type]
     assert "OK" == span.span_status
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"), [("error", "ERROR"), ("Ok", "OK"), ("unset", "UNSET")]
+)
+def test_set_status_accepts_any_case(tracer: InMemoryTracer, given: str, expected: str) -> None:
+    """set_status("error") is set_status("ERROR")."""
+    with tracer.trace("span") as span:
+        span.set_status("OK" if expected != "OK" else "ERROR")
+        span.set_status(given)
+    assert expected == span.span_status
+
+
+def test_a_bad_status_is_logged_never_raised(
+    tracer: InMemoryTracer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An unknown status leaves the span as it was and logs a warning naming the value."""
+    with tracer.trace("span") as span:
+        span.set_status("OK")
+        span.set_status("FINE")
+        span.set_status(None)  # type: ignore[arg-type]
+    assert "OK" == span.span_status
+    assert 2 == sum("'FINE'" in r.message or "None" in r.message for r in caplog.records)
 
 
 def test_set_context_applies_in_every_thread_and_can_be_undone(tracer: InMemoryTracer) -> None:

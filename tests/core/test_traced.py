@@ -273,3 +273,54 @@ def test_untraced_generators_still_pass_values_sent_in(caplog: pytest.LogCapture
 
     assert ["ready", "got y"] == asyncio.run(drive())
     assert 2 == caplog.text.count("has no tracer")
+
+
+def test_traced_above_classmethod_staticmethod_and_property(tracer: InMemoryTracer) -> None:
+    """@traced above @classmethod/@staticmethod/@property keeps the descriptor and traces calls."""
+
+    class Agent:
+        def __init__(self) -> None:
+            self.base = 1
+
+        @traced("make", tracer=tracer)
+        @classmethod
+        def make(cls, x: int) -> tuple[type, int]:
+            return cls, x
+
+        @traced("double", tracer=tracer)
+        @staticmethod
+        def double(x: int) -> int:
+            return 2 * x
+
+        @traced("value", tracer=tracer)  # type: ignore[prop-decorator]
+        @property
+        def value(self) -> int:
+            return self.base + 1
+
+    agent = Agent()
+    actual = (Agent.make(1), agent.make(2), Agent.double(3), agent.double(4), agent.value)
+    assert ((Agent, 1), (Agent, 2), 6, 8, 2) == actual
+    assert ["make", "make", "double", "double", "value"] == [
+        s.span_name for s in tracer.get_traces()
+    ]
+
+
+def test_bare_traced_above_classmethod_and_property(tracer: InMemoryTracer) -> None:
+    """Bare @traced above @classmethod reads `cls.tracer`, above @property `self.tracer`."""
+    shared = tracer
+
+    class Agent:
+        tracer = shared
+
+        @traced
+        @classmethod
+        def create(cls) -> str:
+            return cls.__name__
+
+        @traced  # type: ignore[prop-decorator]
+        @property
+        def name(self) -> str:
+            return "agent"
+
+    assert ("Agent", "agent") == (Agent.create(), Agent().name)
+    assert ["create", "name"] == [s.span_name for s in tracer.get_traces()]

@@ -30,7 +30,7 @@ class _NoopTrace(Trace):
     def add_attribute(self, key: str, value: Any, inheritable: bool = False) -> None:
         return None
 
-    def set_status(self, status: SpanStatus) -> None:
+    def set_status(self, status: SpanStatus | str) -> None:
         return None
 
     def record_exception(self, exc: BaseException) -> None:

@@ -178,14 +178,25 @@ class Trace(SpanFields):
         elif self._inh is not None:
             self._inh.pop(key, None)
 
-    def set_status(self, status: SpanStatus) -> None:
-        """Set the status to ``UNSET``, ``OK`` or ``ERROR`` (once ended: ignored, warns)."""
-        if status not in SPAN_STATUSES:
-            raise ValueError(f"span_status must be one of {sorted(SPAN_STATUSES)}, not {status!r}")
+    def set_status(self, status: SpanStatus | str) -> None:
+        """Set the status to ``UNSET``, ``OK`` or ``ERROR``, in any case (``"error"`` too).
+
+        Never raises into the traced code: any other value, or a call once the span has ended,
+        is ignored with a warning on the library logger.
+        """
+        normal = status.upper() if isinstance(status, str) else status
+        if normal not in SPAN_STATUSES:
+            _log.warning(
+                "set_status(%r) on span %r: not one of %s; ignored",
+                status,
+                self._name,
+                ", ".join(sorted(SPAN_STATUSES)),
+            )
+            return
         if self._end_ns:
             _log.warning("set_status(%r) on span %r after it ended: ignored", status, self._name)
             return
-        self._status = status
+        self._status = normal
 
     def record_exception(self, exc: BaseException) -> None:
         """Mark the span as failed by ``exc``: status ERROR plus ``exception.*`` attributes."""

@@ -40,10 +40,12 @@ def traced(
     ``@traced("name")``) on a method uses ``self.tracer`` at call time, and the function's name.
     Works on plain functions, generators (the span covers the whole iteration but is current only
     while the generator body runs, never in the consumer between items), ``async def``
-    functions and async generators. When no tracer can be found the function runs untraced and a
-    warning is logged once; tracing never changes what the function returns or raises.
+    functions and async generators, above or below ``@classmethod``, ``@staticmethod`` and
+    ``@property`` (the getter is traced). When no tracer can be found the function runs
+    untraced and a warning is logged once; tracing never changes what the function returns or
+    raises.
     """
-    if callable(span_name):
+    if callable(span_name) or isinstance(span_name, classmethod | staticmethod | property):
         return _decorate(span_name, None, None, "INTERNAL")
     if span_kind not in SPAN_KINDS:
         raise ValueError(f"span_kind must be one of {sorted(SPAN_KINDS)}, not {span_kind!r}")
@@ -55,6 +57,14 @@ def traced(
 
 
 def _decorate(fn: F, name: str | None, tracer: Tracer | None, kind: str) -> F:
+    # Above @classmethod/@staticmethod/@property: trace the function inside, keep the descriptor.
+    wrapped: Any = fn
+    if isinstance(wrapped, classmethod | staticmethod):
+        return cast(F, type(wrapped)(_decorate(wrapped.__func__, name, tracer, kind)))
+    if isinstance(wrapped, property):
+        if wrapped.fget is None:
+            raise TypeError("@traced on a property without a getter: put @traced under @property")
+        return cast(F, wrapped.getter(_decorate(wrapped.fget, name, tracer, kind)))
     span_name = name or fn.__name__
     warned: list[bool] = []
 

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import os
-import sqlite3
+import re
 import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import Final, TextIO
 
-from .._base import BaseTracer
 from .._query import ConversationFilter, build_tree
 from .._trace import Trace
-from ..sqlite import SqliteQuery, TraceDatabaseError, default_db_path
+from ..sqlite import SqliteQuery
+from ._jsonl import JsonlFile, open_jsonl
 from ._progress import Progress, isatty
 from ._render import (
     JsonLines,
@@ -27,7 +26,7 @@ from ._render import (
     render_trees,
     summary_json,
 )
-from ._sources import PROG, CliError, Source, one_line, open_dynamodb, read_jsonl
+from ._sources import CliError, Source
 
 
 def _style(args: argparse.Namespace, stream: TextIO) -> Style:
@@ -38,18 +37,27 @@ def _style(args: argparse.Namespace, stream: TextIO) -> Style:
     return Style(color=isatty(stream))
 
 
+AGE_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+AGE_PATTERN: Final = re.compile(r"-?(\d+(?:\.\d+)?)([smhdw])")
+TIME_HELP: Final = (
+    "an ISO time (2025-04-15T20:24, UTC unless a zone is given) or an age: 30s, 15m, 2h, 7d, 1w"
+)
+
+
 def parse_time(text: str) -> datetime:
     """ISO time (``2025-04-15T20:24``, UTC when no zone) or an age: ``30s``, ``15m``, ``2h``,
-    ``7d``."""
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    if text and text[-1] in units and text[:-1].replace(".", "", 1).isdigit():
-        return datetime.now(UTC) - timedelta(seconds=float(text[:-1]) * units[text[-1]])
+    ``7d``, ``1w`` ago (``-15m`` too)."""
+    age = AGE_PATTERN.fullmatch(text.strip())
+    if age:
+        seconds = float(age[1]) * AGE_UNITS[age[2]]
+        try:
+            return datetime.now(UTC) - timedelta(seconds=seconds)
+        except OverflowError:
+            raise argparse.ArgumentTypeError(f"too long ago: {text!r}") from None
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not a time: {text!r} (use ISO like 2025-04-15T20:24 or an age like 2h)"
-        ) from None
+        raise argparse.ArgumentTypeError(f"not a time: {text!r} (use {TIME_HELP})") from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -67,7 +75,9 @@ def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
         out.writelines(summary_json(s) + "\n" for s in summaries)
         return 0
     if not summaries:
-        print(f"no conversations in {args.source.describe()}", file=sys.stderr)
+        filtered = where != ConversationFilter() or args.offset
+        match = " match these filters" if filtered else ""
+        print(f"no conversations{match} in {args.source.describe()}", file=sys.stderr)
         return 0
     out.write(conversations_table(summaries, _style(args, out)))
     return 0
@@ -105,8 +115,6 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_tail(args: argparse.Namespace, out: TextIO) -> int:
     source: Source = args.source
-    if source.dynamodb:
-        raise CliError("tail follows a SQLite file or a JSON-lines file, not a DynamoDB table")
     lines = JsonLines()
     style = _style(args, out)
     shown = 0
@@ -120,6 +128,12 @@ def cmd_tail(args: argparse.Namespace, out: TextIO) -> int:
         shown += 1
         return args.count is not None and shown >= args.count
 
+    if args.all and args.count is not None:
+        # Like `tail -n N`: the last N spans already stored, then stop, even when there are fewer.
+        for span in _last_stored(source, args.count):
+            show(span)
+        out.flush()
+        return 0
     follow = _follow_jsonl(source.jsonl, args) if source.jsonl else _follow_sqlite(source, args)
     try:
         for batch in follow:
@@ -131,6 +145,23 @@ def cmd_tail(args: argparse.Namespace, out: TextIO) -> int:
     except KeyboardInterrupt:
         return 0
     return 0
+
+
+def _last_stored(source: Source, count: int) -> list[Trace]:
+    """The last ``count`` spans in the order they were written."""
+    if source.jsonl:
+        return open_jsonl(source.jsonl).spans[-count:]
+    query = source.open()
+    assert isinstance(query, SqliteQuery)
+    end = query.latest_cursor()
+    cursor = max(0, end - count)  # `seq` has no gaps at the end: only the oldest are deleted
+    spans: list[Trace] = []
+    while cursor < end:
+        batch, cursor = query.spans_after(cursor)
+        if not batch:
+            break
+        spans.extend(batch)
+    return spans[-count:]
 
 
 def _follow_sqlite(source: Source, args: argparse.Namespace) -> Iterator[list[Trace]]:
@@ -146,34 +177,16 @@ def _follow_sqlite(source: Source, args: argparse.Namespace) -> Iterator[list[Tr
 
 
 def _follow_jsonl(path: Path, args: argparse.Namespace) -> Iterator[list[Trace]]:
-    import json  # noqa: PLC0415
-
-    try:
-        stream = path.open(encoding="utf-8")
-    except FileNotFoundError:
-        raise CliError(f"no such file: {path}") from None
-    with stream:
-        if not args.all:
-            stream.seek(0, io.SEEK_END)
-        pending = ""
-        while True:
-            chunk = stream.readline()
-            if not chunk:
-                time.sleep(args.interval)
-                continue
-            pending += chunk
-            if not pending.endswith("\n"):
-                continue  # a line still being written
-            line, pending = pending, ""
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-                yield [Trace.from_dict(data.get("trace", data))]
-            except Exception as exc:  # noqa: BLE001
-                print(
-                    f"{PROG}: skipping a line that is not a span: {one_line(exc)}", file=sys.stderr
-                )
+    spans = JsonlFile(path, keep=False)
+    if not args.all:
+        spans.skip_to_end()
+    while True:
+        batch = spans.read()
+        spans.report()
+        if batch:
+            yield batch
+        else:
+            time.sleep(args.interval)
 
 
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
@@ -184,6 +197,10 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         spans = list(query.get_traces(trace_id=args.trace_id))
     else:
         spans = list(query.get_traces())
+    if not spans and (args.conversation or args.trace_id):
+        what = f"conversation {args.conversation!r}" if args.conversation else None
+        what = what or f"trace {args.trace_id!r}"
+        raise CliError(f"no {what} in {args.source.describe()}")
     progress = Progress("exporting", len(spans), sys.stderr)
     lines = JsonLines()
     target: TextIO
@@ -202,42 +219,3 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     if args.output and str(args.output) != "-":
         print(f"exported {len(spans)} spans to {args.output}", file=sys.stderr)
     return 0
-
-
-def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
-    source: Source = args.source
-    if source.jsonl:
-        raise CliError("import writes to a SQLite file (--db) or a DynamoDB table (--dynamodb)")
-    path: Path = args.file
-    total = path.stat().st_size if str(path) != "-" and path.is_file() else None
-    progress = Progress(f"importing {path}", total, sys.stderr)
-    tracer = _import_target(source)
-    count = 0
-    try:
-        for span in read_jsonl(path, progress=progress):
-            tracer._emit(span)
-            count += 1
-            progress.item()
-            if count % 5000 == 0:
-                tracer.flush()  # keep the bounded queue from overflowing
-        tracer.flush()
-    finally:
-        tracer.shutdown()
-        progress.finish()
-    dropped = tracer.stats.get("dropped", 0)
-    if dropped:
-        raise CliError(f"{dropped} of {count} spans could not be stored (see the log above)")
-    print(f"imported {count} spans into {source.describe()}", file=sys.stderr)
-    return 0
-
-
-def _import_target(source: Source) -> BaseTracer:
-    if source.dynamodb:
-        tracer: BaseTracer = open_dynamodb(source.dynamodb, source.gsi)
-        return tracer
-    from ..sqlite import SqliteTracer  # noqa: PLC0415
-
-    try:
-        return SqliteTracer(source.db or default_db_path())
-    except (TraceDatabaseError, sqlite3.Error, OSError) as exc:
-        raise CliError(one_line(exc)) from None

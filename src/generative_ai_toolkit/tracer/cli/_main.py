@@ -6,6 +6,7 @@ Errors are one line on stderr with exit status 1 (2 for usage errors).
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import logging
 import os
 import sqlite3
@@ -14,14 +15,30 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..sqlite import DB_PATH_ENV, TraceDatabaseError
-from ._commands import cmd_export, cmd_import, cmd_list, cmd_show, cmd_tail, parse_time
+from ._commands import (
+    AGE_PATTERN,
+    TIME_HELP,
+    cmd_export,
+    cmd_list,
+    cmd_show,
+    cmd_tail,
+    parse_time,
+)
+from ._import import DEFAULT_TIMEOUT, cmd_import
 from ._serve import add_serve_command
 from ._sources import DEFAULT_GSI, PROG, CliError, Source, one_line
 
 
-def _source_options() -> argparse.ArgumentParser:
-    parent = argparse.ArgumentParser(add_help=False)
-    group = parent.add_argument_group("source (one of; default: the SQLite file)")
+def add_source_options(
+    parser: argparse.ArgumentParser,
+    *,
+    dynamodb: bool = True,
+    jsonl: bool = True,
+    color: bool = True,
+    title: str = "source",
+) -> None:
+    """Add the source options a command supports (and ``-v``, and ``--color`` when it prints)."""
+    group = parser.add_argument_group(f"{title} (one of; default: the SQLite file)")
     exclusive = group.add_mutually_exclusive_group()
     exclusive.add_argument(
         "--db",
@@ -29,25 +46,33 @@ def _source_options() -> argparse.ArgumentParser:
         metavar="PATH",
         help=f"SQLite trace database (default: ${DB_PATH_ENV} or ./traces.sqlite3)",
     )
-    exclusive.add_argument(
-        "--dynamodb", metavar="TABLE", help="DynamoDB table (uses boto3's AWS set-up)"
-    )
-    exclusive.add_argument(
-        "--jsonl", type=Path, metavar="FILE", help="JSON-lines file written by StructuredLogsTracer"
-    )
-    group.add_argument(
-        "--gsi", default=DEFAULT_GSI, help=f"DynamoDB conversation index (default: {DEFAULT_GSI})"
-    )
-    parent.add_argument(
+    if dynamodb:
+        exclusive.add_argument(
+            "--dynamodb", metavar="TABLE", help="DynamoDB table (uses boto3's AWS set-up)"
+        )
+    if jsonl:
+        exclusive.add_argument(
+            "--jsonl", type=Path, metavar="FILE", help="JSON-lines file of StructuredLogsTracer"
+        )
+    if dynamodb:
+        group.add_argument(
+            "--gsi", default=DEFAULT_GSI, help=f"DynamoDB conversation index ({DEFAULT_GSI})"
+        )
+    parser.add_argument(
         "-v", "--verbose", action="store_true", help="show the library's log messages on stderr"
     )
-    parent.add_argument(
-        "--color",
-        choices=("auto", "always", "never"),
-        default="auto",
-        help="colour output (auto: on a terminal, unless NO_COLOR is set)",
-    )
-    return parent
+    if color:
+        parser.add_argument(
+            "--color",
+            choices=("auto", "always", "never"),
+            default="auto",
+            help="colour output (auto: on a terminal, unless NO_COLOR is set)",
+        )
+    # What a command does not offer still reads as "not given".
+    absent = {"dynamodb": None, "gsi": DEFAULT_GSI} if not dynamodb else {}
+    absent |= {"jsonl": None} if not jsonl else {}
+    absent |= {"color": "never"} if not color else {}
+    parser.set_defaults(**absent)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,24 +83,30 @@ def build_parser() -> argparse.ArgumentParser:
         "or StructuredLogsTracer.",
         epilog="Run `gat-traces COMMAND --help` for a command's options.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    source = _source_options()
 
-    p = commands.add_parser("list", parents=[source], help="list conversations, newest first")
-    p.description = "List conversations, most recently active first."
+    p = commands.add_parser("list", help="list conversations, newest first")
+    p.description = f"List conversations, most recently active first. TIME is {TIME_HELP}."
     p.add_argument("--auth-context", help="only this auth context")
-    p.add_argument("--since", type=parse_time, help="active at or after (ISO time or age: 2h)")
-    p.add_argument("--until", type=parse_time, help="started at or before (ISO time or age)")
+    p.add_argument(
+        "--since",
+        type=parse_time,
+        metavar="TIME",
+        help="active at or after TIME (ISO, or an age: 30s, 15m, 2h, 7d, 1w)",
+    )
+    p.add_argument(
+        "--until", type=parse_time, metavar="TIME", help="started at or before TIME (ISO or age)"
+    )
     p.add_argument("--errors", action="store_true", help="only conversations with errors")
     p.add_argument("--search", help="conversation id contains this text")
     p.add_argument("--limit", type=_positive, default=50, help="at most N (default 50)")
     p.add_argument("--offset", type=_natural, default=0, help="skip the first N")
     p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    add_source_options(p)
     p.set_defaults(handler=cmd_list)
 
-    p = commands.add_parser(
-        "show", parents=[source], help="show a conversation or a trace as a tree"
-    )
+    p = commands.add_parser("show", help="show a conversation or a trace as a tree")
     p.description = (
         "Show a conversation (all its traces) or one trace as an indented tree with kinds, "
         "durations, status, inputs and outputs."
@@ -86,34 +117,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="the spans as JSON lines")
     p.add_argument("--full", action="store_true", help="do not shorten long values")
     p.add_argument("--width", type=_positive, default=160, help="clip values to this width")
+    add_source_options(p)
     p.set_defaults(handler=cmd_show)
 
-    p = commands.add_parser("tail", parents=[source], help="follow new spans as they are written")
+    p = commands.add_parser("tail", help="follow new spans as they are written")
     p.description = "Print spans as they are written, like `tail -f` (Ctrl-C to stop)."
     p.add_argument("--json", action="store_true", help="JSON lines instead of text")
-    p.add_argument("--all", action="store_true", help="start with the spans already stored")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="start with the spans already stored (with --count N: print the last N, then stop)",
+    )
     p.add_argument("--count", type=_positive, help="stop after N spans")
     p.add_argument("--interval", type=float, default=0.5, help="poll every S seconds (0.5)")
+    add_source_options(p, dynamodb=False)
     p.set_defaults(handler=cmd_tail)
 
-    p = commands.add_parser("export", parents=[source], help="write spans as JSON lines")
+    p = commands.add_parser("export", help="write spans as JSON lines")
     p.description = "Write spans as JSON lines in the StructuredLogsTracer format."
     p.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
     p.add_argument("--conversation", help="only this conversation")
     p.add_argument("--trace-id", help="only this trace")
+    add_source_options(p, color=False)
     p.set_defaults(handler=cmd_export)
 
-    p = commands.add_parser(
-        "import", parents=[source], help="store spans from StructuredLogsTracer JSON lines"
-    )
+    p = commands.add_parser("import", help="store spans from StructuredLogsTracer JSON lines")
     p.description = (
         "Store the spans of a JSON-lines file (StructuredLogsTracer output, or `export`) in the "
         "SQLite file or DynamoDB table. Spans already stored are skipped (SQLite)."
     )
     p.add_argument("file", type=Path, help="JSON-lines file, or - for stdin")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="S",
+        help=f"give up when no span could be stored for S seconds ({DEFAULT_TIMEOUT:g})",
+    )
+    add_source_options(p, jsonl=False, color=False, title="where to store")
     p.set_defaults(handler=cmd_import)
 
-    add_serve_command(commands, source)
+    add_serve_command(commands, add_source_options)
     return parser
 
 
@@ -134,6 +178,13 @@ def _natural(text: str) -> int:
     return value
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("generative-ai-toolkit-tracing")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
 def _configure_logging(*, verbose: bool) -> None:
     # The library logs retries and warnings; the CLI reports failures as one line itself.
     logger = logging.getLogger("generative_ai_toolkit.tracer")
@@ -147,8 +198,20 @@ def _configure_logging(*, verbose: bool) -> None:
     logger.addHandler(handler)
 
 
+def _attach_negative_ages(argv: Sequence[str]) -> list[str]:
+    # argparse takes `-5m` for an option; `--since -5m` means `--since=-5m`.
+    joined: list[str] = []
+    for arg in argv:
+        if joined and joined[-1] in ("--since", "--until") and AGE_PATTERN.fullmatch(arg):
+            joined[-1] = f"{joined[-1]}={arg}"
+        else:
+            joined.append(arg)
+    return joined
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``gat-traces``; returns the exit status."""
+    argv = _attach_negative_ages(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     _configure_logging(verbose=args.verbose)
     args.source = Source(db=args.db, dynamodb=args.dynamodb, gsi=args.gsi, jsonl=args.jsonl)

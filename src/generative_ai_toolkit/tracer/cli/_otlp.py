@@ -7,6 +7,7 @@ the viewer (live) and in every other command, with no collector and no other bac
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import TextIO
 
 from .._base import BaseTracer
@@ -17,13 +18,13 @@ from ._sources import CliError, Source, one_line, open_dynamodb
 DEFAULT_OTLP_PORT = 4318
 
 
-def add_otlp_option(parser: argparse.ArgumentParser) -> None:
-    """Add ``--otlp [PORT]`` to the ``serve`` command."""
+def add_otlp_option(parser: argparse.ArgumentParser, *, port: Callable[[str], int]) -> None:
+    """Add ``--otlp [PORT]`` to the ``serve`` command; ``port`` parses a port number."""
     parser.add_argument(
         "--otlp",
         nargs="?",
         const=DEFAULT_OTLP_PORT,
-        type=_port,
+        type=port,
         metavar="PORT",
         help=f"also receive OTLP/HTTP traces on PORT ({DEFAULT_OTLP_PORT}) at /v1/traces, "
         "stored in the SQLite file or DynamoDB table served",
@@ -60,13 +61,3 @@ def _store(source: Source) -> BaseTracer:
         return SqliteTracer(source.db or default_db_path())
     except Exception as exc:  # noqa: BLE001 - an unwritable path, a corrupt file: one line
         raise CliError(one_line(exc)) from None
-
-
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"not a port number (0-65535): {text}")
-    return port

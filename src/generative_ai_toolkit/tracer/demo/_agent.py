@@ -23,13 +23,14 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import Any, Final, TextIO, cast
 
 from .._base import BaseTracer
 from .._console import HumanReadableTracer
 from .._tee import TeeTracer
 from .._traced import traced
 from ..sqlite import DB_PATH_ENV, SqliteTracer, default_db_path
+from ._output import PipeSafeOutput
 
 MODEL_ID: Final = "fake-model-1"
 Message = dict[str, Any]
@@ -366,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     db: Path = args.db or default_db_path()
     tag = args.tag or uuid.uuid4().hex[:6]
-    out = sys.stdout
+    out = cast(TextIO, PipeSafeOutput(sys.stdout))  # a TextIOBase: what TextIO users call
 
     store = SqliteTracer(db)
     tracer = TeeTracer(store)
@@ -381,11 +382,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         tracer.shutdown()
     trace_id = spans[-1].trace_id  # the last turn of the orders conversation
-    print(f"Recorded {len(ids)} conversations ({total} spans) in {db}.")
-    print("Explore them with:\n")
+    print(f"Recorded {len(ids)} conversations ({total} spans) in {db}.", file=out)
+    print("Explore them with:\n", file=out)
     program = cli_program()
     for command in commands(db, ids, trace_id, explicit_db=args.db is not None, program=program):
-        print(f"  {command}")
+        print(f"  {command}", file=out)
     if program != "gat-traces":
-        print("\n(or activate the virtualenv, and `gat-traces` is on your PATH)")
+        print("\n(or activate the virtualenv, and `gat-traces` is on your PATH)", file=out)
+    out.flush()
     return 0
