@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 import time
 from collections.abc import Mapping
 from json.encoder import encode_basestring_ascii as _c_str
@@ -92,12 +93,29 @@ def to_json_safe(  # noqa: PLR0911 - one early return per kind of value reads be
 
 
 def encode_value(value: Any) -> str:
-    """``value`` as compact, strict JSON text. Never raises."""
+    """``value`` as compact, strict JSON text, lone surrogates as U+FFFD. Never raises."""
     try:
-        return _encode_fast(value)
+        text = _encode_fast(value)
     except (ValueError, TypeError, RecursionError):
         # NaN/Infinity (allow_nan is off), tuple keys, cycles, deep nesting: sanitise, retry.
-        return _encode_fast(to_json_safe(value))
+        text = _encode_fast(to_json_safe(value))
+    if "\\ud" in text:  # an escaped surrogate: most likely half of a pair (an emoji)
+        text = _ESCAPED_SURROGATE.sub(_replace_lone, text)
+    return text
+
+
+#: An escaped high surrogate, with the low one that may pair with it, or a low one; with the
+#: backslashes before it, whose count tells an escape (odd) from escaped backslashes (even).
+_ESCAPED_SURROGATE: Final = re.compile(
+    r"(\\+)u(d[89ab][0-9a-f]{2}(?:\\ud[c-f][0-9a-f]{2})?|d[c-f][0-9a-f]{2})"
+)
+
+
+def _replace_lone(match: re.Match[str]) -> str:
+    backslashes, code = match.group(1), match.group(2)
+    if len(backslashes) % 2 == 0 or len(code) > 4:  # literal text, or a valid pair
+        return match.group(0)
+    return f"{backslashes}ufffd"
 
 
 # -- whole spans ---------------------------------------------------------------------------------

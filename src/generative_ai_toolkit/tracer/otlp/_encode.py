@@ -24,9 +24,10 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from .._codec import TRUNCATED_KEYS_ATTRIBUTE
 from .._genai_semconv import genai_attributes
 from .._span import Scope
+from .._text import valid_text
 from .._trace import Trace
 from ._config import DEFAULT_MAX_REQUEST_BYTES
-from ._values import fill_attributes, fill_outcome, fill_span, set_value, valid_text
+from ._values import fill_attributes, fill_outcome, fill_span, set_value
 from ._wire import SpanWireEncoder, any_value_bytes, field, span_fields_bytes, varint
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
