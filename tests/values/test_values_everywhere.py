@@ -6,6 +6,10 @@ stream, SQLite, DynamoDB Local and an OTLP receiver (``conftest.Subject``).
 
 from __future__ import annotations
 
+import array
+import json
+
+import numpy as np
 import pytest
 
 from generative_ai_toolkit.tracer._text import MAX_KEY_LENGTH, MAX_NAME_LENGTH
@@ -76,3 +80,34 @@ def test_keys_that_are_not_text_are_stored_as_their_text(subject: Subject, key: 
     (record,) = subject.read()
     if "attributes" in record:
         assert {str(key): "v"} == record["attributes"]
+
+
+def test_numpy_values_are_stored_as_numbers_and_lists(subject: Subject) -> None:
+    """numpy scalars are their Python numbers and arrays their lists, never their raw memory."""
+    with subject.tracer.trace("scores") as span:
+        span.add_attribute("f64", np.float64(0.93))
+        span.add_attribute("f32", np.float32(0.5))
+        span.add_attribute("i64", np.int64(3))
+        span.add_attribute("flag", np.bool_(True))
+        span.add_attribute("vector", np.arange(3))
+        span.add_attribute("matrix", np.array([[1.5, 2.0], [3.0, 4.0]]))
+        span.add_attribute("zero_d", np.array(7))
+        span.add_attribute("array", array.array("i", [1, 2]))
+    (record,) = subject.read()
+    if "attributes" not in record:
+        return
+    expected = {
+        "f64": 0.93,
+        "f32": 0.5,
+        "i64": 3,
+        "flag": True,
+        "vector": [0, 1, 2],
+        "matrix": [[1.5, 2.0], [3.0, 4.0]],
+        "zero_d": 7,
+        "array": [1, 2],
+    }
+    actual = dict(record["attributes"])
+    if isinstance(actual["matrix"], str):  # OTLP carries nested lists as JSON text
+        actual["matrix"] = json.loads(actual["matrix"])
+    assert expected == actual
+    assert [type(v) for v in expected.values()] == [type(v) for v in actual.values()]

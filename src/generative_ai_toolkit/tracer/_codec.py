@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any, Final
 
-from ._freeze import safe_str
+from ._freeze import plain_value, safe_str
 
 TAG: Final = "$t"
 _PLAIN: Final = frozenset({str, int, float, bool, type(None)})
@@ -82,6 +82,9 @@ def to_tagged(value: Any, depth: int = 0) -> Any:  # noqa: PLR0911, PLR0912 - on
         return {TAG: "datetime", "v": value.isoformat()}
     if isinstance(value, date):
         return {TAG: "date", "v": value.isoformat()}
+    plain = plain_value(value)  # a numpy scalar or array: its number or list
+    if plain is not value:
+        return to_tagged(plain, depth + 1)
     return {TAG: "text", "v": safe_str(value), "type": type(value).__qualname__}
 
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from json.encoder import encode_basestring_ascii as _c_str
 from typing import TYPE_CHECKING, Any, Final
 
-from ._freeze import safe_str
+from ._freeze import plain_value, safe_str
 
 if TYPE_CHECKING:
     from ._span import Scope
@@ -33,7 +33,8 @@ def _default(value: Any) -> Any:
         return base64.b64encode(bytes(value)).decode("ascii")
     if isinstance(value, (set, frozenset)):
         return list(value)
-    return safe_str(value)
+    plain = plain_value(value)  # a numpy scalar or array: its number or list
+    return plain if plain is not value else safe_str(value)
 
 
 try:
@@ -89,7 +90,10 @@ def to_json_safe(  # noqa: PLR0911 - one early return per kind of value reads be
                 for key, item in value.items()
             }
         return [to_json_safe(item, depth + 1, inner) for item in value]
-    return safe_str(value)
+    plain = plain_value(value)
+    if plain is value or depth >= MAX_DEPTH:
+        return safe_str(value)
+    return to_json_safe(plain, depth + 1, active)
 
 
 def encode_value(value: Any) -> str:

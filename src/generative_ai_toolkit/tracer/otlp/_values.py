@@ -24,7 +24,7 @@ from typing import Any, Final
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from .._freeze import safe_str
+from .._freeze import plain_value, safe_str
 from .._genai_semconv import genai_attributes
 from .._json_encode import encode_value
 from .._text import valid_text, valid_texts
@@ -83,7 +83,11 @@ def set_value(target: AnyValue, value: Any) -> None:  # noqa: PLR0912 - one bran
     elif isinstance(value, (Mapping, list, tuple, set, frozenset)):
         target.string_value = encode_value(value)
     else:
-        target.string_value = safe_str(value)
+        plain = plain_value(value)  # a numpy scalar or array: its number or list
+        if plain is not value:
+            set_value(target, plain)
+        else:
+            target.string_value = safe_str(value)
 
 
 def _set_sequence(target: AnyValue, items: Sequence[Any]) -> None:
