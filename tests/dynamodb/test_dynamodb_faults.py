@@ -1,4 +1,5 @@
-"""DynamoDB endpoints that misbehave at construction: the agent is never held up."""
+"""DynamoDB faults: a frozen endpoint never holds up the agent; refusals that do not depend on
+the spans drop a batch in one piece."""
 
 from __future__ import annotations
 
@@ -6,10 +7,17 @@ import logging
 import socket
 import threading
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
+from botocore.exceptions import NoCredentialsError
 
 from generative_ai_toolkit.tracer.dynamodb import DynamoDbTracer
+
+from .conftest import FakeDynamoDb, client_error
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 
 class FrozenEndpoint:
@@ -69,3 +77,45 @@ def test_verify_timeout_must_be_positive() -> None:
     """A zero or negative wait is a configuration error, raised at construction."""
     with pytest.raises(ValueError, match="verify_timeout"):
         DynamoDbTracer("Traces", verify_table=True, verify_timeout=0)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        client_error("UnrecognizedClientException"),
+        client_error("InvalidSignatureException"),
+        client_error("ExpiredTokenException"),
+        client_error("AccessDeniedException"),
+        client_error("SomethingNew", status=403),
+        NoCredentialsError(),
+    ],
+    ids=["unknown-key", "bad-signature", "expired", "access-denied", "403", "none"],
+)
+def test_a_refusal_whatever_the_spans_drops_the_batch_in_one_piece(
+    error: Exception, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Bad credentials or a missing permission refuse every span alike: the batch is dropped,
+    counted, in one log line, after one request per chunk (no span-by-span split)."""
+
+    def refuse(call: int, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        raise error
+
+    fake = FakeDynamoDb(refuse)
+    tracer = DynamoDbTracer(
+        "Traces",
+        client=cast("DynamoDBClient", fake),
+        verify_table=False,
+        max_concurrency=1,
+        schedule_delay=5,
+    )
+    with caplog.at_level(logging.WARNING, logger="generative_ai_toolkit.tracer"):
+        for i in range(40):
+            with tracer.trace(f"span-{i}"):
+                pass
+        assert tracer.flush(10)
+    assert {"written": 0, "dropped": 40, "retried": 0} == {
+        k: tracer.stats[k] for k in ("written", "dropped", "retried")
+    }
+    assert 2 == fake.calls  # one request per chunk of 25, none per span
+    assert 1 == caplog.text.count("rejected by the sink")
+    tracer.shutdown()

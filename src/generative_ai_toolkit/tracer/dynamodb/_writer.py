@@ -5,8 +5,9 @@ Only the export engine's worker thread calls it. A batch goes out in requests of
 ``UnprocessedItems`` are sent again at once while it takes some of them, after a pause that
 doubles while it takes none; those still left after a few rounds, and requests that fail with
 throttling, a 5xx, a timeout or a refused connection, come back to the engine as
-``RetryableError(remaining=...)``; the engine backs off and retries just those spans. Anything
-else (a validation error, say) is a permanent failure.
+``RetryableError(remaining=...)``; the engine backs off and retries just those spans. Bad
+credentials or a missing permission are ``BatchRejectedError`` (the batch is dropped whole).
+Anything else (a validation error, say) is a permanent failure of a span.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from botocore.exceptions import (
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
+    NoCredentialsError,
     ReadTimeoutError,
 )
 
 from .._trace import Trace
-from .._writer import RetryableError
+from .._writer import BatchRejectedError, RetryableError
 from ._item import Item
 
 if TYPE_CHECKING:
@@ -39,8 +41,9 @@ _log = logging.getLogger("generative_ai_toolkit.tracer")
 MAX_BATCH_ITEMS: Final = 25
 
 #: Error codes after which the same request may succeed later. ``ResourceNotFoundException`` is
-#: among them: the table may be (re)created while spans wait (the construction check already
-#: failed loudly if it was missing from the start).
+#: among them: a table being (re)created answers it until it is ACTIVE, and the spans queued
+#: meanwhile are written then (the construction check already failed loudly if it was missing
+#: from the start).
 RETRYABLE_CODES: Final = frozenset(
     {
         "ProvisionedThroughputExceededException",
@@ -50,6 +53,22 @@ RETRYABLE_CODES: Final = frozenset(
         "ServiceUnavailable",
         "ResourceNotFoundException",
         "LimitExceededException",
+    }
+)
+#: Error codes that refuse any request, whatever spans it holds: bad or expired credentials, a
+#: missing permission. The batch is dropped in one piece (``BatchRejectedError``) instead of
+#: being split span by span; the next batch is tried as usual, so fixed credentials let spans
+#: through again.
+REJECTED_CODES: Final = frozenset(
+    {
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "IncompleteSignatureException",
+        "MissingAuthenticationTokenException",
+        "MissingAuthenticationToken",
+        "ExpiredTokenException",
+        "InvalidClientTokenId",
+        "AccessDeniedException",
     }
 )
 #: Rounds of resubmitting ``UnprocessedItems`` within one write before the engine takes over
@@ -143,18 +162,8 @@ class DynamoDbWriter:
         for round_ in range(1, UNPROCESSED_ROUNDS + 1):
             try:
                 response = self._client.batch_write_item(RequestItems={self._table: requests})
-            except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code", "")
-                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-                if code in RETRYABLE_CODES or status >= 500 or status == 429:
-                    left = _left(spans, items, requests)
-                    return RetryableError(f"{code or status}: {exc}", remaining=left)
-                return exc
-            except _NETWORK_ERRORS as exc:
-                left = _left(spans, items, requests)
-                return RetryableError(f"{type(exc).__name__}: {exc}", remaining=left)
             except Exception as exc:  # noqa: BLE001 - handed back to the engine, which logs it
-                return exc
+                return self._failure(exc, _left(spans, items, requests))
             unprocessed = response.get("UnprocessedItems", {}).get(self._table, [])
             if not unprocessed:
                 return None
@@ -170,6 +179,22 @@ class DynamoDbWriter:
             f"UnprocessedItems: {len(requests)} of {len(items)} after {UNPROCESSED_ROUNDS} rounds",
             remaining=_left(spans, items, requests),
         )
+
+    def _failure(self, exc: Exception, left: list[Trace]) -> Exception:
+        """What a failed request means to the engine: retry ``left``, drop the batch whole
+        (a refusal whatever it holds), or a failure of some span in it (anything else)."""
+        if isinstance(exc, ClientError):
+            code = exc.response.get("Error", {}).get("Code", "")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if code in RETRYABLE_CODES or status >= 500 or status == 429:
+                return RetryableError(f"{code or status}: {exc}", remaining=left)
+            if code in REJECTED_CODES or status in (401, 403):
+                return BatchRejectedError(f"{self._table}: {exc}")
+        elif isinstance(exc, _NETWORK_ERRORS):
+            return RetryableError(f"{type(exc).__name__}: {exc}", remaining=left)
+        elif isinstance(exc, NoCredentialsError):
+            return BatchRejectedError(f"{self._table}: {exc}")
+        return exc
 
     def _after_fork(self) -> None:
         self._pid = os.getpid()

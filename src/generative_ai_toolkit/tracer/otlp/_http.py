@@ -41,12 +41,14 @@ class OtlpHttpError(Exception):
 
 
 class OtlpEndpointRejectedError(OtlpHttpError, BatchRejectedError):
-    """The receiver refuses requests whatever they hold: 401, 403, 404, 405 (a wrong path or
-    credentials). The batch is dropped in one piece rather than split span by span."""
+    """The receiver refuses the request as a whole: 400 (it cannot read it: a wrong protocol or
+    encoding for this receiver, say), 401, 403, 404, 405, 407 (a wrong path or credentials).
+    The batch is dropped in one piece rather than split span by span."""
 
 
-#: Statuses that say "not here / not you", never "not this span".
-ENDPOINT_STATUSES: Final = frozenset({401, 403, 404, 405, 407})
+#: Statuses that refuse the request as a whole ("not here / not you / not this way"): splitting
+#: the batch would only send each span once more to the same refusal.
+ENDPOINT_STATUSES: Final = frozenset({400, 401, 403, 404, 405, 407})
 
 
 class _StaleConnectionError(Exception):
