@@ -112,8 +112,8 @@ class BaseTracer(ABC):
         if span_kind not in SPAN_KINDS:
             raise ValueError(f"span_kind must be one of {sorted(SPAN_KINDS)}, not {span_kind!r}")
         name = span_name
-        if type(name) is not str or len(name) > MAX_NAME_LENGTH or not name.isascii():
-            name = clean_name(name, MAX_NAME_LENGTH)  # rare: not text, too long, maybe invalid
+        if type(name) is not str or len(name) > MAX_NAME_LENGTH:
+            name = clean_name(name, MAX_NAME_LENGTH)  # rare: not text, or too long
         if parent is None:
             parent = CURRENT_SPAN.get()
             while parent is not None and parent._owner is not self:

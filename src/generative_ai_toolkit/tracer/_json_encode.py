@@ -98,13 +98,22 @@ def to_json_safe(  # noqa: PLR0911 - one early return per kind of value reads be
 
 def encode_value(value: Any) -> str:
     """``value`` as compact, strict JSON text, lone surrogates as U+FFFD. Never raises."""
+    return without_lone_surrogates(_encode_any(value))
+
+
+def _encode_any(value: Any) -> str:
     try:
-        text = _encode_fast(value)
+        return _encode_fast(value)
     except (ValueError, TypeError, RecursionError):
         # NaN/Infinity (allow_nan is off), tuple keys, cycles, deep nesting: sanitise, retry.
-        text = _encode_fast(to_json_safe(value))
+        return _encode_fast(to_json_safe(value))
+
+
+def without_lone_surrogates(text: str) -> str:
+    """ASCII JSON ``text`` with each escaped lone surrogate (``\\ud83d`` without its other
+    half) replaced by ``\\ufffd``; pairs (emoji) and escaped backslashes are left alone."""
     if "\\ud" in text:  # an escaped surrogate: most likely half of a pair (an emoji)
-        text = _ESCAPED_SURROGATE.sub(_replace_lone, text)
+        return _ESCAPED_SURROGATE.sub(_replace_lone, text)
     return text
 
 
@@ -165,11 +174,11 @@ class SpanJsonEncoder:
             self._scope = scope_cache
         parent = f'"{span._parent_id:016x}"' if span._parent_id else "null"
         end = f'"{format_datetime_text(span._end_ns)}"' if span._end_ns else "null"
-        return (
+        return without_lone_surrogates(
             f'{{"span_name":{_c_str(span._name)},"span_kind":"{span._kind}",'
             f'"trace_id":"{span._trace_id:032x}","span_id":"{span._span_id:016x}",'
             f'"parent_span_id":{parent},"started_at":"{format_datetime_text(span._start_ns)}",'
-            f'"ended_at":{end},"attributes":{encode_value(span._attrs)},'
+            f'"ended_at":{end},"attributes":{_encode_any(span._attrs)},'
             f'"span_status":"{span._status}","resource_attributes":{resource_cache[1]},'
             f'"scope":{scope_cache[1]}}}'
         )

@@ -2,9 +2,9 @@
 
 ``json.loads`` turns the escape ``"\\ud83d"`` in an LLM's output into a lone surrogate, a
 ``str`` that no UTF-8 encoder accepts: SQLite, DynamoDB and a UTF-8 stream would refuse the whole
-span. Such characters become U+FFFD (the replacement character) wherever text leaves a span.
-Span names and attribute keys are cleaned when they enter a span; values when a store or stream
-writes them.
+span. Such characters become U+FFFD (the replacement character) wherever text leaves a span:
+when a store or stream writes it (resource attributes already when they are set). Names and
+keys that are not text, or too long, are cleaned when they enter a span.
 """
 
 from __future__ import annotations

@@ -168,8 +168,8 @@ class Trace(SpanFields):
             return
         if type(value) not in ATOMIC_TYPES:
             value = freeze(value)
-        if type(key) is not str or len(key) > MAX_KEY_LENGTH or not key.isascii():
-            key = clean_key(key)  # rare: not text, too long, or maybe a lone surrogate
+        if type(key) is not str or len(key) > MAX_KEY_LENGTH:
+            key = clean_key(key)  # rare: not text, or too long (stores repair invalid text)
         self._raw[key] = value
         if inheritable:
             if self._inh is None:
