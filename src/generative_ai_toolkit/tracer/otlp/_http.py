@@ -214,9 +214,9 @@ class _DeadlineSocket:
         self._sock.settimeout(self._time_left())
         self._sock.sendall(data)
 
-    def recv_into(self, buffer: Any, nbytes: int = 0) -> int:
+    def recv_into(self, buffer: Any) -> int:
         self._sock.settimeout(self._time_left())
-        return self._sock.recv_into(buffer, nbytes)
+        return self._sock.recv_into(buffer)
 
     def makefile(self, mode: str = "rb", buffering: int | None = None) -> io.BufferedReader:
         # http.client reads the answer through this file: every read goes through recv_into.
