@@ -79,7 +79,7 @@ def plain_value(value: Any) -> Any:
     A scalar (anything with ``__index__`` or ``__float__`` and an ``item()``: ``np.float64``,
     ``np.int64``, a one-element tensor) becomes its Python number; an array (``tolist()``) a
     list; any other object with the buffer protocol its text (never its raw memory). Bytes,
-    bytearrays and memoryviews stay bytes. Never raises.
+    bytearrays and memoryviews are returned as they are. Never raises.
     """
     kind = type(value)
     if kind in ATOMIC_TYPES or isinstance(value, (bytes, bytearray, memoryview)):
