@@ -198,14 +198,15 @@ def test_retry_after_is_honoured(capture: CaptureServer, tracers: list[OtlpTrace
 def test_other_client_errors_drop_the_spans_counted_and_logged(
     capture: CaptureServer, tracers: list[OtlpTracer], caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A 400 is not retried as it is: the spans are dropped, counted and logged."""
-    capture.fail_next(400, times=3, body=b"bad span")  # the batch, then each half
+    """A 422 is not retried as it is: the batch is halved, the spans dropped, counted, logged."""
+    capture.fail_next(422, times=3, body=b"bad span")  # the batch, then each half
     tracer = make(tracers, capture)
     with caplog.at_level(logging.WARNING, "generative_ai_toolkit.tracer"):
         notebook_spans(tracer)
         assert tracer.flush(10)
     assert (2, 0) == (tracer.stats["dropped"], tracer.stats["written"])
-    assert "HTTP 400" in caplog.text
+    assert 3 == len(capture.received)
+    assert "HTTP 422" in caplog.text
     assert "bad span" in caplog.text
     with tracer.trace("later"):
         pass
@@ -213,11 +214,16 @@ def test_other_client_errors_drop_the_spans_counted_and_logged(
     assert ["later"] == names(capture.spans())
 
 
-def test_a_wrong_path_drops_the_batch_in_one_request(
-    capture: CaptureServer, tracers: list[OtlpTracer], caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("status", [400, 401, 403, 404])
+def test_a_refused_request_drops_the_batch_in_one_request(
+    capture: CaptureServer,
+    tracers: list[OtlpTracer],
+    caplog: pytest.LogCaptureFixture,
+    status: int,
 ) -> None:
-    """A 404 says nothing about the spans: one request, one log line, no span-by-span split."""
-    capture.fail_next(404, times=100, body=b"no such path")
+    """A refusal of the whole request (unreadable, wrong path or credentials) says nothing about
+    the spans: one request, one log line, no span-by-span split."""
+    capture.fail_next(status, times=100, body=b"refused")
     tracer = make(tracers, capture, max_batch_size=64)
     with caplog.at_level(logging.WARNING, "generative_ai_toolkit.tracer"):
         for i in range(40):
@@ -226,7 +232,7 @@ def test_a_wrong_path_drops_the_batch_in_one_request(
         assert tracer.flush(10)
     assert (40, 0) == (tracer.stats["dropped"], tracer.stats["written"])
     assert 1 == len(capture.received)
-    assert 1 == caplog.text.count("HTTP 404")
+    assert 1 == caplog.text.count(f"HTTP {status}")
 
 
 def test_partial_success_is_logged_and_counted(

@@ -11,9 +11,10 @@ from time import perf_counter_ns
 from typing import Any, ClassVar, Final, Protocol, runtime_checkable
 
 from ._clock import OFFSET_NS, Clock, monotonic_wall_ns
-from ._freeze import private_copy, safe_str
+from ._freeze import private_copy
 from ._ids import IdGenerator, RandomIdGenerator
 from ._span import DEFAULT_SCOPE, SPAN_KINDS, Scope
+from ._text import MAX_NAME_LENGTH, clean_key, clean_name, valid_texts
 from ._trace import CURRENT_SPAN, Trace
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
@@ -110,6 +111,9 @@ class BaseTracer(ABC):
         """
         if span_kind not in SPAN_KINDS:
             raise ValueError(f"span_kind must be one of {sorted(SPAN_KINDS)}, not {span_kind!r}")
+        name = span_name
+        if type(name) is not str or len(name) > MAX_NAME_LENGTH:
+            name = clean_name(name, MAX_NAME_LENGTH)  # rare: not text, or too long
         if parent is None:
             parent = CURRENT_SPAN.get()
             while parent is not None and parent._owner is not self:
@@ -123,7 +127,7 @@ class BaseTracer(ABC):
             trace_id = ids.new_trace_id() if parent is None else parent._trace_id
             span_id = ids.new_span_id()
         return Trace(
-            span_name,
+            name,
             span_kind,
             trace_id,
             span_id,
@@ -160,7 +164,9 @@ class BaseTracer(ABC):
         """
         previous = self._resource
         if resource_attributes is not None:
-            self._resource = {safe_str(k): private_copy(v) for k, v in resource_attributes.items()}
+            self._resource = {
+                clean_key(k): valid_texts(private_copy(v)) for k, v in resource_attributes.items()
+            }
 
         def restore() -> None:
             self._resource = previous

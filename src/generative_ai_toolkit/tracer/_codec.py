@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any, Final
 
-from ._freeze import safe_str
+from ._freeze import plain_value, safe_str
 
 TAG: Final = "$t"
 _PLAIN: Final = frozenset({str, int, float, bool, type(None)})
@@ -82,6 +82,9 @@ def to_tagged(value: Any, depth: int = 0) -> Any:  # noqa: PLR0911, PLR0912 - on
         return {TAG: "datetime", "v": value.isoformat()}
     if isinstance(value, date):
         return {TAG: "date", "v": value.isoformat()}
+    plain = plain_value(value)  # a numpy scalar or array: its number or list
+    if plain is not value:
+        return to_tagged(plain, depth + 1)
     return {TAG: "text", "v": safe_str(value), "type": type(value).__qualname__}
 
 
@@ -166,7 +169,7 @@ def encode_attributes_within(
     kept: dict[str, int] = {}
     truncated: list[str] = []
     text = _assemble(encoded, truncated)
-    while len(text.encode()) > max_bytes:
+    while _utf8_len(text) > max_bytes:
         key = max(encoded, key=lambda k: len(encoded[k]))
         current = encoded[key]
         if key not in sources:
@@ -174,10 +177,10 @@ def encode_attributes_within(
             sources[key] = value if type(value) is str else current
             kept[key] = len(sources[key])
         source = sources[key]
-        excess = len(text.encode()) - max_bytes
+        excess = _utf8_len(text) - max_bytes
         # Cut by characters, as many as the excess in bytes takes at this value's bytes per
         # character (multi-byte text, JSON escapes); loop until it fits.
-        bytes_per_char = max(1.0, len(current.encode()) / max(1, kept[key]))
+        bytes_per_char = max(1.0, _utf8_len(current) / max(1, kept[key]))
         keep = max(0, kept[key] - math.ceil((excess + 64) / bytes_per_char))
         cut = _cut(source, keep)
         while len(cut) >= len(current) and keep:
@@ -210,6 +213,11 @@ def decode_stored_attributes(text: str, inherited_keys: int) -> dict[str, Any]:
     ordered[TRUNCATED_KEYS_ATTRIBUTE] = marker
     ordered.update((key, attributes[key]) for key in keys[split:])
     return ordered
+
+
+def _utf8_len(text: str) -> int:
+    # A lone surrogate counts as the three bytes of the U+FFFD that a store writes for it.
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def _cut(text: str, keep: int) -> str:

@@ -12,6 +12,7 @@ from ._human_format import format_human
 from ._ids import IdGenerator
 from ._json_encode import SpanJsonEncoder
 from ._span import Scope
+from ._text import valid_text
 from ._trace import Trace
 
 
@@ -65,7 +66,8 @@ class HumanReadableTracer(_StreamTracer):
         """Write the span's human-readable text and a blank line."""
         stream = self.stream
         color = self._color if self._color is not None else _wants_color(stream)
-        stream.write(format_human(trace, color=color) + "\n")
+        # A lone surrogate in a value would make a UTF-8 stream refuse the whole record.
+        stream.write(valid_text(format_human(trace, color=color)) + "\n")
 
 
 class StructuredLogsTracer(_StreamTracer):

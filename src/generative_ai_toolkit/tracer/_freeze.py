@@ -21,6 +21,11 @@ ATOMIC_TYPES: frozenset[type] = frozenset(
 )
 
 
+#: Containers ``marshal`` serialises itself (anything else with the buffer protocol it would
+#: store as its raw memory).
+_CONTAINERS: frozenset[type] = frozenset({list, dict, tuple, set, frozenset})
+
+
 class Frozen:
     """A container value as it was when added: its ``marshal`` serialisation.
 
@@ -50,8 +55,13 @@ def freeze(value: Any) -> Any:
     ``deepcopy`` and, when even that fails, to a text rendering. Immutable scalars are returned
     as they are. Never raises.
     """
-    if type(value) in ATOMIC_TYPES:
+    kind = type(value)
+    if kind in ATOMIC_TYPES:
         return value
+    if kind not in _CONTAINERS:
+        value = plain_value(value)  # a numpy scalar or array, say: marshal would keep its bytes
+        if type(value) in ATOMIC_TYPES:
+            return value
     try:
         return Frozen(marshal.dumps(value))
     except Exception:  # noqa: BLE001 - unmarshallable values take the slower paths below
@@ -60,6 +70,33 @@ def freeze(value: Any) -> Any:
         return copy.deepcopy(value)
     except Exception:  # noqa: BLE001 - e.g. objects holding locks or sockets
         _log.debug("attribute value of type %s cannot be copied; storing its text", type(value))
+    return safe_str(value)
+
+
+def plain_value(value: Any) -> Any:
+    """What a numpy-like object means, in plain Python; other values as they are.
+
+    A scalar (anything with ``__index__`` or ``__float__`` and an ``item()``: ``np.float64``,
+    ``np.int64``, a one-element tensor) becomes its Python number; an array (``tolist()``) a
+    list; any other object with the buffer protocol its text (never its raw memory). Bytes,
+    bytearrays and memoryviews are returned as they are. Never raises.
+    """
+    kind = type(value)
+    if kind in ATOMIC_TYPES or isinstance(value, (bytes, bytearray, memoryview)):
+        return value
+    try:
+        if hasattr(kind, "item") and (hasattr(kind, "__index__") or hasattr(kind, "__float__")):
+            try:
+                item = value.item()
+            except (ValueError, TypeError):  # an array of more than one element
+                item = None
+            if type(item) in ATOMIC_TYPES and item is not None:
+                return item
+        if hasattr(kind, "tolist"):
+            return value.tolist()
+        memoryview(value)  # raises TypeError unless value has the buffer protocol
+    except Exception:  # noqa: BLE001 - no buffer protocol, or a broken item()/tolist()
+        return value
     return safe_str(value)
 
 

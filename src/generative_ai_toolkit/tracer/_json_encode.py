@@ -11,12 +11,13 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 import time
 from collections.abc import Mapping
 from json.encoder import encode_basestring_ascii as _c_str
 from typing import TYPE_CHECKING, Any, Final
 
-from ._freeze import safe_str
+from ._freeze import plain_value, safe_str
 
 if TYPE_CHECKING:
     from ._span import Scope
@@ -32,7 +33,8 @@ def _default(value: Any) -> Any:
         return base64.b64encode(bytes(value)).decode("ascii")
     if isinstance(value, (set, frozenset)):
         return list(value)
-    return safe_str(value)
+    plain = plain_value(value)  # a numpy scalar or array: its number or list
+    return plain if plain is not value else safe_str(value)
 
 
 try:
@@ -88,16 +90,45 @@ def to_json_safe(  # noqa: PLR0911 - one early return per kind of value reads be
                 for key, item in value.items()
             }
         return [to_json_safe(item, depth + 1, inner) for item in value]
-    return safe_str(value)
+    plain = plain_value(value)
+    if plain is value or depth >= MAX_DEPTH:
+        return safe_str(value)
+    return to_json_safe(plain, depth + 1, active)
 
 
 def encode_value(value: Any) -> str:
-    """``value`` as compact, strict JSON text. Never raises."""
+    """``value`` as compact, strict JSON text, lone surrogates as U+FFFD. Never raises."""
+    return without_lone_surrogates(_encode_any(value))
+
+
+def _encode_any(value: Any) -> str:
     try:
         return _encode_fast(value)
     except (ValueError, TypeError, RecursionError):
         # NaN/Infinity (allow_nan is off), tuple keys, cycles, deep nesting: sanitise, retry.
         return _encode_fast(to_json_safe(value))
+
+
+def without_lone_surrogates(text: str) -> str:
+    """ASCII JSON ``text`` with each escaped lone surrogate (``\\ud83d`` without its other
+    half) replaced by ``\\ufffd``; pairs (emoji) and escaped backslashes are left alone."""
+    if "\\ud" in text:  # an escaped surrogate: most likely half of a pair (an emoji)
+        return _ESCAPED_SURROGATE.sub(_replace_lone, text)
+    return text
+
+
+#: An escaped high surrogate, with the low one that may pair with it, or a low one; with the
+#: backslashes before it, whose count tells an escape (odd) from escaped backslashes (even).
+_ESCAPED_SURROGATE: Final = re.compile(
+    r"(\\+)u(d[89ab][0-9a-f]{2}(?:\\ud[c-f][0-9a-f]{2})?|d[c-f][0-9a-f]{2})"
+)
+
+
+def _replace_lone(match: re.Match[str]) -> str:
+    backslashes, code = match.group(1), match.group(2)
+    if len(backslashes) % 2 == 0 or len(code) > 4:  # literal text, or a valid pair
+        return match.group(0)
+    return f"{backslashes}ufffd"
 
 
 # -- whole spans ---------------------------------------------------------------------------------
@@ -143,11 +174,11 @@ class SpanJsonEncoder:
             self._scope = scope_cache
         parent = f'"{span._parent_id:016x}"' if span._parent_id else "null"
         end = f'"{format_datetime_text(span._end_ns)}"' if span._end_ns else "null"
-        return (
+        return without_lone_surrogates(
             f'{{"span_name":{_c_str(span._name)},"span_kind":"{span._kind}",'
             f'"trace_id":"{span._trace_id:032x}","span_id":"{span._span_id:016x}",'
             f'"parent_span_id":{parent},"started_at":"{format_datetime_text(span._start_ns)}",'
-            f'"ended_at":{end},"attributes":{encode_value(span._attrs)},'
+            f'"ended_at":{end},"attributes":{_encode_any(span._attrs)},'
             f'"span_status":"{span._status}","resource_attributes":{resource_cache[1]},'
             f'"scope":{scope_cache[1]}}}'
         )

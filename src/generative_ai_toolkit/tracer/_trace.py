@@ -21,6 +21,7 @@ from ._clock import OFFSET_NS, ns_from_datetime
 from ._freeze import ATOMIC_TYPES, freeze, safe_str
 from ._human_format import format_human
 from ._span import DEFAULT_SCOPE, SPAN_STATUSES, Scope, SpanFields, SpanOwner, SpanStatus
+from ._text import MAX_KEY_LENGTH, clean_key
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
 
@@ -167,8 +168,8 @@ class Trace(SpanFields):
             return
         if type(value) not in ATOMIC_TYPES:
             value = freeze(value)
-        if type(key) is not str:
-            key = safe_str(key)
+        if type(key) is not str or len(key) > MAX_KEY_LENGTH:
+            key = clean_key(key)  # rare: not text, or too long (stores repair invalid text)
         self._raw[key] = value
         if inheritable:
             if self._inh is None:

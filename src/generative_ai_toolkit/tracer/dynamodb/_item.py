@@ -33,6 +33,7 @@ from .._codec import (
 )
 from .._query import AUTH_CONTEXT, CONVERSATION_ID, conversation_key
 from .._span import DEFAULT_SCOPE, Scope
+from .._text import valid_text
 from .._trace import Trace
 
 #: DynamoDB's item size limit (attribute names plus values, UTF-8).
@@ -110,11 +111,21 @@ def span_to_item(
         # Every other field is bounded (keys and name by _fit, the resource in _header), so
         # even at four bytes a character this item fits: skip measuring it.
         item["attributes"] = {"S": text}
-        return item
+        return _valid_item(item)
     budget = max_bytes - _SAFETY_BYTES - item_size(item) - len("attributes")
-    if len(text.encode()) > budget:
+    if len(text.encode("utf-8", "surrogatepass")) > budget:
         text, _ = encode_attributes_within(attrs, max(budget, 0))
     item["attributes"] = {"S": text}
+    return _valid_item(item)
+
+
+def _valid_item(item: Item) -> Item:
+    # DynamoDB refuses a lone surrogate (json.loads makes one of "\ud83d") in some attributes
+    # and the span with it: every text is stored with U+FFFD instead.
+    for value in item.values():
+        text = value.get("S")
+        if text is not None and not text.isascii():
+            value["S"] = valid_text(text)
     return item
 
 
@@ -140,7 +151,7 @@ def _header(span: Trace, trace_id: str, span_id: str, attrs: Mapping[str, Any]) 
 def _encode_within(attributes: Mapping[str, Any], max_bytes: int) -> str:
     # Nearly every span fits: encode once, and pay for cutting values down only when needed.
     text = encode_attributes(attributes)
-    if len(text) * 4 <= max_bytes or len(text.encode()) <= max_bytes:
+    if len(text) * 4 <= max_bytes or len(text.encode("utf-8", "surrogatepass")) <= max_bytes:
         return text
     text, _ = encode_attributes_within(attributes, max_bytes)
     return text
@@ -183,9 +194,9 @@ def item_size(item: Mapping[str, Mapping[str, Any]]) -> int:
     """
     size = 0
     for name, value in item.items():
-        size += len(name.encode())
+        size += len(valid_text(name).encode())
         (text,) = value.values()
-        size += len(text.encode()) if isinstance(text, str) else len(str(text))
+        size += len(valid_text(text).encode()) if isinstance(text, str) else len(str(text))
     return size
 
 
@@ -205,6 +216,7 @@ def _s(item: Mapping[str, Mapping[str, Any]], name: str, default: str) -> str:
 
 
 def _fit(text: str, max_bytes: int) -> str:
+    text = valid_text(text)
     encoded = text.encode()
     if len(encoded) <= max_bytes:
         return text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING, Final
 
@@ -29,6 +30,8 @@ INSTALL_HINT: Final = (
 )
 #: The longest ``get_traces`` waits for queued spans to be written before it reads.
 DEFAULT_READ_FLUSH_TIMEOUT: Final = 10.0
+#: The longest the constructor waits for the table check (``DescribeTable``).
+DEFAULT_VERIFY_TIMEOUT: Final = 3.0
 
 
 def dynamodb_client(session: boto3.session.Session | None = None) -> DynamoDBClient:
@@ -66,7 +69,9 @@ class DynamoDbTracer(StoringTracer):
     names the GSI on ``conversation_id`` (needed to look spans up by ``ai.conversation.id``);
     ``client`` or ``session`` replace the default boto3 client; ``expire_after`` sets the TTL
     attribute ``expire_at`` to that long after each span ends; ``verify_table`` checks the table
-    and index once, at construction (``TableSetupError`` when missing). The remaining options are
+    and index once, at construction (``TableSetupError`` when missing), waiting at most
+    ``verify_timeout`` seconds: an endpoint that does not answer by then is logged and the
+    check finishes in the background. The remaining options are
     the export engine's (see ``ExportingTracer``).
     """
 
@@ -80,6 +85,7 @@ class DynamoDbTracer(StoringTracer):
         session: boto3.session.Session | None = None,
         expire_after: float | timedelta | None = None,
         verify_table: bool = True,
+        verify_timeout: float = DEFAULT_VERIFY_TIMEOUT,
         read_flush_timeout: float = DEFAULT_READ_FLUSH_TIMEOUT,
         max_concurrency: int = 8,
         max_queue_size: int = 20_000,
@@ -97,6 +103,8 @@ class DynamoDbTracer(StoringTracer):
             expire_after = expire_after.total_seconds()
         if expire_after is not None and expire_after <= 0:
             raise ValueError(f"expire_after must be positive seconds, not {expire_after!r}")
+        if verify_timeout <= 0:
+            raise ValueError(f"verify_timeout must be positive seconds, not {verify_timeout!r}")
         try:
             from ._writer import DynamoDbWriter  # noqa: PLC0415 - needs botocore
         except ImportError as exc:
@@ -106,7 +114,7 @@ class DynamoDbTracer(StoringTracer):
         if client is None:
             client = dynamodb_client(session)
         if verify_table:
-            verify_table_setup(client, table_name, conversation_id_gsi_name)
+            _verify_within(client, table_name, conversation_id_gsi_name, verify_timeout)
         self._table_name = table_name
         self._identifier = identifier
         self._expire_after = expire_after
@@ -147,3 +155,44 @@ class DynamoDbTracer(StoringTracer):
         if self._expire_after is not None:
             expire_at = int(span._end_ns / 1e9 + self._expire_after)
         return span_to_item(span, identifier=self._identifier, expire_at=expire_at)
+
+
+def _verify_within(
+    client: DynamoDBClient, table_name: str, gsi_name: str | None, timeout: float
+) -> None:
+    """``verify_table_setup`` on a helper thread, waited for at most ``timeout`` seconds.
+
+    A frozen endpoint must not hold up the agent for the client's read timeout: past
+    ``timeout`` the constructor goes on (spans queue and are retried) and a late finding is
+    logged instead of raised.
+    """
+    outcome: list[BaseException | None] = []
+    gave_up = threading.Event()
+
+    def verify() -> None:
+        try:
+            verify_table_setup(client, table_name, gsi_name)
+        except BaseException as exc:  # noqa: BLE001 - handed to the constructor, or logged
+            outcome.append(exc)
+            if gave_up.is_set():
+                _log.error("DynamoDB table %r is not usable: %s", table_name, exc)
+        else:
+            outcome.append(None)
+
+    thread = threading.Thread(target=verify, name="dynamodb-verify-table", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if not outcome:
+        gave_up.set()
+        if not outcome:  # it may have finished between the two checks
+            _log.warning(
+                "DynamoDB table %r not checked within %.1fs (endpoint %s not answering): "
+                "going on; spans are retried until it answers",
+                table_name,
+                timeout,
+                client.meta.endpoint_url,
+            )
+            return
+    error = outcome[0]
+    if error is not None:
+        raise error

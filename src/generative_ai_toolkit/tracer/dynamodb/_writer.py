@@ -2,15 +2,19 @@
 
 Only the export engine's worker thread calls it. A batch goes out in requests of at most 25 items
 (DynamoDB's limit), a few requests in flight at once. Items DynamoDB hands back as
-``UnprocessedItems``, and requests that fail with throttling, a 5xx, a timeout or a refused
-connection, come back to the engine as ``RetryableError(remaining=...)``; the engine backs off and
-retries just those spans. Anything else (a validation error, say) is a permanent failure.
+``UnprocessedItems`` are sent again at once while it takes some of them, after a pause that
+doubles while it takes none; those still left after a few rounds, and requests that fail with
+throttling, a 5xx, a timeout or a refused connection, come back to the engine as
+``RetryableError(remaining=...)``; the engine backs off and retries just those spans. Bad
+credentials or a missing permission are ``BatchRejectedError`` (the batch is dropped whole).
+Anything else (a validation error, say) is a permanent failure of a span.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Final
@@ -20,11 +24,12 @@ from botocore.exceptions import (
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
+    NoCredentialsError,
     ReadTimeoutError,
 )
 
 from .._trace import Trace
-from .._writer import RetryableError
+from .._writer import BatchRejectedError, RetryableError
 from ._item import Item
 
 if TYPE_CHECKING:
@@ -36,8 +41,9 @@ _log = logging.getLogger("generative_ai_toolkit.tracer")
 MAX_BATCH_ITEMS: Final = 25
 
 #: Error codes after which the same request may succeed later. ``ResourceNotFoundException`` is
-#: among them: the table may be (re)created while spans wait (the construction check already
-#: failed loudly if it was missing from the start).
+#: among them: a table being (re)created answers it until it is ACTIVE, and the spans queued
+#: meanwhile are written then (the construction check already failed loudly if it was missing
+#: from the start).
 RETRYABLE_CODES: Final = frozenset(
     {
         "ProvisionedThroughputExceededException",
@@ -49,6 +55,28 @@ RETRYABLE_CODES: Final = frozenset(
         "LimitExceededException",
     }
 )
+#: Error codes that refuse any request, whatever spans it holds: bad or expired credentials, a
+#: missing permission. The batch is dropped in one piece (``BatchRejectedError``) instead of
+#: being split span by span; the next batch is tried as usual, so fixed credentials let spans
+#: through again.
+REJECTED_CODES: Final = frozenset(
+    {
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "IncompleteSignatureException",
+        "MissingAuthenticationTokenException",
+        "MissingAuthenticationToken",
+        "ExpiredTokenException",
+        "InvalidClientTokenId",
+        "AccessDeniedException",
+    }
+)
+#: Rounds of resubmitting ``UnprocessedItems`` within one write before the engine takes over
+#: (with its own, longer backoff).
+UNPROCESSED_ROUNDS: Final = 8
+#: The pause before resubmitting; it doubles (up to the maximum) while DynamoDB takes nothing.
+FIRST_RESUBMIT_DELAY: Final = 0.01
+MAX_RESUBMIT_DELAY: Final = 0.5
 _NETWORK_ERRORS: Final = (
     ConnectionClosedError,
     ConnectTimeoutError,
@@ -63,7 +91,8 @@ class DynamoDbWriter:
     ``encode`` turns a span into its item (``_dynamodb_item.span_to_item`` with the tracer's
     options). ``max_concurrency`` requests of 25 items are sent at once. After ``os.fork()``
     the child makes its own request threads and, when ``reconnect`` is given, its own client
-    (connections must not be shared across processes).
+    (connections must not be shared across processes). ``sleep`` waits before resubmitting
+    ``UnprocessedItems``.
     """
 
     def __init__(
@@ -74,6 +103,7 @@ class DynamoDbWriter:
         encode: Callable[[Trace], Item],
         max_concurrency: int = 4,
         reconnect: Callable[[], DynamoDBClient] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -82,6 +112,7 @@ class DynamoDbWriter:
         self._encode = encode
         self._max_concurrency = max_concurrency
         self._reconnect = reconnect
+        self._sleep = sleep
         self._pool: ThreadPoolExecutor | None = None
         self._pid = os.getpid()
 
@@ -124,29 +155,46 @@ class DynamoDbWriter:
             )
 
     def _write_chunk(self, spans: Sequence[Trace], items: list[Item]) -> Exception | None:
-        """One ``BatchWriteItem`` request; the error instead of raising it (for the pool)."""
-        try:
-            response = self._client.batch_write_item(
-                RequestItems={self._table: [{"PutRequest": {"Item": item}} for item in items]}
-            )
-        except ClientError as exc:
+        """One chunk of up to 25 items, resubmitting ``UnprocessedItems`` a few rounds at once;
+        the error instead of raising it (for the pool)."""
+        requests: list[Any] = [{"PutRequest": {"Item": item}} for item in items]
+        delay = FIRST_RESUBMIT_DELAY / 2
+        for round_ in range(1, UNPROCESSED_ROUNDS + 1):
+            try:
+                response = self._client.batch_write_item(RequestItems={self._table: requests})
+            except Exception as exc:  # noqa: BLE001 - handed back to the engine, which logs it
+                return self._failure(exc, _left(spans, items, requests))
+            unprocessed = response.get("UnprocessedItems", {}).get(self._table, [])
+            if not unprocessed:
+                return None
+            if round_ == UNPROCESSED_ROUNDS:
+                break
+            # DynamoDB took part of the request: send the rest at once. It took none: wait a
+            # little longer each round it keeps refusing.
+            progress = len(unprocessed) < len(requests)
+            delay = FIRST_RESUBMIT_DELAY if progress else min(delay * 2, MAX_RESUBMIT_DELAY)
+            requests = unprocessed
+            self._sleep(delay)
+        return RetryableError(
+            f"UnprocessedItems: {len(requests)} of {len(items)} after {UNPROCESSED_ROUNDS} rounds",
+            remaining=_left(spans, items, requests),
+        )
+
+    def _failure(self, exc: Exception, left: list[Trace]) -> Exception:
+        """What a failed request means to the engine: retry ``left``, drop the batch whole
+        (a refusal whatever it holds), or a failure of some span in it (anything else)."""
+        if isinstance(exc, ClientError):
             code = exc.response.get("Error", {}).get("Code", "")
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
             if code in RETRYABLE_CODES or status >= 500 or status == 429:
-                return RetryableError(f"{code or status}: {exc}", remaining=spans)
-            return exc
-        except _NETWORK_ERRORS as exc:
-            return RetryableError(f"{type(exc).__name__}: {exc}", remaining=spans)
-        except Exception as exc:  # noqa: BLE001 - handed back to the engine, which logs it
-            return exc
-        unprocessed = response.get("UnprocessedItems", {}).get(self._table, [])
-        if not unprocessed:
-            return None
-        left = {_key(request["PutRequest"]["Item"]) for request in unprocessed}
-        return RetryableError(
-            f"UnprocessedItems: {len(left)} of {len(items)}",
-            remaining=[span for span, item in zip(spans, items, strict=True) if _key(item) in left],
-        )
+                return RetryableError(f"{code or status}: {exc}", remaining=left)
+            if code in REJECTED_CODES or status in (401, 403):
+                return BatchRejectedError(f"{self._table}: {exc}")
+        elif isinstance(exc, _NETWORK_ERRORS):
+            return RetryableError(f"{type(exc).__name__}: {exc}", remaining=left)
+        elif isinstance(exc, NoCredentialsError):
+            return BatchRejectedError(f"{self._table}: {exc}")
+        return exc
 
     def _after_fork(self) -> None:
         self._pid = os.getpid()
@@ -170,3 +218,11 @@ class DynamoDbWriter:
 
 def _key(item: Any) -> tuple[str, str]:
     return (item["pk"]["S"], item["sk"]["S"])
+
+
+def _left(spans: Sequence[Trace], items: list[Item], requests: list[Any]) -> list[Trace]:
+    """The spans whose items are among ``requests``, in batch order."""
+    if len(requests) == len(items):
+        return list(spans)
+    keys = {_key(request["PutRequest"]["Item"]) for request in requests}
+    return [span for span, item in zip(spans, items, strict=True) if _key(item) in keys]

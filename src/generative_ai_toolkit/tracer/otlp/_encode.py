@@ -24,6 +24,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from .._codec import TRUNCATED_KEYS_ATTRIBUTE
 from .._genai_semconv import genai_attributes
 from .._span import Scope
+from .._text import valid_text
 from .._trace import Trace
 from ._config import DEFAULT_MAX_REQUEST_BYTES
 from ._values import (
@@ -33,7 +34,6 @@ from ._values import (
     fill_span,
     round_trip_marker,
     set_value,
-    valid_text,
 )
 from ._wire import SpanWireEncoder, any_value_bytes, field, span_fields_bytes, varint
 

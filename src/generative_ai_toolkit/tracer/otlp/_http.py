@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import io
 import logging
+import math
 import os
+import socket
 import ssl
 import time
 import urllib.parse
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
-from typing import Final
+from typing import Any, Final
 
 from .._writer import BatchRejectedError, RetryableError
 
@@ -38,12 +41,14 @@ class OtlpHttpError(Exception):
 
 
 class OtlpEndpointRejectedError(OtlpHttpError, BatchRejectedError):
-    """The receiver refuses requests whatever they hold: 401, 403, 404, 405 (a wrong path or
-    credentials). The batch is dropped in one piece rather than split span by span."""
+    """The receiver refuses the request as a whole: 400 (it cannot read it: a wrong protocol or
+    encoding for this receiver, say), 401, 403, 404, 405, 407 (a wrong path or credentials).
+    The batch is dropped in one piece rather than split span by span."""
 
 
-#: Statuses that say "not here / not you", never "not this span".
-ENDPOINT_STATUSES: Final = frozenset({401, 403, 404, 405, 407})
+#: Statuses that refuse the request as a whole ("not here / not you / not this way"): splitting
+#: the batch would only send each span once more to the same refusal.
+ENDPOINT_STATUSES: Final = frozenset({400, 401, 403, 404, 405, 407})
 
 
 class _StaleConnectionError(Exception):
@@ -53,9 +58,10 @@ class _StaleConnectionError(Exception):
 class OtlpHttpTransport:
     """POSTs protobuf bodies to one OTLP/HTTP endpoint (``http://`` or ``https://``).
 
-    Not thread-safe: the export worker is its only user. ``timeout`` (seconds) bounds the
-    connect and each read; ``compression="gzip"`` compresses bodies; ``ssl_context`` defaults to
-    ``ssl.create_default_context()`` (system CAs) for https endpoints.
+    Not thread-safe: the export worker is its only user. ``timeout`` (seconds) bounds each
+    request as a whole: connecting, sending and reading the answer. ``compression="gzip"``
+    compresses bodies; ``ssl_context`` defaults to ``ssl.create_default_context()`` (system
+    CAs) for https endpoints.
     """
 
     def __init__(
@@ -118,8 +124,18 @@ class OtlpHttpTransport:
         return self._post(body, reused=False)
 
     def _post(self, body: bytes, *, reused: bool) -> bytes:
+        # One deadline for the whole request: a receiver trickling a byte at a time would
+        # otherwise keep each read under the timeout, and hold the only worker forever.
+        deadline = time.monotonic() + self._timeout
         connection = self._connection or self._connect()
         try:
+            sock = connection.sock
+            if not isinstance(sock, _DeadlineSocket):
+                connection.connect()
+                sock = _DeadlineSocket(connection.sock)
+                wrapped: Any = connection  # http.client only needs the socket's methods
+                wrapped.sock = sock
+            sock.deadline = deadline
             connection.request("POST", self._path, body, self._headers)
             response = connection.getresponse()
             payload = response.read()
@@ -173,6 +189,55 @@ class OtlpHttpTransport:
     def close(self) -> None:
         """Close the connection (a later ``send`` opens a new one)."""
         self._discard()
+
+
+class _DeadlineSocket:
+    """A connected socket whose sends and receives must all finish by ``deadline``.
+
+    Each send or receive gets what is left of the request's time as its timeout, so the
+    timeout bounds the whole request, not each read; past the deadline they raise
+    ``TimeoutError``. Everything else is the wrapped socket's.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self.deadline = math.inf
+
+    def _time_left(self) -> float:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request's deadline passed")
+        return left
+
+    def sendall(self, data: Any) -> None:
+        # sendall's timeout bounds the whole call (not each chunk) since Python 3.5.
+        self._sock.settimeout(self._time_left())
+        self._sock.sendall(data)
+
+    def recv_into(self, buffer: Any) -> int:
+        self._sock.settimeout(self._time_left())
+        return self._sock.recv_into(buffer)
+
+    def makefile(self, mode: str = "rb", buffering: int | None = None) -> io.BufferedReader:
+        # http.client reads the answer through this file: every read goes through recv_into.
+        return io.BufferedReader(_DeadlineReader(self))
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class _DeadlineReader(io.RawIOBase):
+    def __init__(self, sock: _DeadlineSocket) -> None:
+        self._sock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        return self._sock.recv_into(buffer)
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

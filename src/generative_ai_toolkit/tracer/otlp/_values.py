@@ -24,9 +24,10 @@ from typing import Any, Final
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from .._freeze import safe_str
+from .._freeze import plain_value, safe_str
 from .._genai_semconv import genai_attributes
 from .._json_encode import encode_value
+from .._text import valid_text, valid_texts
 from .._trace import Trace
 
 _KINDS: Final[dict[str, Span.SpanKind.ValueType]] = {
@@ -82,7 +83,11 @@ def set_value(target: AnyValue, value: Any) -> None:  # noqa: PLR0912 - one bran
     elif isinstance(value, (Mapping, list, tuple, set, frozenset)):
         target.string_value = encode_value(value)
     else:
-        target.string_value = safe_str(value)
+        plain = plain_value(value)  # a numpy scalar or array: its number or list
+        if plain is not value:
+            set_value(target, plain)
+        else:
+            target.string_value = safe_str(value)
 
 
 def _set_sequence(target: AnyValue, items: Sequence[Any]) -> None:
@@ -109,18 +114,18 @@ def set_value_safely(target: AnyValue, value: Any) -> None:
         set_value(target, value)
     except (UnicodeError, ValueError, TypeError, RecursionError):
         target.Clear()
-        text = value if isinstance(value, str) else _text_of(value)
-        target.string_value = valid_text(text)
+        try:
+            set_value(target, valid_texts(value))  # lone surrogates as U+FFFD, same shape
+        except (UnicodeError, ValueError, TypeError, RecursionError):
+            target.Clear()
+            text = value if isinstance(value, str) else _text_of(value)
+            target.string_value = valid_text(text)
 
 
 def _text_of(value: Any) -> str:
     if isinstance(value, (Mapping, list, tuple, set, frozenset)):
         return encode_value(value)
     return safe_str(value)
-
-
-def valid_text(text: str) -> str:
-    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 # -- spans --------------------------------------------------------------------------------------

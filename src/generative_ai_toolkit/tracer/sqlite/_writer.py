@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from .._codec import encode_attributes, encode_attributes_within
 from .._query import AUTH_CONTEXT, CONVERSATION_ID, conversation_key
+from .._text import valid_text
 from .._trace import Trace
 from .._writer import RetryableError
 from ._schema import (
@@ -108,7 +109,7 @@ class SqliteSpanWriter:
         attrs = span._attrs
         text = encode_attributes(attrs)
         limit = self._max_span_bytes
-        if len(text) * 4 > limit and len(text.encode()) > limit:
+        if len(text) * 4 > limit and len(text.encode("utf-8", "surrogatepass")) > limit:
             text, cut = encode_attributes_within(attrs, limit)
             if cut:
                 self.truncated += 1
@@ -146,7 +147,11 @@ class SqliteSpanWriter:
         rows = [self._row(span) for span in batch]
         try:
             conn = self._connection()
-            self._insert(conn, rows)
+            try:
+                self._insert(conn, rows)
+            except UnicodeEncodeError:
+                # A lone surrogate (json.loads makes one of "\ud83d"): store U+FFFD instead.
+                self._insert(conn, [_valid_row(row) for row in rows])
         except sqlite3.OperationalError as exc:
             if is_busy(exc) or "full" in str(exc).lower():
                 raise RetryableError(f"{self._path}: {exc}") from None
@@ -197,6 +202,10 @@ class SqliteSpanWriter:
         if self._conn is not None and self._pid == os.getpid():
             self._conn.close()
         self._conn = None
+
+
+def _valid_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(valid_text(value) if type(value) is str else value for value in row)
 
 
 class _write_transaction:
