@@ -18,6 +18,8 @@ from export.recording import RecordingWriter, ended_spans
 from generative_ai_toolkit.tracer import SqliteTracer, Trace
 from generative_ai_toolkit.tracer._export import BackgroundExporter
 from generative_ai_toolkit.tracer._writer import RetryableError
+from generative_ai_toolkit.tracer.otlp import OtlpTracer
+from otlp.capture import CaptureServer
 
 LOGGER = "generative_ai_toolkit.tracer"
 
@@ -173,3 +175,23 @@ def test_a_poison_span_still_costs_only_its_own_drop(
             exporter.submit(span)
         assert exporter.flush(10)
         assert (500, 499, 1, 0) == _outcome(exporter)
+
+
+def test_an_otlp_receiver_answering_400_to_everything_is_not_stormed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A real receiver that answers 400 to every request: 1,000 spans cost a handful of
+    requests and one log line, not two requests and a traceback per span."""
+    with CaptureServer() as capture:
+        capture.fail_next(400, times=1_000_000, body=b"bad request")
+        tracer = OtlpTracer(endpoint=capture.endpoint, max_batch_size=500, schedule_delay=0.05)
+        with caplog.at_level(logging.WARNING, logger=LOGGER):
+            for i in range(1000):
+                with tracer.trace(f"span-{i}"):
+                    pass
+            assert tracer.flush(30)
+            lines = len(caplog.records)
+            tracer.shutdown()
+        assert (1000, 0, 1000) == tuple(tracer.stats[k] for k in ("queued", "written", "dropped"))
+        assert len(capture.received) <= 8
+        assert 1 == lines
