@@ -25,5 +25,5 @@ def make() -> Iterator[Callable[..., BackgroundExporter]]:
 
     yield build
     for exporter, writer in made:
-        exporter.shutdown(timeout=5)
         writer.gate.set()  # a writer the test left hanging lets its worker end
+        exporter.shutdown(timeout=5)

@@ -10,7 +10,7 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Final
 
 from .._clock import Clock
-from .._export import DEFAULT_SCHEDULE_DELAY
+from .._export import DEFAULT_SCHEDULE_DELAY, QueueFullPolicy
 from .._exporting import ExportingTracer
 from .._ids import IdGenerator, XRayIdGenerator
 from .._span import Scope
@@ -131,6 +131,8 @@ class OtlpTracer(ExportingTracer):
         schedule_delay: float = DEFAULT_SCHEDULE_DELAY,
         max_retry_delay: float = 5.0,
         shutdown_timeout: float = 10.0,
+        on_queue_full: QueueFullPolicy = "drop",
+        block_timeout: float = 5.0,
         clock: Clock | None = None,
         id_generator: IdGenerator | None = None,
         scope: Scope | None = None,
@@ -170,6 +172,8 @@ class OtlpTracer(ExportingTracer):
             schedule_delay=schedule_delay,
             max_retry_delay=max_retry_delay,
             shutdown_timeout=shutdown_timeout,
+            on_queue_full=on_queue_full,
+            block_timeout=block_timeout,
             clock=clock,
             id_generator=id_generator,
             scope=scope,
