@@ -371,3 +371,32 @@ def test_a_crashed_worker_is_replaced_by_the_next_span(
     exporter.submit(ended_spans(1, prefix="next")[0])
     assert exporter.flush(10)
     assert ["s0", "next0"] == writer.written
+
+
+def test_a_crashed_worker_counts_what_it_held_and_lets_flush_go(
+    make: Callable[..., BackgroundExporter],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A worker bug while holding a batch: the batch is counted dropped (not left pending
+    forever) and a flush waiting for it returns False instead of hanging."""
+    writer = RecordingWriter()
+    exporter = make(writer, max_batch_size=100, schedule_delay=60)  # woken by the flush only
+    original = exporter._delivery.export
+    calls: list[int] = []
+
+    def export_once_broken(batch: Sequence[Trace]) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("worker bug")
+        original(batch)
+
+    monkeypatch.setattr(exporter._delivery, "export", export_once_broken)
+    for span in ended_spans(3):
+        exporter.submit(span)
+    flushed = exporter.flush(None)  # the marker travels with the batch the worker holds
+    assert (False, 3, 0) == (flushed, exporter.stats["dropped"], exporter.stats["pending"])
+    assert "worker bug" in caplog.text
+    exporter.submit(ended_spans(1, prefix="next")[0])
+    assert exporter.flush(10)
+    assert ["next0"] == writer.written

@@ -29,8 +29,7 @@ class _FlushRequest(Protocol):
 class Exporter(Protocol):
     """What the process hooks need from an exporter (``BackgroundExporter``)."""
 
-    @property
-    def shutdown_timeout(self) -> float: ...
+    shutdown_timeout: float
 
     def begin_shutdown(self, deadline: float) -> bool: ...
 

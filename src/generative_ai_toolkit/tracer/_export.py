@@ -2,11 +2,9 @@
 
 The agent's thread only appends the ended span to a bounded queue (or, with
 ``on_queue_full="block"``, waits a bounded time for room). One daemon worker per exporter
-drains it in batches and hands each batch to a ``SpanWriter``, retrying retryable failures
-with exponential backoff and jitter until the batch is written or the queue overflows.
-Nothing is lost silently: every span accepted ends up counted either ``written`` or
-``dropped`` (queue full, refused, failed for good, not written by shutdown), and every drop is
-logged, once per cause per interval (``DropLog``).
+drains it in batches and hands each batch to a ``Delivery`` (retry, isolation, refusal).
+Nothing is lost silently: every span accepted ends up counted once, ``written`` or
+``dropped``, and every drop is logged, once per cause per interval (``DropLog``).
 
 The design follows the OpenTelemetry SDK's ``BatchProcessor``: bounded deque, daemon thread,
 flush markers, re-made after ``os.fork()``, flushed at interpreter exit (``_exit``).
@@ -18,19 +16,16 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import Final, Literal
+from typing import Final
 
 from . import _exit
 from ._delivery import Delivery
 from ._droplog import DropLog
-from ._spanqueue import FlushMarker, SpanQueue, take_all, take_batch
+from ._spanqueue import FlushMarker, QueueFullPolicy, SpanQueue, take_all, take_batch
 from ._trace import Trace
 from ._writer import SpanWriter
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
-
-QueueFullPolicy = Literal["drop", "block"]
-
 
 #: The default time the worker waits for a batch to fill before writing what it has.
 DEFAULT_SCHEDULE_DELAY: Final = 0.5
@@ -83,7 +78,7 @@ class BackgroundExporter:
         self._schedule_delay = schedule_delay
         self._initial_retry_delay = initial_retry_delay
         self._max_retry_delay = max_retry_delay
-        self._shutdown_timeout = shutdown_timeout
+        self.shutdown_timeout = shutdown_timeout  # read by _exit
         self._idle_timeout = idle_timeout
         self._block = on_queue_full == "block"
         self._block_timeout = block_timeout
@@ -125,11 +120,6 @@ class BackgroundExporter:
 
     def __repr__(self) -> str:
         return f"BackgroundExporter({self._name})"
-
-    @property
-    def shutdown_timeout(self) -> float:
-        """The longest ``shutdown`` waits for the worker, by default."""
-        return self._shutdown_timeout
 
     # -- the agent's side ----------------------------------------------------------------------
 
@@ -218,7 +208,7 @@ class BackgroundExporter:
         """Flush for at most ``timeout`` seconds (default: the ``shutdown_timeout`` option),
         then stop the worker. Spans not written by then (queued, or held by a worker still
         busy writing) are counted as dropped. Idempotent."""
-        timeout = self._shutdown_timeout if timeout is None else timeout
+        timeout = self.shutdown_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         if self.begin_shutdown(deadline):
             self.finish_shutdown(deadline)
@@ -246,21 +236,17 @@ class BackgroundExporter:
             thread.join(max(deadline - time.monotonic(), 0.0))
         else:
             self._close_writer()
-        held = 0
         if thread is not None and thread.is_alive():
             # Stuck in a write: what it holds is dropped now, and nothing it does later counts.
             with self._counts_lock:
                 self._abandoned = True
-                held, self._in_flight = self._in_flight, 0
-                self._dropped += held
+            self._drop_held("still being written when shutdown gave up")
         self._stopped = True  # before emptying the queue: see request_flush
         leftover, markers = take_all(self._queue)
         with self._counts_lock:
             self._markers -= len(markers)
-        for marker in markers + self._held_markers:
+        for marker in markers:
             marker.release(reached=False)
-        if held:
-            self._report(held, "abandoned", "still being written when shutdown gave up")
         if leftover:
             with self._counts_lock:
                 self._dequeued += leftover
@@ -286,6 +272,16 @@ class BackgroundExporter:
             "pending": waiting + in_flight,
         }
 
+    def _drop_held(self, reason: str) -> None:
+        """Count what the worker holds as dropped and let the flushes it holds go."""
+        with self._counts_lock:
+            held, self._in_flight = self._in_flight, 0
+            self._dropped += held
+        for marker in self._held_markers:
+            marker.release(reached=False)
+        if held:
+            self._report(held, "lost", reason)
+
     def _drop(self, count: int, cause: str, reason: str) -> None:
         with self._counts_lock:
             self._dropped += count
@@ -297,7 +293,7 @@ class BackgroundExporter:
     def _overflow(self) -> None:
         with self._counts_lock:
             self._dropped += 1
-        self._drop_log.overflow(self._dropped)
+        self._drop_log.overflow(self._dropped)  # only the first now; the rest in summary lines
 
     def _start(self) -> None:
         with self._start_lock:
@@ -321,9 +317,12 @@ class BackgroundExporter:
                 return
         except Exception:  # noqa: BLE001 - the worker must report, not die silently
             _log.exception("%s worker failed; the next span starts a new one", self)
+            self._close_writer()  # before a successor may start, as in _retire
             with self._start_lock:
                 if self._thread is threading.current_thread():
                     self._thread = None
+            self._drop_held("held by the worker that failed")  # flushes see no worker now
+            return
         self._close_writer()
 
     def _work(self) -> bool:

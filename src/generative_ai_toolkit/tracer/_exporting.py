@@ -8,10 +8,11 @@ from typing import Any
 
 from ._base import BaseTracer
 from ._clock import Clock
-from ._export import DEFAULT_SCHEDULE_DELAY, BackgroundExporter, QueueFullPolicy
+from ._export import DEFAULT_SCHEDULE_DELAY, BackgroundExporter
 from ._ids import IdGenerator
 from ._query import ConversationFilter, ConversationSummary, SpanNode, TraceQuery
 from ._span import Scope
+from ._spanqueue import QueueFullPolicy
 from ._trace import Trace
 from ._writer import SpanWriter
 

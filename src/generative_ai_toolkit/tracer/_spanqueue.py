@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from typing import Literal
 
 from ._trace import Trace
 
@@ -33,6 +34,9 @@ class FlushMarker:
 
 
 SpanQueue = deque[Trace | FlushMarker]
+
+#: What ``submit`` does when the queue is full: drop the span, or wait a bounded time for room.
+QueueFullPolicy = Literal["drop", "block"]
 
 
 def take_batch(queue: SpanQueue, max_size: int) -> tuple[list[Trace], list[FlushMarker]]:

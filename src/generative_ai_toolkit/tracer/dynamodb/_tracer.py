@@ -7,10 +7,11 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Final
 
 from .._clock import Clock
-from .._export import DEFAULT_SCHEDULE_DELAY, QueueFullPolicy
+from .._export import DEFAULT_SCHEDULE_DELAY
 from .._exporting import StoringTracer
 from .._ids import IdGenerator
 from .._span import Scope
+from .._spanqueue import QueueFullPolicy
 from .._trace import Trace
 from ._item import Item, span_to_item
 from ._reader import DynamoDbTraceQuery, TableSetupError

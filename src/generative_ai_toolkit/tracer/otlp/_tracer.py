@@ -10,10 +10,11 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Final
 
 from .._clock import Clock
-from .._export import DEFAULT_SCHEDULE_DELAY, QueueFullPolicy
+from .._export import DEFAULT_SCHEDULE_DELAY
 from .._exporting import ExportingTracer
 from .._ids import IdGenerator, XRayIdGenerator
 from .._span import Scope
+from .._spanqueue import QueueFullPolicy
 from .._trace import Trace
 from .._writer import RetryableError
 from ._config import DEFAULT_MAX_REQUEST_BYTES, OtlpSettings, resolve_settings

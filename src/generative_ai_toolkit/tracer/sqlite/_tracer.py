@@ -13,10 +13,11 @@ from datetime import timedelta
 from pathlib import Path
 
 from .._clock import Clock
-from .._export import DEFAULT_SCHEDULE_DELAY, QueueFullPolicy
+from .._export import DEFAULT_SCHEDULE_DELAY
 from .._exporting import StoringTracer
 from .._ids import IdGenerator
 from .._span import Scope
+from .._spanqueue import QueueFullPolicy
 from ._query import SqliteQuery
 from ._schema import BUSY_TIMEOUT_MS, connect, default_db_path
 from ._writer import DEFAULT_MAX_SPAN_BYTES, SqliteSpanWriter, apply_retention
