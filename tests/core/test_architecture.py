@@ -161,6 +161,7 @@ PUBLIC: dict[str, set[str]] = {
         "Tracer",
         "XRayIdGenerator",
         "extract_traceparent",
+        "flush_on_sigterm",
         "inject_traceparent",
         "traced",
         "with_current_context",

@@ -11,69 +11,23 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 
-from generative_ai_toolkit.tracer import InMemoryTracer, Trace
+from export.recording import RecordingWriter, ended_spans
+from generative_ai_toolkit.tracer import Trace
 from generative_ai_toolkit.tracer._export import BackgroundExporter
 from generative_ai_toolkit.tracer._writer import BatchRejectedError, RetryableError
 
 LOGGER = "generative_ai_toolkit.tracer"
 
 
-class RecordingWriter:
-    """A SpanWriter that keeps what it is given; ``fail`` may raise for a batch."""
-
-    def __init__(self, fail: Callable[[int, Sequence[Trace]], None] | None = None) -> None:
-        self.written: list[str] = []
-        self.calls = 0
-        self.closed = 0
-        self.gate = threading.Event()
-        self.gate.set()
-        self._fail = fail
-
-    def write(self, batch: Sequence[Trace]) -> None:
-        self.gate.wait()
-        self.calls += 1
-        if self._fail is not None:
-            self._fail(self.calls, batch)
-        self.written.extend(span.span_name for span in batch)
-
-    def close(self) -> None:
-        self.closed += 1
-
-
-def _spans(count: int, prefix: str = "s") -> list[Trace]:
-    tracer = InMemoryTracer(memory_size=max(count, 1))
-    for i in range(count):
-        with tracer.trace(f"{prefix}{i}"):
-            pass
-    return list(tracer.get_traces())
-
-
-@pytest.fixture
-def make() -> Iterator[Callable[..., BackgroundExporter]]:
-    made: list[BackgroundExporter] = []
-
-    def build(writer: RecordingWriter, **options: float) -> BackgroundExporter:
-        options.setdefault("schedule_delay", 0.01)
-        options.setdefault("initial_retry_delay", 0.001)
-        options.setdefault("max_retry_delay", 0.01)
-        exporter = BackgroundExporter(writer, name="test", **options)  # type: ignore[arg-type]
-        made.append(exporter)
-        return exporter
-
-    yield build
-    for exporter in made:
-        exporter.shutdown(timeout=5)
-
-
 def test_counters_after_flush(make: Callable[..., BackgroundExporter]) -> None:
     """queued, written, retried, dropped and pending add up once flushed."""
     writer = RecordingWriter()
     exporter = make(writer)
-    for span in _spans(7):
+    for span in ended_spans(7):
         exporter.submit(span)
     assert exporter.flush(10)
     assert {"queued": 7, "written": 7, "retried": 0, "dropped": 0, "pending": 0} == (exporter.stats)
@@ -86,7 +40,7 @@ def test_flush_waits_for_spans_submitted_before(make: Callable[..., BackgroundEx
     writer = RecordingWriter()
     writer.gate.clear()
     exporter = make(writer)
-    for span in _spans(3):
+    for span in ended_spans(3):
         exporter.submit(span)
     assert not exporter.flush(0.2)
     writer.gate.set()
@@ -102,7 +56,7 @@ def test_batches_respect_max_batch_size(make: Callable[..., BackgroundExporter])
         sizes.append(len(batch))
 
     exporter = make(RecordingWriter(record), max_batch_size=4)
-    for span in _spans(10):
+    for span in ended_spans(10):
         exporter.submit(span)
     assert exporter.flush(10)
     assert 10 == sum(sizes)
@@ -120,7 +74,7 @@ def test_retryable_errors_are_retried_until_written(
 
     writer = RecordingWriter(flaky)
     exporter = make(writer)
-    for span in _spans(5):
+    for span in ended_spans(5):
         exporter.submit(span)
     assert exporter.flush(10)
     assert (5, 3, 0) == tuple(exporter.stats[k] for k in ("written", "retried", "dropped"))
@@ -140,7 +94,7 @@ def test_partial_write_retries_only_the_remaining(
             super().write(batch)
 
     exporter = make(Partial())
-    for span in _spans(5):
+    for span in ended_spans(5):
         exporter.submit(span)
     assert exporter.flush(10)
     assert [["s0", "s1", "s2", "s3", "s4"], ["s3", "s4"]] == seen
@@ -154,10 +108,10 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
         RecordingWriter(), name="delays", initial_retry_delay=0.1, max_retry_delay=1.0
     )
     for attempt, base in [(0, 0.1), (1, 0.2), (2, 0.4), (3, 0.8), (4, 1.0), (40, 1.0)]:
-        delays = [exporter._retry_delay(attempt, None) for _ in range(50)]
+        delays = [exporter._delivery.retry_delay(attempt, None) for _ in range(50)]
         assert all(base * 0.5 <= d <= base for d in delays)
-    assert 2.5 == exporter._retry_delay(0, 2.5)
-    assert 4.0 == exporter._retry_delay(0, 60.0)
+    assert 2.5 == exporter._delivery.retry_delay(0, 2.5)
+    assert 4.0 == exporter._delivery.retry_delay(0, 60.0)
     exporter.shutdown()
 
 
@@ -173,7 +127,7 @@ def test_poison_span_is_isolated_and_logged(
     writer = RecordingWriter(poison)
     exporter = make(writer)
     with caplog.at_level(logging.WARNING, logger=LOGGER):
-        for span in _spans(10):
+        for span in ended_spans(10):
             exporter.submit(span)
         assert exporter.flush(10)
     assert sorted(f"s{i}" for i in range(10) if i != 5) == sorted(writer.written)
@@ -189,11 +143,10 @@ def test_queue_bound_drops_are_counted_and_logged(
     writer = RecordingWriter()
     writer.gate.clear()
     exporter = make(writer, max_queue_size=5, max_batch_size=1)
-    spans = _spans(20)
+    spans = ended_spans(20)
     with caplog.at_level(logging.WARNING, logger=LOGGER):
         exporter.submit(spans[0])
-        while exporter.stats["pending"]:  # the worker holds span 0 in the stuck write
-            threading.Event().wait(0.005)
+        assert writer.entered.wait(10)  # the worker holds span 0 in the stuck write
         for span in spans[1:]:
             exporter.submit(span)
         assert 14 == exporter.stats["dropped"]
@@ -210,7 +163,7 @@ def test_shutdown_flushes_closes_once_and_is_idempotent(
     """shutdown() writes what is queued, closes the writer once, and may be called again."""
     writer = RecordingWriter()
     exporter = make(writer, schedule_delay=30)
-    for span in _spans(4):
+    for span in ended_spans(4):
         exporter.submit(span)
     exporter.shutdown()
     exporter.shutdown()
@@ -224,7 +177,7 @@ def test_spans_after_shutdown_are_dropped_and_logged(
     exporter = make(RecordingWriter())
     exporter.shutdown()
     with caplog.at_level(logging.WARNING, logger=LOGGER):
-        exporter.submit(_spans(1)[0])
+        exporter.submit(ended_spans(1)[0])
     assert 1 == exporter.stats["dropped"]
     assert "submitted after shutdown" in caplog.text
 
@@ -239,7 +192,7 @@ def test_shutdown_gives_up_on_a_sink_that_stays_down(
 
     exporter = make(RecordingWriter(down), initial_retry_delay=0.05, max_retry_delay=0.1)
     with caplog.at_level(logging.WARNING, logger=LOGGER):
-        for span in _spans(3):
+        for span in ended_spans(3):
             exporter.submit(span)
         exporter.shutdown(timeout=0.5)
     assert (0, 3) == (exporter.stats["written"], exporter.stats["dropped"])
@@ -251,7 +204,7 @@ def test_child_after_fork_gets_a_fresh_worker(make: Callable[..., BackgroundExpo
     """After fork the child starts with an empty queue and its own worker; the parent goes on."""
     writer = RecordingWriter()
     exporter = make(writer)
-    exporter.submit(_spans(1, "parent")[0])
+    exporter.submit(ended_spans(1, "parent")[0])
     assert exporter.flush(10)
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -259,7 +212,7 @@ def test_child_after_fork_gets_a_fresh_worker(make: Callable[..., BackgroundExpo
         status = 1
         try:
             before = exporter.stats
-            for span in _spans(3, "child"):
+            for span in ended_spans(3, "child"):
                 exporter.submit(span)
             flushed = exporter.flush(10)
             os.write(
@@ -277,7 +230,7 @@ def test_child_after_fork_gets_a_fresh_worker(make: Callable[..., BackgroundExpo
     assert 0 == before["queued"]
     assert (True, 3, 3) == (flushed, after["queued"], after["written"])
     assert ["parent0", "child0", "child1", "child2"] == written
-    exporter.submit(_spans(1, "again")[0])
+    exporter.submit(ended_spans(1, "again")[0])
     assert exporter.flush(10)
     assert ["parent0", "again0"] == writer.written
 
@@ -323,7 +276,7 @@ def test_a_sink_that_keeps_failing_is_reported_at_warning(
 
     exporter = make(RecordingWriter(down_for_a_while))
     with caplog.at_level(logging.INFO, logger=LOGGER):
-        exporter.submit(_spans(1)[0])
+        exporter.submit(ended_spans(1)[0])
         assert exporter.flush(10)
     levels = [r.levelname for r in caplog.records if "retrying" in r.getMessage()]
     assert ["INFO", "INFO", "INFO", "WARNING", "INFO"] == levels
@@ -342,27 +295,30 @@ def test_a_rejected_batch_is_dropped_whole_without_splitting(
     writer = RecordingWriter(fail=refuse)
     exporter = make(writer, max_batch_size=100)
     with caplog.at_level(logging.WARNING, logger=LOGGER):
-        for span in _spans(10):
+        for span in ended_spans(10):
             exporter.submit(span)
         assert exporter.flush(10)
-        exporter.submit(_spans(1, prefix="later")[0])
+        exporter.submit(ended_spans(1, prefix="later")[0])
         assert exporter.flush(10)
     assert (10, 1, 2) == (exporter.stats["dropped"], exporter.stats["written"], writer.calls)
     assert ["later0"] == writer.written
     assert 1 == caplog.text.count("401 Unauthorized")
 
 
-def test_flush_requests_are_not_counted_as_spans(make: Callable[..., BackgroundExporter]) -> None:
-    """Flushes that time out during an outage leave markers queued; the counts ignore them."""
+def test_flush_requests_are_not_counted_as_spans(
+    make: Callable[..., BackgroundExporter],
+) -> None:
+    """Flushes that time out during an outage leave markers queued; the counts ignore them
+    and count the spans held by the hung writer as pending."""
     writer = RecordingWriter()
     writer.gate.clear()  # the sink hangs
     exporter = make(writer, max_batch_size=100)
-    for span in _spans(3):
+    for span in ended_spans(3):
         exporter.submit(span)
     for _ in range(4):
         assert exporter.flush(0.01) is False
-    # The three spans are in the hung writer's hands; the four markers queued are not spans.
-    assert (3, 0) == (exporter.stats["queued"], exporter.stats["pending"])
+    # The three spans are in the hung writer's hands (pending); the four markers are not spans.
+    assert (3, 3) == (exporter.stats["queued"], exporter.stats["pending"])
     writer.gate.set()
     assert exporter.flush(10)
     assert {"queued": 3, "written": 3, "retried": 0, "dropped": 0, "pending": 0} == exporter.stats
@@ -374,7 +330,7 @@ def test_an_idle_worker_retires_and_the_next_span_brings_one_back(
     """After idle_timeout without spans the thread ends (closing the writer); spans still go."""
     writer = RecordingWriter()
     exporter = make(writer, idle_timeout=0.05)
-    for span in _spans(2):
+    for span in ended_spans(2):
         exporter.submit(span)
     assert exporter.flush(10)
     deadline = time.monotonic() + 10
@@ -383,7 +339,7 @@ def test_an_idle_worker_retires_and_the_next_span_brings_one_back(
     assert exporter._thread is None
     assert 1 == writer.closed
     assert not any(t.name == "span-export-test" for t in threading.enumerate())
-    exporter.submit(_spans(1, prefix="later")[0])
+    exporter.submit(ended_spans(1, prefix="later")[0])
     assert exporter.flush(10)
     assert ["s0", "s1", "later0"] == writer.written
     assert {"queued": 3, "written": 3, "retried": 0, "dropped": 0, "pending": 0} == exporter.stats
@@ -407,11 +363,40 @@ def test_a_crashed_worker_is_replaced_by_the_next_span(
         original()
 
     monkeypatch.setattr(exporter, "_drain", drain_once_broken)
-    exporter.submit(_spans(1)[0])
+    exporter.submit(ended_spans(1)[0])
     deadline = time.monotonic() + 10
     while exporter._thread is not None and time.monotonic() < deadline:
         time.sleep(0.01)
     assert "worker bug" in caplog.text
-    exporter.submit(_spans(1, prefix="next")[0])
+    exporter.submit(ended_spans(1, prefix="next")[0])
     assert exporter.flush(10)
     assert ["s0", "next0"] == writer.written
+
+
+def test_a_crashed_worker_counts_what_it_held_and_lets_flush_go(
+    make: Callable[..., BackgroundExporter],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A worker bug while holding a batch: the batch is counted dropped (not left pending
+    forever) and a flush waiting for it returns False instead of hanging."""
+    writer = RecordingWriter()
+    exporter = make(writer, max_batch_size=100, schedule_delay=60)  # woken by the flush only
+    original = exporter._delivery.export
+    calls: list[int] = []
+
+    def export_once_broken(batch: Sequence[Trace]) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("worker bug")
+        original(batch)
+
+    monkeypatch.setattr(exporter._delivery, "export", export_once_broken)
+    for span in ended_spans(3):
+        exporter.submit(span)
+    flushed = exporter.flush(None)  # the marker travels with the batch the worker holds
+    assert (False, 3, 0) == (flushed, exporter.stats["dropped"], exporter.stats["pending"])
+    assert "worker bug" in caplog.text
+    exporter.submit(ended_spans(1, prefix="next")[0])
+    assert exporter.flush(10)
+    assert ["next0"] == writer.written

@@ -12,6 +12,7 @@ with tracer.trace("converse", span_kind="SERVER") as span:
 from ._base import BaseTracer, NoCurrentTraceError, Tracer
 from ._clock import Clock
 from ._console import HumanReadableTracer, StructuredLogsTracer
+from ._exit import flush_on_sigterm
 from ._ids import IdGenerator, RandomIdGenerator, XRayIdGenerator
 from ._memory import InMemoryTracer
 from ._noop import NoopTracer
@@ -47,6 +48,7 @@ __all__ = [
     "Tracer",
     "XRayIdGenerator",
     "extract_traceparent",
+    "flush_on_sigterm",
     "inject_traceparent",
     "traced",
     "with_current_context",

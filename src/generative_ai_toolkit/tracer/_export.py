@@ -1,46 +1,31 @@
 """The background export engine shared by every tracer that does I/O (DynamoDB, OTLP, SQLite).
 
-The agent's thread only appends the ended span to a bounded queue. One daemon worker per
-exporter drains it in batches and hands each batch to a ``SpanWriter``, retrying retryable
-failures with exponential backoff and jitter until the batch is written or the queue
-overflows. Nothing is lost silently: every span dropped (queue full, failed for good, still
-queued at shutdown) is counted in ``stats`` and logged.
+The agent's thread only appends the ended span to a bounded queue (or, with
+``on_queue_full="block"``, waits a bounded time for room). One daemon worker per exporter
+drains it in batches and hands each batch to a ``Delivery`` (retry, isolation, refusal).
+Nothing is lost silently: every span accepted ends up counted once, ``written`` or
+``dropped``, and every drop is logged, once per cause per interval (``DropLog``).
 
 The design follows the OpenTelemetry SDK's ``BatchProcessor``: bounded deque, daemon thread,
-flush markers, re-made after ``os.fork()``, flushed at interpreter exit.
+flush markers, re-made after ``os.fork()``, flushed at interpreter exit (``_exit``).
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
-import os
-import random
 import threading
 import time
-import weakref
 from collections import deque
-from collections.abc import Sequence
 from typing import Final
 
+from . import _exit
+from ._delivery import Delivery
+from ._droplog import DropLog
+from ._spanqueue import FlushMarker, QueueFullPolicy, SpanQueue, take_all, take_batch
 from ._trace import Trace
-from ._writer import BatchRejectedError, RetryableError, SpanWriter
+from ._writer import SpanWriter
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
-
-
-class _FlushMarker:
-    __slots__ = ("done",)
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
-
-
-_Item = Trace | _FlushMarker
-
-#: Retries of one batch are logged at WARNING after this many attempts, then every _WARN_EVERY.
-_WARN_AFTER: Final = 3
-_WARN_EVERY: Final = 20
 
 #: The default time the worker waits for a batch to fill before writing what it has.
 DEFAULT_SCHEDULE_DELAY: Final = 0.5
@@ -49,10 +34,13 @@ DEFAULT_SCHEDULE_DELAY: Final = 0.5
 class BackgroundExporter:
     """A bounded queue of ended spans, written in batches by a background worker.
 
-    ``submit`` never blocks and never raises. ``flush`` waits until everything submitted before
-    it was written (or given up on); ``shutdown`` flushes and stops the worker. Both also run at
-    interpreter exit. After ``os.fork()`` the child gets an empty queue and a fresh worker (the
-    parent still writes what it had queued).
+    ``submit`` never raises. When the queue is full it drops the span (``on_queue_full="drop"``)
+    or waits up to ``block_timeout`` seconds for room, then drops (``"block"``; never on the
+    worker's own thread or after shutdown, and not again until a write succeeds once a wait
+    ran out). ``flush`` waits until everything submitted before it was written (or given up
+    on); ``shutdown`` flushes and stops the worker. Both also run at interpreter exit. After
+    ``os.fork()`` the child gets an empty queue and a fresh worker (the parent still writes
+    what it had queued).
 
     The worker starts with the first span and retires after ``idle_timeout`` seconds without
     any (closing the writer's connections), to start again with the next: a program that makes
@@ -71,11 +59,18 @@ class BackgroundExporter:
         max_retry_delay: float = 5.0,
         shutdown_timeout: float = 10.0,
         idle_timeout: float = 30.0,
+        on_queue_full: QueueFullPolicy = "drop",
+        block_timeout: float = 5.0,
+        log_interval: float = 60.0,
     ) -> None:
         if max_queue_size < 1 or max_batch_size < 1:
             raise ValueError("max_queue_size and max_batch_size must be positive")
         if schedule_delay <= 0 or initial_retry_delay <= 0 or max_retry_delay < initial_retry_delay:
             raise ValueError("delays must be positive, and max_retry_delay >= initial_retry_delay")
+        if on_queue_full not in ("drop", "block"):
+            raise ValueError(f"on_queue_full must be 'drop' or 'block', not {on_queue_full!r}")
+        if block_timeout < 0 or shutdown_timeout < 0 or log_interval < 0:
+            raise ValueError("timeouts and log_interval must not be negative")
         self._writer = writer
         self._name = name
         self._max_queue_size = max_queue_size
@@ -83,26 +78,45 @@ class BackgroundExporter:
         self._schedule_delay = schedule_delay
         self._initial_retry_delay = initial_retry_delay
         self._max_retry_delay = max_retry_delay
-        self._shutdown_timeout = shutdown_timeout
+        self.shutdown_timeout = shutdown_timeout  # read by _exit
         self._idle_timeout = idle_timeout
-        self._counts_lock = threading.Lock()
+        self._block = on_queue_full == "block"
+        self._block_timeout = block_timeout
+        self._log_interval = log_interval
         self._reset_state()
-        _EXPORTERS.add(self)
+        _exit.register(self)
 
     def _reset_state(self) -> None:
-        self._queue: deque[_Item] = deque()
+        self._counts_lock = threading.Lock()
+        self._queue: SpanQueue = deque()
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        self._room = threading.Condition(threading.Lock())
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
-        self._shut_down = False
+        self._shut_down = False  # shutdown began: no more spans accepted
+        self._stopped = False  # shutdown ended: nothing more is written or counted
+        self._abandoned = False  # shutdown gave up on a worker still busy writing
         self._deadline: float | None = None
         self._dequeued = 0
+        self._in_flight = 0  # taken from the queue by the worker, neither written nor dropped
+        self._held_markers: list[FlushMarker] = []
         self._written = 0
         self._retried = 0
         self._dropped = 0
-        self._overflow_unlogged = 0
         self._markers = 0  # flush markers in the queue: not spans, so not in the counts
+        self._waiting = 0  # callers blocked for room in the queue
+        self._stalled = False  # a blocked caller ran out of time: drop until a write succeeds
+        self._drop_log = DropLog(self, interval=self._log_interval, queue_size=self._max_queue_size)
+        self._delivery = Delivery(
+            self._writer,
+            self,
+            initial_retry_delay=self._initial_retry_delay,
+            max_retry_delay=self._max_retry_delay,
+            stopping=self._stopping,
+            deadline=lambda: self._deadline,
+            on_retry=lambda: self._drop_log.log_overflow(self._dropped),
+        )
 
     def __repr__(self) -> str:
         return f"BackgroundExporter({self._name})"
@@ -110,13 +124,14 @@ class BackgroundExporter:
     # -- the agent's side ----------------------------------------------------------------------
 
     def submit(self, span: Trace) -> None:
-        """Queue ``span`` for writing; drops it (counted, logged) when the queue is full."""
+        """Queue ``span`` for writing; when the queue is full, drop it (counted, logged) or,
+        with ``on_queue_full="block"``, first wait for room."""
         queue = self._queue
         if len(queue) >= self._max_queue_size:
-            self._overflow()
+            self._full(span)
             return
         if self._shut_down:
-            self._drop(1, "submitted after shutdown")
+            self._drop(1, "after shutdown", "submitted after shutdown")
             return
         queue.append(span)
         if self._thread is None:
@@ -124,87 +139,161 @@ class BackgroundExporter:
         if len(queue) >= self._max_batch_size and not self._wake.is_set():
             self._wake.set()
 
-    def flush(self, timeout: float | None = None) -> bool:
-        """Write out every span submitted so far; returns whether that finished within
-        ``timeout`` seconds (``None``: wait as long as it takes)."""
+    def _full(self, span: Trace) -> None:
+        if (
+            self._block
+            and not self._stalled
+            and not self._shut_down
+            and threading.current_thread() is not self._thread  # the worker would wait on itself
+            and self._wait_for_room(span)
+        ):
+            return
+        if self._shut_down:
+            self._drop(1, "after shutdown", "submitted after shutdown")
+        else:
+            self._overflow()
+
+    def _wait_for_room(self, span: Trace) -> bool:
+        deadline = time.monotonic() + self._block_timeout
+        queue = self._queue
+        with self._room:
+            self._waiting += 1
+            try:
+                while len(queue) >= self._max_queue_size:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or self._shut_down:
+                        self._stalled = True
+                        return False
+                    if self._thread is None:
+                        self._start()
+                    self._wake.set()
+                    # Woken by the worker taking a batch; the cap re-checks a worker that died.
+                    self._room.wait(min(remaining, 0.1))
+                queue.append(span)
+                return True
+            finally:
+                self._waiting -= 1
+
+    def request_flush(self) -> FlushMarker:
+        """Ask the worker to report when every span submitted so far is written or given up
+        on; ``wait(timeout)`` on the answer says whether that happened in time."""
+        marker = FlushMarker()
+        if self._stopped:
+            marker.release(reached=not self._abandoned and not self._queue)
+            return marker
         thread = self._thread
         if thread is None or not thread.is_alive():
             if not self._queue:
-                return True
-            if self._shut_down:
-                return False
-            self._start()  # spans queued while the worker was retiring
-        marker = _FlushMarker()
+                marker.release(reached=True)
+                return marker
+            if not self._shut_down:
+                self._start()  # spans queued while the worker was retiring
         with self._counts_lock:
             self._markers += 1
         self._queue.append(marker)
         self._wake.set()
-        return marker.done.wait(timeout)
+        if self._stopped:
+            # Shutdown ended as the marker went in: it took it out (and let it go), or nobody
+            # ever will. Either way there is nothing to wait for.
+            marker.release(reached=marker.reached)
+        return marker
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Write out every span submitted so far; returns whether that finished within
+        ``timeout`` seconds (``None``: wait as long as it takes). After ``shutdown`` it returns
+        at once: whether shutdown wrote everything."""
+        return self.request_flush().wait(timeout)
 
     def shutdown(self, timeout: float | None = None) -> None:
         """Flush for at most ``timeout`` seconds (default: the ``shutdown_timeout`` option),
-        then stop the worker. Spans not written by then are counted as dropped. Idempotent."""
+        then stop the worker. Spans not written by then (queued, or held by a worker still
+        busy writing) are counted as dropped. Idempotent."""
+        timeout = self.shutdown_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        if self.begin_shutdown(deadline):
+            self.finish_shutdown(deadline)
+
+    def begin_shutdown(self, deadline: float) -> bool:
+        """Stop accepting spans and tell the worker to finish by ``deadline`` (monotonic);
+        ``False`` when shutdown had begun already."""
         if self._shut_down:
-            return
-        timeout = self._shutdown_timeout if timeout is None else timeout
-        self._deadline = time.monotonic() + timeout
+            return False
+        # The worker stops retrying a little early, to be done when the caller stops waiting.
+        self._deadline = deadline - min(0.25, 0.1 * max(deadline - time.monotonic(), 0.0))
         if self._queue:
             self._start()  # the worker may have retired just as these spans came
         self._shut_down = True
+        with self._room:
+            self._room.notify_all()  # callers waiting for room drop their span now
+        self._stopping.set()
+        self._wake.set()
+        return True
+
+    def finish_shutdown(self, deadline: float) -> None:
+        """Wait for the worker until ``deadline``, then count whatever is not written."""
         thread = self._thread
         if thread is not None and thread.is_alive():
-            self._stopping.set()
-            self._wake.set()
-            thread.join(timeout + 1.0)
+            thread.join(max(deadline - time.monotonic(), 0.0))
         else:
             self._close_writer()
-        leftover = sum(1 for item in self._queue if isinstance(item, Trace))
+        if thread is not None and thread.is_alive():
+            # Stuck in a write: what it holds is dropped now, and nothing it does later counts.
+            with self._counts_lock:
+                self._abandoned = True
+            self._drop_held("still being written when shutdown gave up")
+        self._stopped = True  # before emptying the queue: see request_flush
+        leftover, markers = take_all(self._queue)
+        with self._counts_lock:
+            self._markers -= len(markers)
+        for marker in markers:
+            marker.release(reached=False)
         if leftover:
-            self._queue.clear()
-            self._drop(leftover, "still queued at shutdown")
-        _EXPORTERS.discard(self)
+            with self._counts_lock:
+                self._dequeued += leftover
+            self._drop(leftover, "left", "still queued at shutdown")
+        self._drop_log.log_overflow(self._dropped)
+        self._drop_log.flush(self._dropped, everything=True)
+        _exit.unregister(self)
 
     @property
     def stats(self) -> dict[str, int]:
         """``queued`` (accepted so far), ``written``, ``retried`` (retry attempts), ``dropped``
-        (queue full, failed for good or left at shutdown) and ``pending`` (in the queue now)."""
-        pending = len(self._queue) - self._markers
+        (queue full, refused, failed for good or not written by shutdown) and ``pending``
+        (accepted, neither written nor dropped yet: queued or being written)."""
+        with self._counts_lock:
+            waiting = len(self._queue) - self._markers
+            in_flight = self._in_flight
+            dequeued = self._dequeued
         return {
-            "queued": self._dequeued + pending,
+            "queued": dequeued + waiting,
             "written": self._written,
             "retried": self._retried,
             "dropped": self._dropped,
-            "pending": pending,
+            "pending": waiting + in_flight,
         }
 
-    def _drop(self, count: int, reason: str) -> None:
+    def _drop_held(self, reason: str) -> None:
+        """Count what the worker holds as dropped and let the flushes it holds go."""
+        with self._counts_lock:
+            held, self._in_flight = self._in_flight, 0
+            self._dropped += held
+        for marker in self._held_markers:
+            marker.release(reached=False)
+        if held:
+            self._report(held, "lost", reason)
+
+    def _drop(self, count: int, cause: str, reason: str) -> None:
         with self._counts_lock:
             self._dropped += count
-            total = self._dropped
-        _log.warning("%s dropped %d span(s) (%s); %d dropped so far", self, count, reason, total)
+        self._report(count, cause, reason)
+
+    def _report(self, count: int, cause: str, reason: str, error: Exception | None = None) -> None:
+        self._drop_log.report(count, cause, reason, self._dropped, error=error)
 
     def _overflow(self) -> None:
-        # Overflow hits the agent's thread span after span while the sink is slow or down, so
-        # only the first is logged here; the worker logs the rest in summary lines.
         with self._counts_lock:
             self._dropped += 1
-            self._overflow_unlogged += 1
-            first = self._dropped == 1
-        if first:
-            self._log_overflow()
-
-    def _log_overflow(self) -> None:
-        with self._counts_lock:
-            count, self._overflow_unlogged = self._overflow_unlogged, 0
-            total = self._dropped
-        if count:
-            _log.warning(
-                "%s dropped %d span(s) (the export queue of %d is full); %d dropped so far",
-                self,
-                count,
-                self._max_queue_size,
-                total,
-            )
+        self._drop_log.overflow(self._dropped)  # only the first now; the rest in summary lines
 
     def _start(self) -> None:
         with self._start_lock:
@@ -228,9 +317,12 @@ class BackgroundExporter:
                 return
         except Exception:  # noqa: BLE001 - the worker must report, not die silently
             _log.exception("%s worker failed; the next span starts a new one", self)
+            self._close_writer()  # before a successor may start, as in _retire
             with self._start_lock:
                 if self._thread is threading.current_thread():
                     self._thread = None
+            self._drop_held("held by the worker that failed")  # flushes see no worker now
+            return
         self._close_writer()
 
     def _work(self) -> bool:
@@ -242,7 +334,8 @@ class BackgroundExporter:
             if self._queue:
                 self._drain()
                 idle_since = time.monotonic()
-            self._log_overflow()
+            self._drop_log.log_overflow(self._dropped)
+            self._drop_log.flush(self._dropped)
             if self._stopping.is_set():
                 return False
             if time.monotonic() - idle_since >= self._idle_timeout and self._retire():
@@ -260,98 +353,56 @@ class BackgroundExporter:
 
     def _drain(self) -> None:
         queue = self._queue
-        while queue:
-            batch: list[Trace] = []
-            markers: list[_FlushMarker] = []
-            while queue and len(batch) < self._max_batch_size:
-                item = queue.popleft()
-                if isinstance(item, _FlushMarker):
-                    markers.append(item)
-                    with self._counts_lock:
-                        self._markers -= 1
-                    break
-                batch.append(item)
-            self._dequeued += len(batch)
-            if batch:
-                self._write_with_retry(batch)
-            if markers:
-                self._log_overflow()  # so every drop before a flush is logged when it returns
-            for marker in markers:
-                marker.done.set()
-
-    def _write_with_retry(self, batch: Sequence[Trace]) -> None:
-        attempt = 0
-        while True:
-            try:
-                self._writer.write(batch)
-            except RetryableError as exc:
-                remaining = exc.remaining if exc.remaining is not None else batch
-                self._count_written(len(batch) - len(remaining))
-                batch = remaining
-                if not batch:
-                    return
-                delay = self._retry_delay(attempt, exc.retry_after)
-                if self._past_deadline(delay):
-                    self._drop(len(batch), f"not written before shutdown: {exc}")
-                    return
-                with self._counts_lock:
-                    self._retried += 1
-                # A blip is routine (INFO); a sink that keeps failing must be visible long before
-                # the queue overflows, so say so at WARNING now and then.
-                level = logging.WARNING if attempt % _WARN_EVERY == _WARN_AFTER else logging.INFO
-                _log.log(
-                    level,
-                    "%s: retrying %d span(s) in %.2fs (attempt %d): %s",
-                    self,
-                    len(batch),
-                    delay,
-                    attempt + 1,
-                    exc,
-                )
-                self._log_overflow()
-                if self._stopping.is_set():
-                    time.sleep(delay)  # shutting down: the deadline above bounds the waiting
-                else:
-                    self._stopping.wait(delay)
-                attempt += 1
-            except BatchRejectedError as exc:
-                # Not about these spans (a wrong URL, bad credentials): halving would only
-                # repeat the same refusal for every span, so the batch goes in one log line.
-                self._drop(len(batch), f"rejected by the sink: {exc}")
-                return
-            except Exception as exc:  # noqa: BLE001 - a writer bug or a poison span: isolate it
-                error = exc
-                break
-            else:
-                self._count_written(len(batch))
-                return
-        # Outside the except block, so split retries do not chain tracebacks.
-        self._split_or_fail(batch, error)
-
-    def _split_or_fail(self, batch: Sequence[Trace], error: Exception) -> None:
-        if len(batch) == 1:
-            _log.error("%s could not write span %r", self, batch[0].span_name, exc_info=error)
-            self._drop(1, f"failed for good: span {batch[0].span_name!r}")
-            return
-        # Halve until the span that cannot be written is alone, so it never sinks its neighbours.
-        middle = len(batch) // 2
-        self._write_with_retry(batch[:middle])
-        self._write_with_retry(batch[middle:])
-
-    def _count_written(self, count: int) -> None:
-        if count:
+        while queue and not self._abandoned:
+            batch, markers = take_batch(queue, self._max_batch_size)
+            self._held_markers = markers
             with self._counts_lock:
-                self._written += count
+                self._markers -= len(markers)
+                self._dequeued += len(batch)
+                taken = not self._abandoned
+                if taken:
+                    self._in_flight += len(batch)
+                else:
+                    self._dropped += len(batch)  # shutdown gave up before they were taken
+            if self._waiting:
+                with self._room:
+                    self._room.notify_all()
+            if batch and taken:
+                self._delivery.export(batch)
+            elif batch:
+                self._report(len(batch), "left", "still queued at shutdown")
+            if markers:
+                # So every drop before a flush is logged when it returns.
+                self._drop_log.log_overflow(self._dropped)
+            for marker in markers:
+                marker.release(reached=not self._abandoned)
+            self._held_markers = []
 
-    def _retry_delay(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None and retry_after >= 0:
-            return min(retry_after, self._max_retry_delay * 4)
-        base = min(self._max_retry_delay, self._initial_retry_delay * (1 << min(attempt, 30)))
-        return base * random.uniform(0.5, 1.0)
+    # -- the ledger the worker's Delivery counts in --------------------------------------------
 
-    def _past_deadline(self, delay: float) -> bool:
-        deadline = self._deadline
-        return deadline is not None and time.monotonic() + delay > deadline
+    def count_written(self, count: int) -> None:
+        """``count`` spans the worker holds were written."""
+        with self._counts_lock:
+            if self._abandoned:
+                return  # already counted as dropped by shutdown
+            self._in_flight -= count
+            self._written += count
+        self._stalled = False
+
+    def count_retry(self) -> None:
+        """One more retry attempt."""
+        with self._counts_lock:
+            self._retried += 1
+
+    def give_up(self, count: int, cause: str, reason: str, error: Exception | None = None) -> None:
+        """Drop ``count`` spans the worker holds (counted once: not if shutdown already did)."""
+        with self._counts_lock:
+            if self._abandoned:
+                return
+            self._in_flight -= count
+            self._dropped += count
+        detail = f"{cause}: {type(error).__qualname__}" if error is not None else cause
+        self._report(count, detail, reason, error)
 
     def _close_writer(self) -> None:
         try:
@@ -361,26 +412,7 @@ class BackgroundExporter:
 
     # -- process life --------------------------------------------------------------------------
 
-    def _after_fork_in_child(self) -> None:
-        # The parent keeps and writes what it had queued; the child starts empty, with new
-        # locks (they may have been held at fork time) and a worker started on first submit.
-        self._counts_lock = threading.Lock()
+    def reset_after_fork(self) -> None:
+        """In a forked child: start empty, with new locks (they may have been held at fork
+        time) and a worker started on first submit. The parent keeps and writes its queue."""
         self._reset_state()
-
-
-_EXPORTERS: weakref.WeakSet[BackgroundExporter] = weakref.WeakSet()
-
-
-def _shutdown_all() -> None:
-    for exporter in list(_EXPORTERS):
-        exporter.shutdown()
-
-
-def _reinit_all_after_fork() -> None:
-    for exporter in list(_EXPORTERS):
-        exporter._after_fork_in_child()
-
-
-atexit.register(_shutdown_all)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reinit_all_after_fork)

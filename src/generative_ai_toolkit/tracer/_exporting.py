@@ -12,6 +12,7 @@ from ._export import DEFAULT_SCHEDULE_DELAY, BackgroundExporter
 from ._ids import IdGenerator
 from ._query import ConversationFilter, ConversationSummary, SpanNode, TraceQuery
 from ._span import Scope
+from ._spanqueue import QueueFullPolicy
 from ._trace import Trace
 from ._writer import SpanWriter
 
@@ -21,8 +22,11 @@ _log = logging.getLogger("generative_ai_toolkit.tracer")
 class ExportingTracer(BaseTracer):
     """A tracer that queues each ended span for a ``SpanWriter`` run by a ``BackgroundExporter``.
 
-    The traced code never waits for I/O: ``persist`` only appends to a bounded queue. Queue
-    and batch sizes and timings are keyword options of every such tracer.
+    The traced code never waits for I/O: ``persist`` only appends to a bounded queue. When the
+    queue is full, ``on_queue_full="drop"`` drops the span (counted, logged) and ``"block"``
+    makes the caller wait up to ``block_timeout`` seconds for room first (then drops; a caller
+    does not wait again until a write succeeds). Queue and batch sizes and timings are keyword
+    options of every such tracer.
     """
 
     def __init__(
@@ -34,6 +38,8 @@ class ExportingTracer(BaseTracer):
         schedule_delay: float = DEFAULT_SCHEDULE_DELAY,
         max_retry_delay: float = 5.0,
         shutdown_timeout: float = 10.0,
+        on_queue_full: QueueFullPolicy = "drop",
+        block_timeout: float = 5.0,
         clock: Clock | None = None,
         id_generator: IdGenerator | None = None,
         scope: Scope | None = None,
@@ -47,11 +53,14 @@ class ExportingTracer(BaseTracer):
             schedule_delay=schedule_delay,
             max_retry_delay=max_retry_delay,
             shutdown_timeout=shutdown_timeout,
+            on_queue_full=on_queue_full,
+            block_timeout=block_timeout,
         )
         self._submit = self._exporter.submit
 
     def persist(self, trace: Trace) -> None:
-        """Queue the span for the background writer (never blocks)."""
+        """Queue the span for the background writer (waits only with ``on_queue_full="block"``
+        and the queue full)."""
         self._submit(trace)
 
     def flush(self, timeout: float | None = None) -> bool:

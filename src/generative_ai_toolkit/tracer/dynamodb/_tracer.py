@@ -12,6 +12,7 @@ from .._export import DEFAULT_SCHEDULE_DELAY
 from .._exporting import StoringTracer
 from .._ids import IdGenerator
 from .._span import Scope
+from .._spanqueue import QueueFullPolicy
 from .._trace import Trace
 from ._item import Item, span_to_item
 from ._reader import DynamoDbTraceQuery, TableSetupError
@@ -93,6 +94,8 @@ class DynamoDbTracer(StoringTracer):
         schedule_delay: float = DEFAULT_SCHEDULE_DELAY,
         max_retry_delay: float = 5.0,
         shutdown_timeout: float = 10.0,
+        on_queue_full: QueueFullPolicy = "drop",
+        block_timeout: float = 5.0,
         clock: Clock | None = None,
         id_generator: IdGenerator | None = None,
         scope: Scope | None = None,
@@ -137,6 +140,8 @@ class DynamoDbTracer(StoringTracer):
             schedule_delay=schedule_delay,
             max_retry_delay=max_retry_delay,
             shutdown_timeout=shutdown_timeout,
+            on_queue_full=on_queue_full,
+            block_timeout=block_timeout,
             clock=clock,
             id_generator=id_generator,
             scope=scope,

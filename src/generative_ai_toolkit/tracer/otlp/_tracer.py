@@ -14,6 +14,7 @@ from .._export import DEFAULT_SCHEDULE_DELAY
 from .._exporting import ExportingTracer
 from .._ids import IdGenerator, XRayIdGenerator
 from .._span import Scope
+from .._spanqueue import QueueFullPolicy
 from .._trace import Trace
 from .._writer import RetryableError
 from ._config import DEFAULT_MAX_REQUEST_BYTES, OtlpSettings, resolve_settings
@@ -131,6 +132,8 @@ class OtlpTracer(ExportingTracer):
         schedule_delay: float = DEFAULT_SCHEDULE_DELAY,
         max_retry_delay: float = 5.0,
         shutdown_timeout: float = 10.0,
+        on_queue_full: QueueFullPolicy = "drop",
+        block_timeout: float = 5.0,
         clock: Clock | None = None,
         id_generator: IdGenerator | None = None,
         scope: Scope | None = None,
@@ -170,6 +173,8 @@ class OtlpTracer(ExportingTracer):
             schedule_delay=schedule_delay,
             max_retry_delay=max_retry_delay,
             shutdown_timeout=shutdown_timeout,
+            on_queue_full=on_queue_full,
+            block_timeout=block_timeout,
             clock=clock,
             id_generator=id_generator,
             scope=scope,

@@ -17,6 +17,7 @@ from .._export import DEFAULT_SCHEDULE_DELAY
 from .._exporting import StoringTracer
 from .._ids import IdGenerator
 from .._span import Scope
+from .._spanqueue import QueueFullPolicy
 from ._query import SqliteQuery
 from ._schema import BUSY_TIMEOUT_MS, connect, default_db_path
 from ._writer import DEFAULT_MAX_SPAN_BYTES, SqliteSpanWriter, apply_retention
@@ -40,6 +41,10 @@ class SqliteTracer(StoringTracer):
     - The traced code only queues the span; a background worker writes batches (one
       transaction each). Several processes may write one file at once (WAL mode; a writer
       waiting for another's lock retries, losing nothing).
+    - When the writer falls behind and the queue (``max_queue_size``) is full, the traced code
+      waits for room (``on_queue_full="block"``, the default here: at most ``block_timeout``
+      seconds, then the span is dropped and counted) rather than lose spans; ``"drop"`` never
+      waits.
     - ``get_traces`` and the other ``TraceQuery`` methods flush first (waiting at most
       ``read_flush_timeout`` seconds) so they see every span ended before the call.
     - Retention: ``max_age`` (a ``timedelta`` or seconds) and ``max_spans`` delete the oldest
@@ -69,6 +74,8 @@ class SqliteTracer(StoringTracer):
         schedule_delay: float = DEFAULT_SCHEDULE_DELAY,
         max_retry_delay: float = 5.0,
         shutdown_timeout: float = 10.0,
+        on_queue_full: QueueFullPolicy = "block",
+        block_timeout: float = 5.0,
         clock: Clock | None = None,
         id_generator: IdGenerator | None = None,
         scope: Scope | None = None,
@@ -102,6 +109,8 @@ class SqliteTracer(StoringTracer):
             schedule_delay=schedule_delay,
             max_retry_delay=max_retry_delay,
             shutdown_timeout=shutdown_timeout,
+            on_queue_full=on_queue_full,
+            block_timeout=block_timeout,
             clock=clock,
             id_generator=id_generator,
             scope=scope,
