@@ -17,8 +17,8 @@ from pathlib import Path
 
 from _harness import Report, interleaved
 from generative_ai_toolkit.tracer import InMemoryTracer, SqliteTracer, Trace
+from generative_ai_toolkit.tracer.sqlite._connect import open_for_writing
 from generative_ai_toolkit.tracer.sqlite._query import SPAN_COLUMNS, SqliteQuery, span_from_row
-from generative_ai_toolkit.tracer.sqlite._schema import connect
 from generative_ai_toolkit.tracer.sqlite._writer import SqliteSpanWriter
 
 BIG = int(os.environ.get("GAT_BENCH_SQLITE_SPANS", "1000000"))
@@ -130,7 +130,7 @@ def _template_spans(count: int) -> list[Trace]:
 
 def build_big_db(path: Path, total: int) -> None:
     """``total`` spans, ``SPANS_PER_CONVERSATION`` per conversation, in one transaction."""
-    conn = connect(path, create=True)
+    conn = open_for_writing(path)
     writer = SqliteSpanWriter(path)
     templates = [writer._row(s) for s in _template_spans(SPANS_PER_CONVERSATION)]
     base = templates[0][6]

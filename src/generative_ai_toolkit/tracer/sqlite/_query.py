@@ -1,10 +1,11 @@
 """``SqliteQuery``: the ``TraceQuery`` read interface over a trace database file, in SQL.
 
-Reads use their own connection (never a writer's), opened lazily, shared by threads under a
-lock and re-opened after ``os.fork()``. Conversation ids and auth contexts are looked up through
-their indexes; other attribute filters are narrowed with SQLite's JSON functions (the key and
-value always bound as parameters) and then matched exactly in Python, so ``True`` never
-matches ``1`` and values of any type can be filtered on.
+Reads use their own read-only connection (never a writer's; the file is never created,
+initialised or migrated by reading), shared by threads under a lock and re-opened after
+``os.fork()`` or when the file at the path was deleted and created again. Conversation ids and
+auth contexts are looked up through their indexes; other attribute filters are narrowed with
+SQLite's JSON functions (the key and value always bound as parameters) and then matched
+exactly in Python, so ``True`` never matches ``1`` and values of any type can be filtered on.
 """
 
 from __future__ import annotations
@@ -32,7 +33,15 @@ from .._query import (
 )
 from .._span import DEFAULT_SCOPE, Scope
 from .._trace import Trace, stored_span
-from ._schema import connect, default_db_path
+from ._connect import (
+    FileIdentity,
+    absolute_path,
+    database_error,
+    file_identity,
+    open_for_reading,
+    open_for_writing,
+)
+from ._schema import default_db_path
 
 #: The columns every span query selects, in the order ``span_from_row`` reads them.
 SPAN_COLUMNS: Final = (
@@ -109,36 +118,52 @@ def _value_condition(value: Any) -> tuple[str, list[Any]]:  # noqa: PLR0911 - on
 
 
 class SqliteQuery:
-    """``TraceQuery`` over the trace database at ``db_path`` (default: ``default_db_path()``).
+    """``TraceQuery`` over the trace database at ``db_path`` (default: ``default_db_path()``),
+    made absolute once, at construction.
 
-    With ``create=False`` (how the CLI opens files) a missing file is an error rather than a new
-    empty database. Thread-safe.
+    Reads never write: the file is opened read-only. With ``create=True`` a missing file is
+    first created with its schema (by a writer's connection); with ``create=False`` (how the
+    CLI and the viewer open files) it is a ``FileNotFoundError``. A file that cannot be read
+    is a ``TraceDatabaseError`` naming it and what to do, at construction or at the read that
+    fails. Thread-safe.
     """
 
     def __init__(self, db_path: str | os.PathLike[str] | None = None, *, create: bool = True):
-        self._path = Path(db_path) if db_path is not None else default_db_path()
-        self._create = create
+        self._path = absolute_path(db_path if db_path is not None else default_db_path())
+        if create and not self._path.exists():
+            open_for_writing(self._path).close()
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        self._identity: FileIdentity | None = None
         self._pid = 0
         self._connection()  # fail now on a missing, corrupt or foreign file
 
     @property
     def db_path(self) -> Path:
-        """The database file."""
+        """The database file (an absolute path)."""
         return self._path
 
     def _connection(self) -> sqlite3.Connection:
-        if self._conn is None or self._pid != os.getpid():
+        identity = file_identity(self._path)
+        if self._conn is None or self._pid != os.getpid() or identity != self._identity:
+            if self._conn is not None and identity is None:
+                return self._conn  # the file is gone: keep reading what was there
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()  # the file was replaced: read the new one
             # After a fork the parent's connection is left alone (never closed in the child).
-            self._conn = connect(self._path, create=self._create)
+            self._conn = None
+            self._conn, _ = open_for_reading(self._path)
+            self._identity = identity
             self._pid = os.getpid()
         return self._conn
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
             conn = self._connection()
-            return conn.execute(sql, params).fetchall()
+            try:
+                return conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise database_error(self._path, exc) from None
 
     def close(self) -> None:
         """Close the read connection (it is re-opened when needed)."""

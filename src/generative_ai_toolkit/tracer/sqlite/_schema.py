@@ -32,7 +32,8 @@ BUSY_TIMEOUT_MS: Final = 5_000
 
 
 class TraceDatabaseError(Exception):
-    """The file is not a trace database this version can read (corrupt, foreign or newer)."""
+    """The file cannot be used as a trace database (a directory, corrupt, foreign, newer,
+    read-only, on a full disk ...); the message names the file and what to do."""
 
 
 def default_db_path() -> Path:
@@ -125,55 +126,29 @@ MIGRATIONS: Final[list[Callable[[sqlite3.Connection], None]]] = [
     _migrate_to_v2,
 ]
 SCHEMA_VERSION: Final = len(MIGRATIONS)
+#: The oldest schema a reader reads without migrating it (older files are opened once by a
+#: writer, which migrates them).
+MIN_READABLE_VERSION: Final = 2
 
 
-def connect(
-    path: Path, *, create: bool, busy_timeout_ms: int = BUSY_TIMEOUT_MS
-) -> sqlite3.Connection:
-    """A connection to the trace database at ``path``, migrated to ``SCHEMA_VERSION``.
-
-    With ``create=False`` a missing file raises ``FileNotFoundError`` instead of being created.
-    Raises ``TraceDatabaseError`` for a file that is not a trace database (or a newer one).
-    Connections are in autocommit mode: callers open transactions explicitly. A connection
-    waits up to ``busy_timeout_ms`` for another's write lock before failing with "locked".
-    """
-    if not create and not path.exists():
-        raise FileNotFoundError(f"no trace database at {path}")
-    if create and path.parent and not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-    uri = f"{path.resolve().as_uri()}?mode={'rwc' if create else 'rw'}"
-    conn = sqlite3.connect(
-        uri,
-        uri=True,
-        isolation_level=None,
-        check_same_thread=False,
-        timeout=busy_timeout_ms / 1000,
-    )
-    try:
-        _prepare(conn, path, busy_timeout_ms)
-    except sqlite3.DatabaseError as exc:
-        conn.close()
-        if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
-            raise
-        raise TraceDatabaseError(f"{path} is not a readable trace database: {exc}") from None
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _prepare(conn: sqlite3.Connection, path: Path, busy_timeout_ms: int) -> None:
-    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
+def check_version(conn: sqlite3.Connection, path: Path, version: int) -> None:
+    """Refuse a newer schema, and another application's database (tables but no version)."""
     if version > SCHEMA_VERSION:
         raise TraceDatabaseError(
             f"{path} has schema version {version}; this version of the library reads up to "
             f"{SCHEMA_VERSION}: upgrade generative-ai-toolkit-tracing"
         )
+    if version == 0 and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+        raise TraceDatabaseError(f"{path} is an SQLite database, but not a trace database")
+
+
+def prepare_for_writing(conn: sqlite3.Connection, path: Path, busy_timeout_ms: int) -> None:
+    """Set a writer's connection up: busy timeout, WAL, and the schema brought up to date (a
+    new file gets it whole). Raises ``TraceDatabaseError`` for a file it must not touch."""
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    check_version(conn, path, version)
     if version == 0:
-        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        if tables:
-            raise TraceDatabaseError(f"{path} is an SQLite database, but not a trace database")
         # Only takes effect before the first table exists: lets retention shrink the file.
         conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
     if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
@@ -196,13 +171,3 @@ def migrate(conn: sqlite3.Connection, *, target: int = SCHEMA_VERSION) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-
-
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
-    text = str(exc).lower()
-    return "locked" in text or "busy" in text
-
-
-def is_busy(exc: BaseException) -> bool:
-    """Whether ``exc`` means another connection holds the lock (worth retrying)."""
-    return isinstance(exc, sqlite3.OperationalError) and _is_busy(exc)

@@ -17,8 +17,9 @@ from .._export import DEFAULT_SCHEDULE_DELAY
 from .._exporting import StoringTracer
 from .._ids import IdGenerator
 from .._span import Scope
+from ._connect import absolute_path, open_for_writing
 from ._query import SqliteQuery
-from ._schema import BUSY_TIMEOUT_MS, connect, default_db_path
+from ._schema import BUSY_TIMEOUT_MS, default_db_path
 from ._writer import DEFAULT_MAX_SPAN_BYTES, SqliteSpanWriter, apply_retention
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
@@ -79,12 +80,14 @@ class SqliteTracer(StoringTracer):
             raise ValueError(f"max_span_bytes must be at least 1024, not {max_span_bytes!r}")
         if retention_interval < 0 or read_flush_timeout < 0:
             raise ValueError("retention_interval and read_flush_timeout must not be negative")
-        self._path = Path(db_path) if db_path is not None else default_db_path()
+        # Resolved once: a later os.chdir() must not send spans to one file and reads to another.
+        self._path = absolute_path(db_path if db_path is not None else default_db_path())
         self._max_age_ns = _age_ns(max_age)
         self._max_spans = max_spans
         self._read_flush_timeout = read_flush_timeout
         # Creates and migrates the file, or fails now rather than in the background writer.
-        self._query = SqliteQuery(self._path)
+        open_for_writing(self._path, busy_timeout_ms=int(busy_timeout * 1000)).close()
+        self._query = SqliteQuery(self._path, create=False)
         self._reader = self._query
         self._writer = SqliteSpanWriter(
             self._path,
@@ -109,7 +112,7 @@ class SqliteTracer(StoringTracer):
 
     @property
     def db_path(self) -> Path:
-        """The database file."""
+        """The database file (an absolute path)."""
         return self._path
 
     # -- maintenance ---------------------------------------------------------------------------
@@ -119,7 +122,7 @@ class SqliteTracer(StoringTracer):
         self._flush_before_read()
         if self._max_age_ns is None and self._max_spans is None:
             return 0
-        conn = connect(self._path, create=True)
+        conn = open_for_writing(self._path)
         try:
             return apply_retention(
                 conn, max_age_ns=self._max_age_ns, max_spans=self._max_spans, now_ns=self.now_ns
@@ -128,9 +131,10 @@ class SqliteTracer(StoringTracer):
             conn.close()
 
     def shutdown(self) -> None:
-        """Flush, stop the writer and close the read connection."""
-        super().shutdown()
+        """Flush, stop the writer and close the read connection (first, so the writer's
+        connection is the last: closing it folds the write-ahead log into the file)."""
         self._query.close()
+        super().shutdown()
 
     @property
     def stats(self) -> dict[str, int]:
