@@ -139,13 +139,13 @@ def build_big_db(path: Path, total: int) -> None:
     def rows() -> object:
         for c in range(conversations):
             key = f"conv-{c:07d}"
-            trace = f"{c + 1:032x}"
+            trace = (c + 1).to_bytes(16, "big")  # schema v3: a BLOB, span ids INTEGERs
             offset = c * 1_000_000_000  # one conversation per second
             for n, t in enumerate(templates):
                 yield (
                     trace,
-                    f"{c * 100 + n + 1:016x}",
-                    f"{c * 100 + 1:016x}" if n else None,
+                    c * 100 + n + 1,
+                    c * 100 + 1 if n else None,
                     t[3],
                     t[4],
                     t[5],

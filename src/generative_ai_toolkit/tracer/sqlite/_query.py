@@ -49,6 +49,7 @@ SPAN_COLUMNS: Final = (
     "attributes, inherited_keys, resource, scope_name, scope_version"
 )
 _INT64: Final = (-(2**63), 2**63 - 1)
+_MASK64: Final = 2**64 - 1
 
 
 _resource_cache: tuple[str, dict[str, Any]] = ("", {})
@@ -65,16 +66,24 @@ def _decode_resource(text: str) -> dict[str, Any]:
     return cached[1]
 
 
+def _id(value: int | str | None) -> int:
+    # Version 3 stores span ids as INTEGERs, versions 1 and 2 as hex text.
+    if value is None:
+        return 0
+    return value & _MASK64 if isinstance(value, int) else int(value, 16)
+
+
 def span_from_row(row: Sequence[Any]) -> Trace:
-    """Rebuild a span from a row of ``SPAN_COLUMNS``."""
+    """Rebuild a span from a row of ``SPAN_COLUMNS`` (of any readable schema version)."""
     inherited = row[10]
     attributes = decode_stored_attributes(row[9], inherited)
+    trace_id = row[1]
     return stored_span(
         row[4],
         row[5],
-        int(row[1], 16),
-        int(row[2], 16),
-        int(row[3], 16) if row[3] else 0,
+        int.from_bytes(trace_id, "big") if type(trace_id) is bytes else int(trace_id, 16),
+        _id(row[2]),
+        _id(row[3]),
         row[7],
         row[8],
         attributes,
@@ -165,6 +174,11 @@ class SqliteQuery:
             except sqlite3.Error as exc:
                 raise database_error(self._path, exc) from None
 
+    def _trace_key(self, trace_id: int) -> bytes | str:
+        # The file may have been migrated since it was opened: ask for its version each time.
+        version = self._rows("PRAGMA user_version")[0][0]
+        return f"{trace_id:032x}" if version < 3 else trace_id.to_bytes(16, "big")
+
     def close(self) -> None:
         """Close the read connection (it is re-opened when needed)."""
         with self._lock:
@@ -186,7 +200,7 @@ class SqliteQuery:
         params: list[Any] = []
         if trace_id is not None:
             where.append("trace_id = ?")
-            params.append(_normal_trace_id(trace_id))
+            params.append(self._trace_key(_trace_id_int(trace_id)))
         for key, value in (attribute_filter or {}).items():
             if key == CONVERSATION_ID:
                 where.append("conversation_id = ?")
@@ -309,11 +323,14 @@ class SqliteQuery:
         )
 
 
-def _normal_trace_id(trace_id: str) -> str:
+def _trace_id_int(trace_id: str) -> int:
     try:
-        return f"{int(trace_id, 16):032x}"
+        value = int(trace_id, 16)
     except (TypeError, ValueError):
         raise ValueError(f"trace_id must be 32 hex digits, not {trace_id!r}") from None
+    if not 0 <= value < 2**128:
+        raise ValueError(f"trace_id must be 32 hex digits, not {trace_id!r}")
+    return value
 
 
 def _floor_us(ns: int) -> int:

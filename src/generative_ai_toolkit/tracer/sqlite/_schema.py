@@ -6,10 +6,12 @@ transaction, so several processes opening the same new file at once agree on one
 
 Tables:
 
-- ``spans``: one row per span. Ids as lowercase hex text, times as epoch nanoseconds,
+- ``spans``: one row per span. The trace id as a 16-byte big-endian BLOB, span ids as 64-bit
+  INTEGERs (the unsigned id's bits read as signed: ``id_to_sql``), times as epoch nanoseconds,
   ``attributes`` and ``resource`` as ``_codec.encode_attributes`` JSON (types round-trip),
   ``conversation_id`` as text (``conversation_key``), ``auth_context`` as text. ``seq``
-  (insertion order) lets a reader follow new spans.
+  (insertion order) lets a reader follow new spans. Versions 1 and 2 held ids as hex text,
+  with a unique index on them; random trace ids made that index the cost of every write.
 - ``conversations``: one row per conversation id, kept up to date in the same transaction as
   the spans, so listing conversations never aggregates the spans table.
 """
@@ -97,6 +99,73 @@ DELETE FROM temp.touched;
 """
 
 
+_V3: Final = """
+CREATE TABLE spans_v3 (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    trace_id BLOB NOT NULL,
+    span_id INTEGER NOT NULL,
+    parent_span_id INTEGER,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    start_ns INTEGER NOT NULL,
+    end_ns INTEGER NOT NULL,
+    conversation_id TEXT,
+    auth_context TEXT,
+    attributes TEXT NOT NULL,
+    inherited_keys INTEGER NOT NULL DEFAULT 0,
+    resource TEXT NOT NULL DEFAULT '{}',
+    scope_name TEXT NOT NULL,
+    scope_version TEXT NOT NULL
+);
+INSERT INTO spans_v3
+SELECT seq, gat_hex_blob(trace_id), gat_hex_int(span_id), gat_hex_int(parent_span_id), name, kind,
+       status, start_ns, end_ns, conversation_id, auth_context, attributes, inherited_keys,
+       resource, scope_name, scope_version
+FROM spans ORDER BY seq;
+DROP TABLE spans;
+ALTER TABLE spans_v3 RENAME TO spans;
+CREATE UNIQUE INDEX spans_by_start ON spans (start_ns, span_id, trace_id);
+CREATE INDEX spans_by_trace ON spans (trace_id);
+CREATE INDEX spans_by_conversation ON spans (conversation_id, start_ns)
+    WHERE conversation_id IS NOT NULL;
+CREATE INDEX spans_by_auth_context ON spans (auth_context, start_ns)
+    WHERE auth_context IS NOT NULL;
+"""
+
+_MASK64: Final = (1 << 64) - 1
+
+
+def id_to_sql(value: int) -> int:
+    """A 64-bit unsigned id as the SQLite INTEGER with the same bits."""
+    return value - ((value >> 63) << 64)
+
+
+def id_from_sql(value: int) -> int:
+    """The unsigned id an ``id_to_sql`` INTEGER stands for."""
+    return value & _MASK64
+
+
+def _hex_int(text: str | None) -> int | None:
+    return None if not text else id_to_sql(int(text, 16))
+
+
+def _hex_blob(text: str) -> bytes:
+    return int(text, 16).to_bytes(16, "big")
+
+
+def _migrate_to_v3(conn: sqlite3.Connection) -> None:
+    # Ids become integers and BLOBs. The unique index moves from the random ids to start time
+    # (a span stored twice has the same start, span and trace id), which grows at its end.
+    conn.create_function("gat_hex_int", 1, _hex_int, deterministic=True)
+    conn.create_function("gat_hex_blob", 1, _hex_blob, deterministic=True)
+    last = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'spans'").fetchone()
+    run_script(conn, _V3)
+    if last is not None:  # ``tail`` cursors stay valid: seq never goes back
+        conn.execute("DELETE FROM sqlite_sequence WHERE name = 'spans'")
+        conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('spans', ?)", last)
+
+
 def _migrate_to_v2(conn: sqlite3.Connection) -> None:
     run_script(conn, _V2)
     ensure_touched_table(conn)
@@ -124,6 +193,7 @@ def ensure_touched_table(conn: sqlite3.Connection) -> None:
 MIGRATIONS: Final[list[Callable[[sqlite3.Connection], None]]] = [
     lambda conn: run_script(conn, _V1),
     _migrate_to_v2,
+    _migrate_to_v3,
 ]
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 #: The oldest schema a reader reads without migrating it (older files are opened once by a

@@ -164,10 +164,12 @@ class SqliteSpanWriter:
             resource = (span._resource, encode_attributes(span.resource_attributes))
             self._resource = resource
         n_own = span._n_own
+        span_id = span._span_id
+        parent_id = span._parent_id
         return (
-            f"{span._trace_id:032x}",
-            f"{span._span_id:016x}",
-            f"{span._parent_id:016x}" if span._parent_id else None,
+            span._trace_id.to_bytes(16, "big"),
+            span_id - ((span_id >> 63) << 64),  # id_to_sql, inlined: once per span
+            parent_id - ((parent_id >> 63) << 64) if parent_id else None,
             span._name,
             span._kind,
             span._status,
