@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -83,25 +85,51 @@ def _ended_spans(count: int) -> list[Trace]:
     return list(memory.get_traces())
 
 
-def throughput(report: Report, tmp: Path) -> None:
-    """Spans written and committed per second by the background writer (spans made up front,
-    so the figure is the store's, not span creation's), and end to end for reference."""
-    count = 60_000
-    spans = _ended_spans(count)
-    tracer = SqliteTracer(tmp / "throughput.sqlite3", max_queue_size=count + 1)
+def _root_spans(count: int) -> list[Trace]:
+    """``count`` root-only spans: every span its own trace, with a random trace id."""
+    memory = InMemoryTracer(memory_size=count)
+    for i in range(count):
+        with memory.trace("converse", span_kind="SERVER") as root:
+            root.add_attribute("ai.conversation.id", f"c-{i // 50}", inheritable=True)
+            root.add_attribute("ai.trace.type", "converse")
+            root.add_attribute("i", i)
+    return list(memory.get_traces())
+
+
+def _spans_per_second(path: Path, spans: list[Trace]) -> tuple[float, bool]:
+    tracer = SqliteTracer(path, max_queue_size=len(spans) + 1)
     start = time.perf_counter()
     for span in spans:
         tracer.persist(span)
     done = tracer.flush(timeout=300)
     elapsed = time.perf_counter() - start
     tracer.shutdown()
-    rate = count / elapsed
-    report.add(
-        "SqliteTracer sustained insert throughput (queued -> committed; traces of 10 spans)",
-        f"{rate:,.0f} spans/s",
-        ">= 20,000 spans/s",
-        done and rate >= 20_000 and tracer.stats["dropped"] == 0,
-    )
+    return len(spans) / elapsed, done and tracer.stats["dropped"] == 0
+
+
+def throughput(report: Report, tmp: Path) -> None:
+    """Spans written and committed per second by the background writer (spans made up front,
+    so the figure is the store's, not span creation's), agent-shaped and root-only, the two
+    interleaved (best of 3 rounds each); end to end for reference."""
+    count = 60_000
+    cases = {
+        "traces of 10 spans": _ended_spans(count),
+        "root-only spans, random trace ids": _root_spans(count),
+    }
+    best = dict.fromkeys(cases, 0.0)
+    complete = True
+    for round_ in range(3):
+        for name, spans in cases.items():
+            rate, ok = _spans_per_second(tmp / f"throughput-{round_}-{len(name)}.sqlite3", spans)
+            best[name] = max(best[name], rate)
+            complete = complete and ok
+    for name, rate in best.items():
+        report.add(
+            f"SqliteTracer sustained insert throughput (queued -> committed; {name})",
+            f"{rate:,.0f} spans/s",
+            ">= 60,000 spans/s",
+            complete and rate >= 60_000,
+        )
     tracer = SqliteTracer(tmp / "end-to-end.sqlite3", max_queue_size=count + 1)
     start = time.perf_counter()
     for i in range(count // 2):
@@ -111,6 +139,54 @@ def throughput(report: Report, tmp: Path) -> None:
     tracer.shutdown()
     report.note(
         f"end to end (span opened in the agent -> committed): {count // 2 / elapsed:,.0f} spans/s"
+    )
+
+
+PROCESS = """
+import sys, threading
+from generative_ai_toolkit.tracer import SqliteTracer
+tracer = SqliteTracer(sys.argv[1])
+def work(n):
+    for i in range(int(sys.argv[2])):
+        with tracer.trace("s") as span:
+            span.add_attribute("ai.conversation.id", f"c-{n}-{i // 10}", inheritable=True)
+            span.add_attribute("i", i)
+threads = [threading.Thread(target=work, args=(n,)) for n in range(int(sys.argv[3]))]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+tracer.shutdown()
+"""
+
+
+def multi_process(report: Report, tmp: Path) -> None:
+    """4 processes x 4 threads x 20,000 spans in tight loops into one file, default options:
+    how many are stored."""
+    path = tmp / "multi.sqlite3"
+    SqliteTracer(path).shutdown()
+    processes, threads, per_thread = 4, 4, 20_000
+    start = time.perf_counter()
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", PROCESS, str(path), str(per_thread), str(threads)],
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(processes)
+    ]
+    for child in children:
+        child.wait(timeout=600)
+    elapsed = time.perf_counter() - start
+    query = SqliteQuery(path, create=False)
+    stored = query.span_count()
+    query.close()
+    submitted = processes * threads * per_thread
+    report.add(
+        f"{processes} processes x {threads} threads x {per_thread:,} spans into one file, "
+        "default options: stored / submitted",
+        f"{stored:,} / {submitted:,} in {elapsed:.1f}s",
+        "all",
+        stored == submitted,
     )
 
 
@@ -251,5 +327,6 @@ def run(report: Report) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-sqlite-") as tmp:
         caller_cost(report, Path(tmp))
         throughput(report, Path(tmp))
+        multi_process(report, Path(tmp))
         bytes_per_span(report, Path(tmp))
         big_lookups(report, Path(tmp))

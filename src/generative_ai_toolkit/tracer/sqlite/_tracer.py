@@ -66,7 +66,7 @@ class SqliteTracer(StoringTracer):
         read_flush_timeout: float = 10.0,
         busy_timeout: float = BUSY_TIMEOUT_MS / 1000,
         max_queue_size: int = 20_000,
-        max_batch_size: int = 500,
+        max_batch_size: int = 2000,
         schedule_delay: float = DEFAULT_SCHEDULE_DELAY,
         max_retry_delay: float = 5.0,
         shutdown_timeout: float = 10.0,

@@ -106,6 +106,7 @@ class SqliteSpanWriter:
         self._identity: FileIdentity | None = None
         self._pid = 0
         self._resource: tuple[object, str] = (None, "{}")
+        self._trace: tuple[int, bytes] = (-1, b"")
         self._next_retention = 0.0
         self.truncated = 0
         self.deleted = 0
@@ -166,8 +167,12 @@ class SqliteSpanWriter:
         n_own = span._n_own
         span_id = span._span_id
         parent_id = span._parent_id
+        trace = self._trace
+        if trace[0] != span._trace_id:  # a batch holds runs of spans of one trace
+            trace = (span._trace_id, span._trace_id.to_bytes(16, "big"))
+            self._trace = trace
         return (
-            span._trace_id.to_bytes(16, "big"),
+            trace[1],
             span_id - ((span_id >> 63) << 64),  # id_to_sql, inlined: once per span
             parent_id - ((parent_id >> 63) << 64) if parent_id else None,
             span._name,
