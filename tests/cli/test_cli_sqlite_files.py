@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sqlite.faults import read_only_directory
-from sqlite.test_sqlite_files import damage_pages
+from sqlite.faults import damage_pages, read_only_directory
 
 from .conftest import Run, gat_traces_command
 

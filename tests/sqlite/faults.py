@@ -1,4 +1,4 @@
-"""Real file-system faults for the SQLite and CLI tests: a read-only directory."""
+"""Real file-system faults for the SQLite and CLI tests: a read-only directory, damaged pages."""
 
 from __future__ import annotations
 
@@ -41,3 +41,12 @@ def read_only_directory(directory: Path) -> Iterator[Wrap]:
         probe.unlink(missing_ok=True)
         pytest.skip("running as root without a way to make a directory read-only")
     yield wrap
+
+
+def damage_pages(path: Path) -> None:
+    """Overwrite every page of a database but the first (the schema) with garbage."""
+    page = 4096
+    size = path.stat().st_size
+    with path.open("r+b") as stream:
+        stream.seek(page)
+        stream.write(b"\xa5" * (size - page))

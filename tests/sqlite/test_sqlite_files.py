@@ -18,8 +18,8 @@ from generative_ai_toolkit.tracer import SqliteTracer, Trace
 from generative_ai_toolkit.tracer.sqlite import SqliteQuery, TraceDatabaseError
 from generative_ai_toolkit.tracer.sqlite._schema import MIGRATIONS
 
-from .faults import read_only_directory
-from .samples import sample_spans, span
+from .faults import damage_pages, read_only_directory
+from .samples import make_version_2_file, sample_spans, span
 
 LOGGER = "generative_ai_toolkit.tracer"
 
@@ -197,15 +197,6 @@ def test_a_path_whose_directory_cannot_be_created_is_the_librarys_own_error(
         SqliteTracer(tmp_path / "file" / "traces.sqlite3")
 
 
-def damage_pages(path: Path) -> None:
-    """Overwrite every page of a database but the first (the schema) with garbage."""
-    page = 4096
-    size = path.stat().st_size
-    with path.open("r+b") as stream:
-        stream.seek(page)
-        stream.write(b"\xa5" * (size - page))
-
-
 def test_a_damaged_page_is_an_error_naming_the_file(db_path: Path) -> None:
     """'database disk image is malformed' comes with the file and what to do."""
     tracer = SqliteTracer(db_path)
@@ -278,3 +269,16 @@ def test_a_file_replaced_by_something_else_drops_batches_in_one_line(
         assert [] == [r for r in caplog.records if r.exc_info is not None]
     finally:
         tracer.shutdown()
+
+
+def test_a_file_locked_while_it_needs_migrating_is_the_librarys_own_error(db_path: Path) -> None:
+    """Another process holding the lock past busy_timeout: TraceDatabaseError naming the file."""
+    make_version_2_file(db_path, sample_spans())
+    blocker = sqlite3.connect(db_path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(TraceDatabaseError, match=f"{db_path} is locked by another process"):
+            SqliteTracer(db_path, busy_timeout=0.05)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()

@@ -9,10 +9,9 @@ from typing import Any
 
 from generative_ai_toolkit.tracer import SpanListQuery, SqliteTracer, Trace
 from generative_ai_toolkit.tracer.sqlite import SqliteQuery
-from generative_ai_toolkit.tracer.sqlite._schema import MIGRATIONS, SCHEMA_VERSION
-from generative_ai_toolkit.tracer.sqlite._writer import SqliteSpanWriter
+from generative_ai_toolkit.tracer.sqlite._schema import SCHEMA_VERSION
 
-from .samples import sample_spans, span
+from .samples import make_version_2_file, sample_spans, span
 
 BIG = 2**64 - 1  # ids past 2**63 are stored as negative INTEGERs and must come back unsigned
 
@@ -38,27 +37,6 @@ def _version(path: Path) -> int:
         return int(conn.execute("PRAGMA user_version").fetchone()[0])
     finally:
         conn.close()
-
-
-def make_version_2_file(path: Path, spans: list[Trace]) -> None:
-    """A file as version 2 of the library wrote it: ids as hex text."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    MIGRATIONS[0](conn)
-    writer = SqliteSpanWriter(path)
-    rows = []
-    for s in spans:
-        row = writer._row(s)
-        rows.append((s.trace_id, s.span_id, s.parent_span_id, *row[3:]))
-    conn.executemany(
-        "INSERT INTO spans (trace_id, span_id, parent_span_id, name, kind, status, start_ns, "
-        "end_ns, conversation_id, auth_context, attributes, inherited_keys, resource, "
-        "scope_name, scope_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        rows,
-    )
-    MIGRATIONS[1](conn)
-    conn.execute("PRAGMA user_version = 2")
-    conn.close()
 
 
 def test_version_3_stores_ids_as_blobs_and_integers(db_path: Path) -> None:

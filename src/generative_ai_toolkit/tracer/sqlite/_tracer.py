@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from .._export import DEFAULT_SCHEDULE_DELAY
 from .._exporting import StoringTracer
 from .._ids import IdGenerator
 from .._span import Scope
-from ._connect import absolute_path, open_for_writing
+from ._connect import absolute_path, database_error, open_for_writing
 from ._query import SqliteQuery
 from ._schema import BUSY_TIMEOUT_MS, default_db_path
 from ._writer import DEFAULT_MAX_SPAN_BYTES, SqliteSpanWriter, apply_retention
@@ -86,7 +87,10 @@ class SqliteTracer(StoringTracer):
         self._max_spans = max_spans
         self._read_flush_timeout = read_flush_timeout
         # Creates and migrates the file, or fails now rather than in the background writer.
-        open_for_writing(self._path, busy_timeout_ms=int(busy_timeout * 1000)).close()
+        try:
+            open_for_writing(self._path, busy_timeout_ms=int(busy_timeout * 1000)).close()
+        except sqlite3.OperationalError as exc:  # locked by another process past busy_timeout
+            raise database_error(self._path, exc) from None
         self._query = SqliteQuery(self._path, create=False)
         self._reader = self._query
         self._writer = SqliteSpanWriter(
