@@ -1,8 +1,10 @@
-"""The SQLite trace database: schema, migrations, and opening connections.
+"""The SQLite trace database: schema, migrations, and preparing a writer's connection
+(``_connect`` opens the files).
 
 The schema version lives in ``PRAGMA user_version``. ``MIGRATIONS[n]`` brings a database from
-version ``n`` to ``n + 1``; opening a database applies what is missing, in one write
+version ``n`` to ``n + 1``; a writer opening a database applies what is missing, in one write
 transaction, so several processes opening the same new file at once agree on one schema.
+Readers never migrate: they read versions ``MIN_READABLE_VERSION`` to ``SCHEMA_VERSION``.
 
 Tables:
 
