@@ -1,10 +1,15 @@
-"""Deterministic spans for the SQLite and CLI tests: fixed ids and times, known shapes."""
+"""Deterministic spans for the SQLite and CLI tests: fixed ids and times, known shapes; and
+files as older versions of the library wrote them."""
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 from generative_ai_toolkit.tracer import Trace
+from generative_ai_toolkit.tracer.sqlite._schema import MIGRATIONS
+from generative_ai_toolkit.tracer.sqlite._writer import SqliteSpanWriter
 from generative_ai_toolkit.tracer.testing import ended_span
 
 BASE_NS = 1_744_748_685_000_000_000  # 2025-04-15T20:24:45Z
@@ -106,3 +111,24 @@ def sample_spans() -> list[Trace]:
         *conversation("c-3", "alice", trace=4, start_ms=300),
         span("loose", trace=5, span_id=500, start_ms=400, attributes={"flag": True, "n": 1}),
     ]
+
+
+def make_version_2_file(path: Path, spans: list[Trace]) -> None:
+    """A file as version 2 of the library wrote it: ids as hex text."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    MIGRATIONS[0](conn)
+    writer = SqliteSpanWriter(path)
+    rows = []
+    for s in spans:
+        row = writer._row(s)
+        rows.append((s.trace_id, s.span_id, s.parent_span_id, *row[3:]))
+    conn.executemany(
+        "INSERT INTO spans (trace_id, span_id, parent_span_id, name, kind, status, start_ns, "
+        "end_ns, conversation_id, auth_context, attributes, inherited_keys, resource, "
+        "scope_name, scope_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    MIGRATIONS[1](conn)
+    conn.execute("PRAGMA user_version = 2")
+    conn.close()

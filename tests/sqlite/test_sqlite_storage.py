@@ -87,7 +87,9 @@ def _file_size(path: Path) -> int:
 
 def test_retention_by_span_count_deletes_the_oldest_and_shrinks_the_file(db_path: Path) -> None:
     """max_spans keeps the newest spans, summaries stay right, and the file gets smaller."""
-    tracer = SqliteTracer(db_path, max_spans=50, retention_interval=3600, schedule_delay=0.01)
+    tracer = SqliteTracer(
+        db_path, max_spans=50, retention_interval=3600, schedule_delay=0.01, max_batch_size=500
+    )
     try:
         spans = [
             span(

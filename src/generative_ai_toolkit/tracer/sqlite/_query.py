@@ -1,10 +1,11 @@
 """``SqliteQuery``: the ``TraceQuery`` read interface over a trace database file, in SQL.
 
-Reads use their own connection (never a writer's), opened lazily, shared by threads under a
-lock and re-opened after ``os.fork()``. Conversation ids and auth contexts are looked up through
-their indexes; other attribute filters are narrowed with SQLite's JSON functions (the key and
-value always bound as parameters) and then matched exactly in Python, so ``True`` never
-matches ``1`` and values of any type can be filtered on.
+Reads use their own read-only connection (never a writer's; the file is never created,
+initialised or migrated by reading), shared by threads under a lock and re-opened after
+``os.fork()`` or when the file at the path was deleted and created again. Conversation ids and
+auth contexts are looked up through their indexes; other attribute filters are narrowed with
+SQLite's JSON functions (the key and value always bound as parameters) and then matched
+exactly in Python, so ``True`` never matches ``1`` and values of any type can be filtered on.
 """
 
 from __future__ import annotations
@@ -32,7 +33,15 @@ from .._query import (
 )
 from .._span import DEFAULT_SCOPE, Scope
 from .._trace import Trace, stored_span
-from ._schema import connect, default_db_path
+from ._connect import (
+    FileIdentity,
+    absolute_path,
+    database_error,
+    file_identity,
+    open_for_reading,
+    open_for_writing,
+)
+from ._schema import default_db_path
 
 #: The columns every span query selects, in the order ``span_from_row`` reads them.
 SPAN_COLUMNS: Final = (
@@ -40,6 +49,7 @@ SPAN_COLUMNS: Final = (
     "attributes, inherited_keys, resource, scope_name, scope_version"
 )
 _INT64: Final = (-(2**63), 2**63 - 1)
+_MASK64: Final = 2**64 - 1
 
 
 _resource_cache: tuple[str, dict[str, Any]] = ("", {})
@@ -56,16 +66,24 @@ def _decode_resource(text: str) -> dict[str, Any]:
     return cached[1]
 
 
+def _id(value: int | str | None) -> int:
+    # Version 3 stores span ids as INTEGERs, versions 1 and 2 as hex text.
+    if value is None:
+        return 0
+    return value & _MASK64 if isinstance(value, int) else int(value, 16)
+
+
 def span_from_row(row: Sequence[Any]) -> Trace:
-    """Rebuild a span from a row of ``SPAN_COLUMNS``."""
+    """Rebuild a span from a row of ``SPAN_COLUMNS`` (of any readable schema version)."""
     inherited = row[10]
     attributes = decode_stored_attributes(row[9], inherited)
+    trace_id = row[1]
     return stored_span(
         row[4],
         row[5],
-        int(row[1], 16),
-        int(row[2], 16),
-        int(row[3], 16) if row[3] else 0,
+        int.from_bytes(trace_id, "big") if type(trace_id) is bytes else int(trace_id, 16),
+        _id(row[2]),
+        _id(row[3]),
         row[7],
         row[8],
         attributes,
@@ -109,36 +127,57 @@ def _value_condition(value: Any) -> tuple[str, list[Any]]:  # noqa: PLR0911 - on
 
 
 class SqliteQuery:
-    """``TraceQuery`` over the trace database at ``db_path`` (default: ``default_db_path()``).
+    """``TraceQuery`` over the trace database at ``db_path`` (default: ``default_db_path()``),
+    made absolute once, at construction.
 
-    With ``create=False`` (how the CLI opens files) a missing file is an error rather than a new
-    empty database. Thread-safe.
+    Reads never write: the file is opened read-only. With ``create=True`` a missing file is
+    first created with its schema (by a writer's connection); with ``create=False`` (how the
+    CLI and the viewer open files) it is a ``FileNotFoundError``. A file that cannot be read
+    is a ``TraceDatabaseError`` naming it and what to do, at construction or at the read that
+    fails. Thread-safe.
     """
 
     def __init__(self, db_path: str | os.PathLike[str] | None = None, *, create: bool = True):
-        self._path = Path(db_path) if db_path is not None else default_db_path()
-        self._create = create
+        self._path = absolute_path(db_path if db_path is not None else default_db_path())
+        if create and not self._path.exists():
+            open_for_writing(self._path).close()
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        self._identity: FileIdentity | None = None
         self._pid = 0
         self._connection()  # fail now on a missing, corrupt or foreign file
 
     @property
     def db_path(self) -> Path:
-        """The database file."""
+        """The database file (an absolute path)."""
         return self._path
 
     def _connection(self) -> sqlite3.Connection:
-        if self._conn is None or self._pid != os.getpid():
+        identity = file_identity(self._path)
+        if self._conn is None or self._pid != os.getpid() or identity != self._identity:
+            if self._conn is not None and identity is None:
+                return self._conn  # the file is gone: keep reading what was there
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()  # the file was replaced: read the new one
             # After a fork the parent's connection is left alone (never closed in the child).
-            self._conn = connect(self._path, create=self._create)
+            self._conn = None
+            self._conn, _ = open_for_reading(self._path)
+            self._identity = identity
             self._pid = os.getpid()
         return self._conn
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
             conn = self._connection()
-            return conn.execute(sql, params).fetchall()
+            try:
+                return conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise database_error(self._path, exc) from None
+
+    def _trace_key(self, trace_id: int) -> bytes | str:
+        # The file may have been migrated since it was opened: ask for its version each time.
+        version = self._rows("PRAGMA user_version")[0][0]
+        return f"{trace_id:032x}" if version < 3 else trace_id.to_bytes(16, "big")
 
     def close(self) -> None:
         """Close the read connection (it is re-opened when needed)."""
@@ -161,7 +200,7 @@ class SqliteQuery:
         params: list[Any] = []
         if trace_id is not None:
             where.append("trace_id = ?")
-            params.append(_normal_trace_id(trace_id))
+            params.append(self._trace_key(_trace_id_int(trace_id)))
         for key, value in (attribute_filter or {}).items():
             if key == CONVERSATION_ID:
                 where.append("conversation_id = ?")
@@ -284,11 +323,14 @@ class SqliteQuery:
         )
 
 
-def _normal_trace_id(trace_id: str) -> str:
+def _trace_id_int(trace_id: str) -> int:
     try:
-        return f"{int(trace_id, 16):032x}"
+        value = int(trace_id, 16)
     except (TypeError, ValueError):
         raise ValueError(f"trace_id must be 32 hex digits, not {trace_id!r}") from None
+    if not 0 <= value < 2**128:
+        raise ValueError(f"trace_id must be 32 hex digits, not {trace_id!r}")
+    return value
 
 
 def _floor_us(ns: int) -> int:

@@ -1,15 +1,19 @@
-"""The SQLite trace database: schema, migrations, and opening connections.
+"""The SQLite trace database: schema, migrations, and preparing a writer's connection
+(``_connect`` opens the files).
 
 The schema version lives in ``PRAGMA user_version``. ``MIGRATIONS[n]`` brings a database from
-version ``n`` to ``n + 1``; opening a database applies what is missing, in one write
+version ``n`` to ``n + 1``; a writer opening a database applies what is missing, in one write
 transaction, so several processes opening the same new file at once agree on one schema.
+Readers never migrate: they read versions ``MIN_READABLE_VERSION`` to ``SCHEMA_VERSION``.
 
 Tables:
 
-- ``spans``: one row per span. Ids as lowercase hex text, times as epoch nanoseconds,
+- ``spans``: one row per span. The trace id as a 16-byte big-endian BLOB, span ids as 64-bit
+  INTEGERs (the unsigned id's bits read as signed: ``id_to_sql``), times as epoch nanoseconds,
   ``attributes`` and ``resource`` as ``_codec.encode_attributes`` JSON (types round-trip),
   ``conversation_id`` as text (``conversation_key``), ``auth_context`` as text. ``seq``
-  (insertion order) lets a reader follow new spans.
+  (insertion order) lets a reader follow new spans. Versions 1 and 2 held ids as hex text,
+  with a unique index on them; random trace ids made that index the cost of every write.
 - ``conversations``: one row per conversation id, kept up to date in the same transaction as
   the spans, so listing conversations never aggregates the spans table.
 """
@@ -32,7 +36,8 @@ BUSY_TIMEOUT_MS: Final = 5_000
 
 
 class TraceDatabaseError(Exception):
-    """The file is not a trace database this version can read (corrupt, foreign or newer)."""
+    """The file cannot be used as a trace database (a directory, corrupt, foreign, newer,
+    read-only, on a full disk ...); the message names the file and what to do."""
 
 
 def default_db_path() -> Path:
@@ -96,6 +101,73 @@ DELETE FROM temp.touched;
 """
 
 
+_V3: Final = """
+CREATE TABLE spans_v3 (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    trace_id BLOB NOT NULL,
+    span_id INTEGER NOT NULL,
+    parent_span_id INTEGER,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    start_ns INTEGER NOT NULL,
+    end_ns INTEGER NOT NULL,
+    conversation_id TEXT,
+    auth_context TEXT,
+    attributes TEXT NOT NULL,
+    inherited_keys INTEGER NOT NULL DEFAULT 0,
+    resource TEXT NOT NULL DEFAULT '{}',
+    scope_name TEXT NOT NULL,
+    scope_version TEXT NOT NULL
+);
+INSERT INTO spans_v3
+SELECT seq, gat_hex_blob(trace_id), gat_hex_int(span_id), gat_hex_int(parent_span_id), name, kind,
+       status, start_ns, end_ns, conversation_id, auth_context, attributes, inherited_keys,
+       resource, scope_name, scope_version
+FROM spans ORDER BY seq;
+DROP TABLE spans;
+ALTER TABLE spans_v3 RENAME TO spans;
+CREATE UNIQUE INDEX spans_by_start ON spans (start_ns, span_id, trace_id);
+CREATE INDEX spans_by_trace ON spans (trace_id);
+CREATE INDEX spans_by_conversation ON spans (conversation_id, start_ns)
+    WHERE conversation_id IS NOT NULL;
+CREATE INDEX spans_by_auth_context ON spans (auth_context, start_ns)
+    WHERE auth_context IS NOT NULL;
+"""
+
+_MASK64: Final = (1 << 64) - 1
+
+
+def id_to_sql(value: int) -> int:
+    """A 64-bit unsigned id as the SQLite INTEGER with the same bits."""
+    return value - ((value >> 63) << 64)
+
+
+def id_from_sql(value: int) -> int:
+    """The unsigned id an ``id_to_sql`` INTEGER stands for."""
+    return value & _MASK64
+
+
+def _hex_int(text: str | None) -> int | None:
+    return None if not text else id_to_sql(int(text, 16))
+
+
+def _hex_blob(text: str) -> bytes:
+    return int(text, 16).to_bytes(16, "big")
+
+
+def _migrate_to_v3(conn: sqlite3.Connection) -> None:
+    # Ids become integers and BLOBs. The unique index moves from the random ids to start time
+    # (a span stored twice has the same start, span and trace id), which grows at its end.
+    conn.create_function("gat_hex_int", 1, _hex_int, deterministic=True)
+    conn.create_function("gat_hex_blob", 1, _hex_blob, deterministic=True)
+    last = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'spans'").fetchone()
+    run_script(conn, _V3)
+    if last is not None:  # ``tail`` cursors stay valid: seq never goes back
+        conn.execute("DELETE FROM sqlite_sequence WHERE name = 'spans'")
+        conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('spans', ?)", last)
+
+
 def _migrate_to_v2(conn: sqlite3.Connection) -> None:
     run_script(conn, _V2)
     ensure_touched_table(conn)
@@ -123,57 +195,32 @@ def ensure_touched_table(conn: sqlite3.Connection) -> None:
 MIGRATIONS: Final[list[Callable[[sqlite3.Connection], None]]] = [
     lambda conn: run_script(conn, _V1),
     _migrate_to_v2,
+    _migrate_to_v3,
 ]
 SCHEMA_VERSION: Final = len(MIGRATIONS)
+#: The oldest schema a reader reads without migrating it (older files are opened once by a
+#: writer, which migrates them).
+MIN_READABLE_VERSION: Final = 2
 
 
-def connect(
-    path: Path, *, create: bool, busy_timeout_ms: int = BUSY_TIMEOUT_MS
-) -> sqlite3.Connection:
-    """A connection to the trace database at ``path``, migrated to ``SCHEMA_VERSION``.
-
-    With ``create=False`` a missing file raises ``FileNotFoundError`` instead of being created.
-    Raises ``TraceDatabaseError`` for a file that is not a trace database (or a newer one).
-    Connections are in autocommit mode: callers open transactions explicitly. A connection
-    waits up to ``busy_timeout_ms`` for another's write lock before failing with "locked".
-    """
-    if not create and not path.exists():
-        raise FileNotFoundError(f"no trace database at {path}")
-    if create and path.parent and not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-    uri = f"{path.resolve().as_uri()}?mode={'rwc' if create else 'rw'}"
-    conn = sqlite3.connect(
-        uri,
-        uri=True,
-        isolation_level=None,
-        check_same_thread=False,
-        timeout=busy_timeout_ms / 1000,
-    )
-    try:
-        _prepare(conn, path, busy_timeout_ms)
-    except sqlite3.DatabaseError as exc:
-        conn.close()
-        if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
-            raise
-        raise TraceDatabaseError(f"{path} is not a readable trace database: {exc}") from None
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _prepare(conn: sqlite3.Connection, path: Path, busy_timeout_ms: int) -> None:
-    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
+def check_version(conn: sqlite3.Connection, path: Path, version: int) -> None:
+    """Refuse a newer schema, and another application's database (tables but no version)."""
     if version > SCHEMA_VERSION:
         raise TraceDatabaseError(
             f"{path} has schema version {version}; this version of the library reads up to "
             f"{SCHEMA_VERSION}: upgrade generative-ai-toolkit-tracing"
         )
+    if version == 0 and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+        raise TraceDatabaseError(f"{path} is an SQLite database, but not a trace database")
+
+
+def prepare_for_writing(conn: sqlite3.Connection, path: Path, busy_timeout_ms: int) -> None:
+    """Set a writer's connection up: busy timeout, WAL, and the schema brought up to date (a
+    new file gets it whole). Raises ``TraceDatabaseError`` for a file it must not touch."""
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    check_version(conn, path, version)
     if version == 0:
-        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        if tables:
-            raise TraceDatabaseError(f"{path} is an SQLite database, but not a trace database")
         # Only takes effect before the first table exists: lets retention shrink the file.
         conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
     if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
@@ -196,13 +243,3 @@ def migrate(conn: sqlite3.Connection, *, target: int = SCHEMA_VERSION) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-
-
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
-    text = str(exc).lower()
-    return "locked" in text or "busy" in text
-
-
-def is_busy(exc: BaseException) -> bool:
-    """Whether ``exc`` means another connection holds the lock (worth retrying)."""
-    return isinstance(exc, sqlite3.OperationalError) and _is_busy(exc)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,8 +19,9 @@ from .._exporting import StoringTracer
 from .._ids import IdGenerator
 from .._span import Scope
 from .._spanqueue import QueueFullPolicy
+from ._connect import absolute_path, database_error, open_for_writing
 from ._query import SqliteQuery
-from ._schema import BUSY_TIMEOUT_MS, connect, default_db_path
+from ._schema import BUSY_TIMEOUT_MS, default_db_path
 from ._writer import DEFAULT_MAX_SPAN_BYTES, SqliteSpanWriter, apply_retention
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
@@ -70,7 +72,7 @@ class SqliteTracer(StoringTracer):
         read_flush_timeout: float = 10.0,
         busy_timeout: float = BUSY_TIMEOUT_MS / 1000,
         max_queue_size: int = 20_000,
-        max_batch_size: int = 500,
+        max_batch_size: int = 2000,
         schedule_delay: float = DEFAULT_SCHEDULE_DELAY,
         max_retry_delay: float = 5.0,
         shutdown_timeout: float = 10.0,
@@ -86,12 +88,17 @@ class SqliteTracer(StoringTracer):
             raise ValueError(f"max_span_bytes must be at least 1024, not {max_span_bytes!r}")
         if retention_interval < 0 or read_flush_timeout < 0:
             raise ValueError("retention_interval and read_flush_timeout must not be negative")
-        self._path = Path(db_path) if db_path is not None else default_db_path()
+        # Resolved once: a later os.chdir() must not send spans to one file and reads to another.
+        self._path = absolute_path(db_path if db_path is not None else default_db_path())
         self._max_age_ns = _age_ns(max_age)
         self._max_spans = max_spans
         self._read_flush_timeout = read_flush_timeout
         # Creates and migrates the file, or fails now rather than in the background writer.
-        self._query = SqliteQuery(self._path)
+        try:
+            open_for_writing(self._path, busy_timeout_ms=int(busy_timeout * 1000)).close()
+        except sqlite3.OperationalError as exc:  # locked by another process past busy_timeout
+            raise database_error(self._path, exc) from None
+        self._query = SqliteQuery(self._path, create=False)
         self._reader = self._query
         self._writer = SqliteSpanWriter(
             self._path,
@@ -118,7 +125,7 @@ class SqliteTracer(StoringTracer):
 
     @property
     def db_path(self) -> Path:
-        """The database file."""
+        """The database file (an absolute path)."""
         return self._path
 
     # -- maintenance ---------------------------------------------------------------------------
@@ -128,7 +135,7 @@ class SqliteTracer(StoringTracer):
         self._flush_before_read()
         if self._max_age_ns is None and self._max_spans is None:
             return 0
-        conn = connect(self._path, create=True)
+        conn = open_for_writing(self._path)
         try:
             return apply_retention(
                 conn, max_age_ns=self._max_age_ns, max_spans=self._max_spans, now_ns=self.now_ns
@@ -137,9 +144,10 @@ class SqliteTracer(StoringTracer):
             conn.close()
 
     def shutdown(self) -> None:
-        """Flush, stop the writer and close the read connection."""
-        super().shutdown()
+        """Flush, stop the writer and close the read connection (first, so the writer's
+        connection is the last: closing it folds the write-ahead log into the file)."""
         self._query.close()
+        super().shutdown()
 
     @property
     def stats(self) -> dict[str, int]:

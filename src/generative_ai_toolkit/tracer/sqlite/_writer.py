@@ -3,11 +3,18 @@ and the retention sweep that deletes old spans.
 
 One batch is one write transaction (``BEGIN IMMEDIATE``): the spans and the ``conversations``
 summary rows change together. Another process holding the write lock longer than the busy
-timeout makes the write a ``RetryableError``, so the engine retries it and nothing is lost.
+timeout makes the write a ``RetryableError``, so the engine retries it and nothing is lost. A
+failure that does not depend on the spans (a read-only file, a full disk, a file that is not
+a database) is a ``BatchRejectedError``: the engine drops the batch in one log line.
+
+After each batch the writer checks that the file at the path is still the one it wrote to
+(device and inode): when it was deleted or replaced, it logs that once, opens (or creates) the
+file now at the path and writes the batch again there (a span already stored is kept once).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -20,13 +27,19 @@ from .._codec import encode_attributes, encode_attributes_within
 from .._query import AUTH_CONTEXT, CONVERSATION_ID, conversation_key
 from .._text import valid_text
 from .._trace import Trace
-from .._writer import RetryableError
+from .._writer import BatchRejectedError, RetryableError
+from ._connect import (
+    FileIdentity,
+    database_error,
+    error_kind,
+    file_identity,
+    open_for_writing,
+)
 from ._schema import (
     BUSY_TIMEOUT_MS,
     REBUILD_CONVERSATIONS,
-    connect,
+    TraceDatabaseError,
     ensure_touched_table,
-    is_busy,
     run_script,
 )
 
@@ -53,6 +66,10 @@ ON CONFLICT (conversation_id) DO UPDATE SET
     error_count = error_count + excluded.error_count
 """
 _RETENTION_CHUNK: Final = 5_000
+#: SQLite error families that say nothing about the spans being written.
+_NOT_ABOUT_THE_SPANS: Final = frozenset(
+    {"READONLY", "FULL", "CORRUPT", "CANTOPEN", "IOERR", "PERM", "AUTH", "NOLFS"}
+)
 
 
 def _text_or_none(value: Any) -> str | None:
@@ -88,8 +105,10 @@ class SqliteSpanWriter:
         self._retention_interval = retention_interval
         self._now_ns = now_ns
         self._conn: sqlite3.Connection | None = None
+        self._identity: FileIdentity | None = None
         self._pid = 0
         self._resource: tuple[object, str] = (None, "{}")
+        self._trace: tuple[int, bytes] = (-1, b"")
         self._next_retention = 0.0
         self.truncated = 0
         self.deleted = 0
@@ -99,11 +118,35 @@ class SqliteSpanWriter:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None or self._pid != os.getpid():
-            self._conn = connect(self._path, create=True, busy_timeout_ms=self._busy_timeout_ms)
-            self._conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: index pages stay cached
-            ensure_touched_table(self._conn)
+            self._conn = None
+            conn = open_for_writing(self._path, busy_timeout_ms=self._busy_timeout_ms)
+            self._identity = file_identity(self._path)
+            conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: index pages stay cached
+            ensure_touched_table(conn)
+            self._conn = conn
             self._pid = os.getpid()
         return self._conn
+
+    def _still_at_the_path(self) -> bool:
+        """Whether the file at the path is the one the connection writes to. When not (deleted
+        or replaced), the old file's write-ahead log is emptied into it (a new file at the path
+        must never replay it) and the connection closed, so the next one opens the new file."""
+        if file_identity(self._path) == self._identity:
+            return True
+        assert self._conn is not None
+        busy = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        if busy:
+            raise TraceDatabaseError(
+                f"{self._path} was deleted or replaced while another connection still reads "
+                f"the old file: its spans go to the new file once that connection closes"
+            )
+        _log.warning(
+            "%s was deleted or replaced while spans were written to it: writing to the file "
+            "now at that path (created if needed)",
+            self._path,
+        )
+        self.close()
+        return False
 
     def _row(self, span: Trace) -> tuple[Any, ...]:
         attrs = span._attrs
@@ -124,10 +167,16 @@ class SqliteSpanWriter:
             resource = (span._resource, encode_attributes(span.resource_attributes))
             self._resource = resource
         n_own = span._n_own
+        span_id = span._span_id
+        parent_id = span._parent_id
+        trace = self._trace
+        if trace[0] != span._trace_id:  # a batch holds runs of spans of one trace
+            trace = (span._trace_id, span._trace_id.to_bytes(16, "big"))
+            self._trace = trace
         return (
-            f"{span._trace_id:032x}",
-            f"{span._span_id:016x}",
-            f"{span._parent_id:016x}" if span._parent_id else None,
+            trace[1],
+            span_id - ((span_id >> 63) << 64),  # id_to_sql, inlined: once per span
+            parent_id - ((parent_id >> 63) << 64) if parent_id else None,
             span._name,
             span._kind,
             span._status,
@@ -143,19 +192,24 @@ class SqliteSpanWriter:
         )
 
     def write(self, batch: Sequence[Trace]) -> None:
-        """Store ``batch`` in one transaction; ``RetryableError`` while the file is locked."""
+        """Store ``batch`` in one transaction: ``RetryableError`` while another process holds
+        the lock, ``BatchRejectedError`` when the file cannot take any spans."""
         rows = [self._row(span) for span in batch]
         try:
             conn = self._connection()
-            try:
-                self._insert(conn, rows)
-            except UnicodeEncodeError:
-                # A lone surrogate (json.loads makes one of "\ud83d"): store U+FFFD instead.
-                self._insert(conn, [_valid_row(row) for row in rows])
-        except sqlite3.OperationalError as exc:
-            if is_busy(exc) or "full" in str(exc).lower():
+            self._insert_repaired(conn, rows)
+            if not self._still_at_the_path():
+                conn = self._connection()
+                self._insert_repaired(conn, rows)
+        except sqlite3.Error as exc:
+            kind = error_kind(exc)
+            if kind == "BUSY":
                 raise RetryableError(f"{self._path}: {exc}") from None
+            if kind in _NOT_ABOUT_THE_SPANS:
+                raise BatchRejectedError(str(database_error(self._path, exc))) from None
             raise
+        except TraceDatabaseError as exc:
+            raise BatchRejectedError(str(exc)) from None
         if (self._max_age_ns or self._max_spans) and time.monotonic() >= self._next_retention:
             self._next_retention = time.monotonic() + self._retention_interval
             try:
@@ -168,6 +222,13 @@ class SqliteSpanWriter:
             except sqlite3.Error:
                 # The spans are stored; a failed sweep is retried at the next interval.
                 _log.warning("retention sweep of %s failed", self._path, exc_info=True)
+
+    def _insert_repaired(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+        try:
+            self._insert(conn, rows)
+        except UnicodeEncodeError:
+            # A lone surrogate (json.loads makes one of "\ud83d"): store U+FFFD instead.
+            self._insert(conn, [_valid_row(row) for row in rows])
 
     def _insert(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
         conversations: dict[str, list[Any]] = {}
@@ -217,9 +278,20 @@ class _write_transaction:
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:
-            self._conn.execute("COMMIT")
-        elif self._conn.in_transaction:
-            self._conn.execute("ROLLBACK")
+            try:
+                self._conn.execute("COMMIT")
+            except sqlite3.Error:
+                # A failed COMMIT (a full disk) may leave the transaction open, and every later
+                # BEGIN would then fail for a reason that hides the real one.
+                self._rollback()
+                raise
+        else:
+            self._rollback()
+
+    def _rollback(self) -> None:
+        if self._conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):  # the error being raised says more
+                self._conn.execute("ROLLBACK")
 
 
 def apply_retention(
