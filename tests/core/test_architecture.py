@@ -186,7 +186,18 @@ PUBLIC: dict[str, set[str]] = {
         "check_bind_address",
     },
     f"{PREFIX}.cli": {"build_parser", "main"},
-    f"{PREFIX}.demo": {"main"},
+    f"{PREFIX}.demo": {
+        "BedrockError",
+        "BedrockRequest",
+        "BedrockServer",
+        "ModelAnswer",
+        "Responder",
+        "ToolUse",
+        "echo",
+        "main",
+        "throttling",
+        "validation",
+    },
 }
 
 

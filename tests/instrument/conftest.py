@@ -1,0 +1,39 @@
+"""Fixtures of the Bedrock tests: a local bedrock-runtime server and real boto3 clients of it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from generative_ai_toolkit.tracer.demo import BedrockServer
+
+ClientFactory = Callable[..., Any]
+
+
+@pytest.fixture
+def bedrock() -> Iterator[BedrockServer]:
+    """A fresh Bedrock-protocol server on 127.0.0.1 (answers ``You said: ...`` until scripted)."""
+    with BedrockServer() as server:
+        yield server
+
+
+def make_client(server: BedrockServer, *, retries: int = 1, **config: Any) -> Any:
+    """A real boto3 ``bedrock-runtime`` client of ``server``; ``retries`` attempts in total."""
+    return boto3.client(
+        "bedrock-runtime",
+        endpoint_url=server.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=Config(retries={"total_max_attempts": retries, "mode": "standard"}, **config),
+    )
+
+
+@pytest.fixture
+def client(bedrock: BedrockServer) -> Any:
+    """A boto3 client of the ``bedrock`` server that does not retry."""
+    return make_client(bedrock)
