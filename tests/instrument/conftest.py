@@ -34,6 +34,20 @@ def make_client(server: BedrockServer, *, retries: int = 1, **config: Any) -> An
 
 
 @pytest.fixture
-def client(bedrock: BedrockServer) -> Any:
+def clients(bedrock: BedrockServer) -> Iterator[ClientFactory]:
+    """Makes boto3 clients of the ``bedrock`` server (``make_client``'s options), closed after."""
+    made: list[Any] = []
+
+    def factory(**options: Any) -> Any:
+        made.append(make_client(bedrock, **options))
+        return made[-1]
+
+    yield factory
+    for client in made:
+        client.close()
+
+
+@pytest.fixture
+def client(clients: ClientFactory) -> Any:
     """A boto3 client of the ``bedrock`` server that does not retry."""
-    return make_client(bedrock)
+    return clients()

@@ -21,7 +21,7 @@ from generative_ai_toolkit.tracer.demo import (
 )
 from generative_ai_toolkit.tracer.demo._eventstream import event_frame
 
-from .conftest import make_client
+from .conftest import ClientFactory
 
 USER = [{"role": "user", "content": [{"text": "What is the weather in Oslo?"}]}]
 WEATHER = ToolUse("tool-1", "get_weather", {"city": "Oslo"})
@@ -172,11 +172,11 @@ def test_errors_are_real_bedrock_errors(
     assert error.message == raised.value.response["Error"]["Message"]
 
 
-def test_botocore_retries_throttling(bedrock: BedrockServer) -> None:
+def test_botocore_retries_throttling(bedrock: BedrockServer, clients: ClientFactory) -> None:
     """A throttled request is retried by botocore and the retry succeeds."""
     answers = iter([ModelAnswer(error=throttling()), ModelAnswer(text="finally")])
     bedrock.responder = lambda request: next(answers)
-    client = make_client(bedrock, retries=2)
+    client = clients(retries=2)
     response = client.converse(modelId="m", messages=USER)
     assert "finally" == response["output"]["message"]["content"][0]["text"]
     assert 1 == response["ResponseMetadata"]["RetryAttempts"]
@@ -189,6 +189,7 @@ def test_a_stream_error_breaks_the_stream_off(bedrock: BedrockServer, client: An
     stream = client.converse_stream(modelId="m", messages=USER)["stream"]
     with pytest.raises(EventStreamError, match="overloaded"):
         received.extend(stream)
+    stream.close()
     assert 5 == len(received)
 
 

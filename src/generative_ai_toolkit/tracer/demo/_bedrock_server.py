@@ -85,7 +85,7 @@ class BedrockServer:
 
     def start(self) -> Self:
         """Start listening, on a daemon thread."""
-        server = ThreadingHTTPServer(self._address, _handler_for(self))
+        server = _QuietServer(self._address, _handler_for(self))
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(
@@ -122,6 +122,12 @@ class BedrockServer:
         with self._lock:
             self.requests.append(request)
         return self.responder(request)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up mid-answer (an abandoned stream) is normal here, not an error.
+        _log.debug("bedrock server: connection from %s failed", client_address, exc_info=True)
 
 
 def _handler_for(server: BedrockServer) -> type[BaseHTTPRequestHandler]:
