@@ -28,6 +28,7 @@ ALLOWED: dict[str, set[str]] = {
     "dynamodb": set(),
     "otlp": set(),
     "viewer": set(),
+    "instrument": set(),
     # The applications compose the stores and the viewer; they read only through TraceQuery.
     "cli": {"sqlite", "dynamodb", "viewer"},
     "demo": {"sqlite"},
@@ -186,6 +187,7 @@ PUBLIC: dict[str, set[str]] = {
         "check_bind_address",
     },
     f"{PREFIX}.cli": {"build_parser", "main"},
+    f"{PREFIX}.instrument": {"instrument_bedrock", "uninstrument_bedrock"},
     f"{PREFIX}.demo": {
         "BedrockError",
         "BedrockRequest",
