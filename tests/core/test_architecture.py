@@ -187,7 +187,14 @@ PUBLIC: dict[str, set[str]] = {
         "check_bind_address",
     },
     f"{PREFIX}.cli": {"build_parser", "main"},
-    f"{PREFIX}.instrument": {"instrument_bedrock", "uninstrument_bedrock"},
+    f"{PREFIX}.instrument": {
+        "Turn",
+        "agent_turn",
+        "instrument_bedrock",
+        "record_llm_call",
+        "traced_tool",
+        "uninstrument_bedrock",
+    },
     f"{PREFIX}.demo": {
         "BedrockError",
         "BedrockRequest",

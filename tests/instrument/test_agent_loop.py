@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from generative_ai_toolkit.tracer import InMemoryTracer, Trace
 from generative_ai_toolkit.tracer.demo import BedrockRequest, BedrockServer, ModelAnswer, ToolUse
+from generative_ai_toolkit.tracer.instrument import agent_turn, traced_tool
 
 from .conftest import llm_spans
 
-TOOLS: dict[str, Callable[[dict[str, Any]], str]] = {
-    "get_weather": lambda arguments: f"{arguments['city']}: 21°C, sunny",
-}
 TOOL_CONFIG = {
     "tools": [
         {
@@ -41,37 +38,44 @@ def weather_model(request: BedrockRequest) -> ModelAnswer:
     return ModelAnswer(text="You're welcome.")
 
 
-def converse(client: Any, tracer: InMemoryTracer, user_input: str, history: list[Any]) -> str:
-    """One agent turn: a converse span, model calls until an answer, a span per tool call."""
-    with tracer.trace("converse", span_kind="SERVER") as turn:
-        turn.add_attribute("ai.trace.type", "converse")
-        turn.add_attribute("ai.conversation.id", "c-1", inheritable=True)
-        turn.add_attribute("ai.user.input", user_input)
-        history.append({"role": "user", "content": [{"text": user_input}]})
-        while True:
-            response = client.converse(
-                modelId="amazon.nova-lite-v1:0", messages=history, toolConfig=TOOL_CONFIG
-            )
-            message = response["output"]["message"]
-            history.append(message)
-            if response["stopReason"] != "tool_use":
-                answer: str = message["content"][0]["text"]
-                turn.add_attribute("ai.agent.response", answer)
-                return answer
-            results = [
-                run_tool(tracer, block["toolUse"])
-                for block in message["content"]
-                if "toolUse" in block
-            ]
-            history.append({"role": "user", "content": results})
+class WeatherAgent:
+    """A Converse tool loop; ``tracer`` is what ``@traced_tool`` methods read."""
 
+    def __init__(self, client: Any, tracer: InMemoryTracer) -> None:
+        self.client = client
+        self.tracer = tracer
+        self.history: list[Any] = []
 
-def run_tool(tracer: InMemoryTracer, tool_use: dict[str, Any]) -> dict[str, Any]:
-    with tracer.trace("tool-invocation") as span:
-        span.add_attribute("ai.trace.type", "tool-invocation")
-        span.add_attribute("ai.tool.name", tool_use["name"])
-        output = TOOLS[tool_use["name"]](tool_use["input"])
+    def converse(self, user_input: str) -> str:
+        """One turn: model calls until an answer, running the tools the model asks for."""
+        with agent_turn(
+            self.tracer, user_input, conversation_id="c-1", agent_name="weather"
+        ) as turn:
+            self.history.append({"role": "user", "content": [{"text": user_input}]})
+            while True:
+                response = self.client.converse(
+                    modelId="amazon.nova-lite-v1:0", messages=self.history, toolConfig=TOOL_CONFIG
+                )
+                message = response["output"]["message"]
+                self.history.append(message)
+                if response["stopReason"] != "tool_use":
+                    answer: str = message["content"][0]["text"]
+                    turn.set_response(answer)
+                    return answer
+                results = [
+                    self.run_tool(block["toolUse"])
+                    for block in message["content"]
+                    if "toolUse" in block
+                ]
+                self.history.append({"role": "user", "content": results})
+
+    def run_tool(self, tool_use: dict[str, Any]) -> dict[str, Any]:
+        output = self.get_weather(**tool_use["input"])
         return {"toolResult": {"toolUseId": tool_use["toolUseId"], "content": [{"text": output}]}}
+
+    @traced_tool
+    def get_weather(self, city: str) -> str:
+        return f"{city}: 21°C, sunny"
 
 
 def test_a_tool_using_conversation_is_traced_turn_by_turn(
@@ -79,11 +83,9 @@ def test_a_tool_using_conversation_is_traced_turn_by_turn(
 ) -> None:
     """Each turn is a converse span holding its LLM calls and tool calls, in order, with usage."""
     bedrock.responder = weather_model
-    history: list[Any] = []
-    assert "It is Lisbon: 21°C, sunny" == converse(
-        traced_client, tracer, "What is the weather in Lisbon?", history
-    )
-    assert "You're welcome." == converse(traced_client, tracer, "Thanks!", history)
+    agent = WeatherAgent(traced_client, tracer)
+    assert "It is Lisbon: 21°C, sunny" == agent.converse("What is the weather in Lisbon?")
+    assert "You're welcome." == agent.converse("Thanks!")
 
     spans = tracer.get_traces()
     turns = [span for span in spans if span.span_name == "converse"]
@@ -105,6 +107,15 @@ def test_a_tool_using_conversation_is_traced_turn_by_turn(
     assert all(span.attributes["ai.llm.request.tool.config"] == TOOL_CONFIG for span in calls)
     usage = [span.attributes["ai.llm.response.usage"] for span in calls]
     assert all(u["totalTokens"] == u["inputTokens"] + u["outputTokens"] > 0 for u in usage)
+    (tool,) = [span for span in spans if span.span_name == "tool-invocation"]
+    assert {"city": "Lisbon"} == tool.attributes["ai.tool.input"]
+    assert "Lisbon: 21°C, sunny" == tool.attributes["ai.tool.output"]
+    assert [
+        ("What is the weather in Lisbon?", "It is Lisbon: 21°C, sunny"),
+        ("Thanks!", "You're welcome."),
+    ] == [
+        (turn.attributes["ai.user.input"], turn.attributes["ai.agent.response"]) for turn in turns
+    ]
     _assert_nested_in_time(calls, turns)
 
 
