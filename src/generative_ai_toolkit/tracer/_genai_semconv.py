@@ -37,6 +37,26 @@ _USAGE_KEYS: Final = (
 )
 
 
+#: ``ai.llm.request.operation`` values that name a Bedrock call (``instrument_bedrock``,
+#: ``record_llm_call``): those spans get ``gen_ai.provider.name = aws.bedrock``.
+BEDROCK_OPERATIONS: Final = frozenset(
+    {"Converse", "ConverseStream", "InvokeModel", "InvokeModelWithResponseStream"}
+)
+#: Converse's ``inferenceConfig`` keys -> ``gen_ai.request.*``.
+_INFERENCE_KEYS: Final = (
+    ("maxTokens", "gen_ai.request.max_tokens"),
+    ("temperature", "gen_ai.request.temperature"),
+    ("topP", "gen_ai.request.top_p"),
+    ("topK", "gen_ai.request.top_k"),
+    ("stopSequences", "gen_ai.request.stop_sequences"),
+)
+#: Bedrock's cache token counts -> their GenAI keys.
+_CACHE_KEYS: Final = (
+    ("cacheReadInputTokens", "gen_ai.usage.cache_read.input_tokens"),
+    ("cacheWriteInputTokens", "gen_ai.usage.cache_creation.input_tokens"),
+)
+
+
 def token_usage(attrs: Mapping[str, Any]) -> tuple[int | None, int | None]:
     """(input, output) token counts from ``ai.llm.response.usage``, ``None`` where absent."""
     usage = attrs.get(USAGE_ATTRIBUTE)
@@ -66,4 +86,28 @@ def genai_attributes(attrs: Mapping[str, Any]) -> dict[str, Any]:
     for count, (_, _, theirs) in zip(token_usage(attrs), _USAGE_KEYS, strict=True):
         if count is not None and theirs not in attrs:
             added[theirs] = count
+    if "ai.llm.request.operation" in attrs:
+        _add_llm_call(attrs, added)
     return added
+
+
+def _add_llm_call(attrs: Mapping[str, Any], added: dict[str, Any]) -> None:
+    """Provider, request options, finish reason and cache tokens of an ``llm-invocation``."""
+    if attrs["ai.llm.request.operation"] in BEDROCK_OPERATIONS:
+        added.setdefault("gen_ai.provider.name", "aws.bedrock")
+    config = attrs.get("ai.llm.request.inference.config")
+    if isinstance(config, Mapping):
+        for ours, theirs in _INFERENCE_KEYS:
+            value = config.get(ours)
+            if value is not None:
+                added[theirs] = value
+    stop = attrs.get("ai.llm.response.stop.reason")
+    if type(stop) is str:
+        added["gen_ai.response.finish_reasons"] = [stop]
+    usage = attrs.get(USAGE_ATTRIBUTE)
+    if isinstance(usage, Mapping):
+        for ours, theirs in _CACHE_KEYS:
+            if type(usage.get(ours)) is int:
+                added[theirs] = usage[ours]
+    for key in [key for key in added if key in attrs]:
+        del added[key]  # a key the span already has wins
