@@ -31,7 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     "instrument": set(),
     # The applications compose the stores and the viewer; they read only through TraceQuery.
     "cli": {"sqlite", "dynamodb", "viewer"},
-    "demo": {"sqlite"},
+    "demo": {"sqlite", "instrument"},
 }
 
 

@@ -1,7 +1,8 @@
 """The demo: a scripted agent traced into SQLite and the terminal (``scripts/demo``).
 
 ``python -m generative_ai_toolkit.tracer.demo [--db PATH] [--quiet]``. An application of the
-library like the command line: it may import the core and ``sqlite``, nothing else.
+library like the command line: it may import the core, ``sqlite`` and ``instrument``, nothing
+else.
 
 ``BedrockServer`` is the local stand-in for Amazon Bedrock that the demo's model runs on: a
 ``bedrock-runtime`` wire-protocol server on 127.0.0.1 answering by script (``ModelAnswer``),
