@@ -191,17 +191,22 @@ def _add_invocation_metrics(reply: Reply, metrics: Mapping[str, Any]) -> None:
 
 def converse_stream_reply(events: Sequence[Mapping[str, Any]]) -> Reply:
     """The reply assembled from ConverseStream events (or Nova's streamed chunks, the same)."""
-    blocks: dict[int, dict[str, Any]] = {}
+    # Pieces are gathered in lists and joined once: adding to a string per delta is quadratic.
+    pieces: dict[tuple[int, str], list[str]] = {}
+    tools: dict[int, dict[str, Any]] = {}
     reply = Reply()
     for event in events:
-        if "contentBlockDelta" in event:
-            _add_delta(blocks, event["contentBlockDelta"])
+        delta_event = event.get("contentBlockDelta")
+        if delta_event is not None:
+            index = delta_event.get("contentBlockIndex", 0)
+            for kind, value in delta_event.get("delta", {}).items():
+                text = value if kind == "text" else value.get("input", value.get("text", ""))
+                pieces.setdefault((index, kind), []).append(text)
         elif "contentBlockStart" in event:
             start = event["contentBlockStart"]
             tool_start = start.get("start", {}).get("toolUse")
             if tool_start is not None:
-                block = blocks.setdefault(start.get("contentBlockIndex", 0), {})
-                block["toolUse"] = {**tool_start, "input": ""}
+                tools[start.get("contentBlockIndex", 0)] = dict(tool_start)
         elif "messageStop" in event:
             reply.stop_reason = event["messageStop"].get("stopReason")
         elif "metadata" in event:
@@ -212,21 +217,25 @@ def converse_stream_reply(events: Sequence[Mapping[str, Any]]) -> Reply:
                 reply.metrics = metadata["metrics"]
         if "amazon-bedrock-invocationMetrics" in event:
             _add_invocation_metrics(reply, event["amazon-bedrock-invocationMetrics"])
-    reply.output = _blocks_message(blocks)
+    reply.output = _blocks_message(_joined(pieces, tools))
     return reply
 
 
-def _add_delta(blocks: dict[int, dict[str, Any]], event: Mapping[str, Any]) -> None:
-    block = blocks.setdefault(event.get("contentBlockIndex", 0), {})
-    delta = event.get("delta", {})
-    if "text" in delta:
-        block["text"] = block.get("text", "") + delta["text"]
-    elif "toolUse" in delta:
-        tool = block.setdefault("toolUse", {})
-        tool["input"] = tool.get("input", "") + delta["toolUse"].get("input", "")
-    elif "reasoningContent" in delta:
-        reasoning = block.setdefault("reasoningContent", {"text": ""})
-        reasoning["text"] += delta["reasoningContent"].get("text", "")
+def _joined(
+    pieces: dict[tuple[int, str], list[str]], tools: dict[int, dict[str, Any]]
+) -> dict[int, dict[str, Any]]:
+    """Content blocks by index from the streamed pieces of each block and kind."""
+    blocks: dict[int, dict[str, Any]] = {index: {"toolUse": tool} for index, tool in tools.items()}
+    for (index, kind), parts in pieces.items():
+        block = blocks.setdefault(index, {})
+        joined = "".join(parts)
+        if kind == "text":
+            block["text"] = joined
+        elif kind == "toolUse":
+            block.setdefault("toolUse", {})["input"] = joined
+        else:
+            block[kind] = {"text": joined}
+    return blocks
 
 
 def _blocks_message(blocks: dict[int, dict[str, Any]]) -> dict[str, Any]:
@@ -234,8 +243,9 @@ def _blocks_message(blocks: dict[int, dict[str, Any]]) -> dict[str, Any]:
     for block in blocks.values():
         tool = block.get("toolUse")
         if tool is not None:
-            parsed: Any = decode_json(tool["input"]) if tool["input"] else {}
-            tool["input"] = tool["input"] if parsed is None else parsed
+            raw = tool.get("input", "")
+            parsed: Any = decode_json(raw) if raw else {}
+            tool["input"] = raw if parsed is None else parsed
     return _message([blocks[index] for index in sorted(blocks)])
 
 
@@ -294,25 +304,34 @@ def _anthropic_stream(events: Sequence[Mapping[str, Any]]) -> Reply:
         elif kind == "content_block_start":
             block = event.get("content_block", {})
             if block.get("type") == "tool_use":
-                tool = {"toolUseId": block.get("id"), "name": block.get("name"), "input": ""}
+                tool = {"toolUseId": block.get("id"), "name": block.get("name"), "input": []}
                 blocks[event.get("index", 0)] = {"toolUse": tool}
         elif kind == "content_block_delta":
             target = blocks.setdefault(event.get("index", 0), {})
             delta = event.get("delta", {})
             if delta.get("type") == "text_delta":
-                target["text"] = target.get("text", "") + delta.get("text", "")
+                target.setdefault("text", []).append(delta.get("text", ""))
             elif delta.get("type") == "input_json_delta" and "toolUse" in target:
-                target["toolUse"]["input"] += delta.get("partial_json", "")
+                target["toolUse"]["input"].append(delta.get("partial_json", ""))
         elif kind == "message_delta":
             reply.stop_reason = event.get("delta", {}).get("stop_reason")
             counts.update(event.get("usage", {}))
         if "amazon-bedrock-invocationMetrics" in event:
             _add_invocation_metrics(reply, event["amazon-bedrock-invocationMetrics"])
-    reply.output = _blocks_message(blocks)
+    reply.output = _blocks_message(_joined_anthropic(blocks))
     usage = converse_usage(counts)
     if usage:
         reply.usage = usage
     return reply
+
+
+def _joined_anthropic(blocks: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    for block in blocks.values():
+        if "text" in block:
+            block["text"] = "".join(block["text"])
+        if "toolUse" in block:
+            block["toolUse"]["input"] = "".join(block["toolUse"]["input"])
+    return blocks
 
 
 def text_chars(value: Any) -> int:
