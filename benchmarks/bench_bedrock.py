@@ -4,11 +4,12 @@ The local Bedrock-protocol server runs in a child process (so it takes no interp
 the caller); two real boto3 clients call it, one made before instrumenting (untraced, no
 handlers) and one after (traced into an ``InMemoryTracer``), interleaved round by round.
 
-1. ``converse``: the traced call's time against the untraced one, over the wire: the ratio. The
-   difference in microseconds (everything the handlers and the span cost the caller) is below
-   the wire's noise here, so it is measured with botocore's ``before-send`` hook answering in
-   process with the same JSON the server sends: botocore's whole client path still runs
-   (serialising, signing, parsing, every event), only the socket is skipped.
+1. ``converse``: what tracing costs the caller's thread, in CPU time (``time.thread_time``: the
+   machine is shared, and time spent descheduled must not count), with botocore's
+   ``before-send`` hook answering in process with the JSON the server sends: botocore's whole
+   client path runs (serialising, signing, parsing, every event), only the socket is skipped.
+   That cost as a share of the untraced call over the wire (wall time, the best round) is the
+   5% target; the wall-time ratio over the wire is noted, but is below this machine's noise.
 2. Streaming, per chunk: ``TracedEventStream`` iterating a list of ConverseStream events, against
    iterating the list itself; the end of the stream (assembling the answer, ending the span) is
    included, spread over the chunks. End to end over the wire, and the time to the first chunk,
@@ -19,11 +20,12 @@ Targets (issue 12): converse overhead <= 5% of the call and <= 50 µs; <= 2 µs 
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -33,6 +35,7 @@ from botocore.config import Config
 
 from _harness import Report, interleaved
 from generative_ai_toolkit.tracer import InMemoryTracer
+from generative_ai_toolkit.tracer.instrument import _bedrock as hooks
 from generative_ai_toolkit.tracer.instrument import instrument_bedrock, uninstrument_bedrock
 from generative_ai_toolkit.tracer.instrument._stream import StreamRecorder, TracedEventStream
 
@@ -92,8 +95,15 @@ def run(report: Report) -> None:
         instrument_bedrock(tracer)
         traced = _client(url)
         try:
-            _converse(report, plain, traced)
-            _converse_in_process(report, url, tracer)
+            call_s = _converse(report, plain, traced)
+            extra_us = _converse_in_process(report, url, tracer)
+            share = extra_us / (call_s * 1e6)
+            report.add(
+                "converse: tracing's CPU cost as a share of the untraced call over the wire",
+                f"{share:.1%}",
+                "<= 5%",
+                share <= 0.05,
+            )
             _stream_over_the_wire(report, plain, traced)
         finally:
             uninstrument_bedrock()
@@ -102,7 +112,7 @@ def run(report: Report) -> None:
     _per_chunk(report)
 
 
-def _converse(report: Report, plain: Any, traced: Any) -> None:
+def _converse(report: Report, plain: Any, traced: Any) -> float:
     def call(client: Any) -> Any:
         return lambda: client.converse(
             modelId="amazon.nova-lite-v1:0",
@@ -120,12 +130,11 @@ def _converse(report: Report, plain: Any, traced: Any) -> None:
         rounds=ROUNDS * 4,
     )
     ratio = best["traced"] / best["plain"]
-    report.add(
-        "converse: traced / untraced call, local Bedrock server",
-        f"{ratio:.3f}x ({best['plain'] * 1e6:.0f} µs untraced)",
-        "<= 1.05x",
-        ratio <= 1.05,
+    report.note(
+        f"converse over the wire, wall time: traced / untraced {ratio:.3f}x "
+        f"({best['plain'] * 1e6:.0f} µs untraced); the machine's noise is larger than the cost"
     )
+    return best["plain"]
 
 
 class _Raw:
@@ -138,7 +147,23 @@ class _Raw:
         yield self._body
 
 
-def _converse_in_process(report: Report, url: str, tracer: InMemoryTracer) -> None:
+def thread_cpu_interleaved(
+    cases: dict[str, Callable[[], object]], *, number: int, rounds: int
+) -> dict[str, float]:
+    """Best CPU seconds of this thread per call of each case, round-robin: time the thread
+    spends descheduled (the machine is shared) does not count."""
+    best = dict.fromkeys(cases, float("inf"))
+    for _ in range(rounds):
+        for name, fn in cases.items():
+            gc.collect()
+            start = time.thread_time()
+            for _ in range(number):
+                fn()
+            best[name] = min(best[name], (time.thread_time() - start) / number)
+    return best
+
+
+def _converse_in_process(report: Report, url: str, tracer: InMemoryTracer) -> float:
     body = json.dumps(
         {
             "output": {"message": {"role": "assistant", "content": [{"text": "Sunny."}]}},
@@ -170,18 +195,48 @@ def _converse_in_process(report: Report, url: str, tracer: InMemoryTracer) -> No
             inferenceConfig={"maxTokens": 100, "temperature": 0.5},
         )
 
-    best = interleaved(
-        {"plain": call(plain), "traced": call(traced)},
-        ops_per_call=1,
-        number=50,
-        rounds=ROUNDS * 6,  # many short rounds: the best of them escapes the machine's noise
+    best = thread_cpu_interleaved(
+        {"plain": call(plain), "traced": call(traced)}, number=20, rounds=ROUNDS * 12
     )
     extra_us = (best["traced"] - best["plain"]) * 1e6
     report.add(
-        "converse: tracing's cost on the caller's thread (botocore answering in process)",
+        "converse: tracing's cost on the caller's thread (CPU time, botocore answering in process)",
         f"{extra_us:.1f} µs per call ({best['plain'] * 1e6:.0f} µs untraced)",
         "<= 50 µs",
         extra_us <= 50,
+    )
+    _handlers_alone(report, tracer)
+    return extra_us
+
+
+def _handlers_alone(report: Report, tracer: InMemoryTracer) -> None:
+    """The four handlers called as botocore calls them, without botocore around them."""
+
+    class Operation:
+        name = "Converse"
+
+    class Http:
+        status_code = 200
+
+    params = {"modelId": "m", "messages": MESSAGES, "inferenceConfig": {"maxTokens": 100}}
+    parsed = {
+        "output": {"message": {"role": "assistant", "content": [{"text": "Sunny."}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": 30, "outputTokens": 4, "totalTokens": 34},
+        "metrics": {"latencyMs": 1},
+    }
+    operation, http = Operation(), Http()
+
+    def one() -> None:
+        context: dict[str, Any] = {}
+        hooks._before_parameter_build(params=params, model=operation, context=context)
+        hooks._before_call(model=operation, context=context, params={})
+        hooks._after_call(http_response=http, parsed=parsed, model=operation, context=context)
+
+    best = thread_cpu_interleaved({"handlers": one}, number=200, rounds=ROUNDS * 3)
+    report.note(
+        f"converse: the instrumentation's handlers and span alone, called as botocore calls "
+        f"them: {best['handlers'] * 1e6:.1f} µs per call (CPU time)"
     )
 
 
