@@ -11,6 +11,7 @@ from botocore.exceptions import EventStreamError
 
 from generative_ai_toolkit.tracer import InMemoryTracer
 from generative_ai_toolkit.tracer.demo import BedrockServer, ModelAnswer, ToolUse
+from generative_ai_toolkit.tracer.instrument import instrument_bedrock, uninstrument_bedrock
 
 from .conftest import llm_spans
 
@@ -168,3 +169,22 @@ def test_unknown_invoke_streams_are_kept_as_text(
     bedrock.responder = lambda request: ModelAnswer(chunks=[b"Hello ", b"world"])
     list(traced_client.invoke_model_with_response_stream(modelId="acme.x", body=b"hi")["body"])
     assert "Hello world" == llm_spans(tracer)[0].attributes["ai.llm.response.output"]
+
+
+def test_streams_without_content_capture_record_sizes(bedrock: BedrockServer, clients: Any) -> None:
+    """capture_content=False: no streamed text is recorded, its size and the usage are."""
+    tracer = InMemoryTracer()
+    instrument_bedrock(tracer, capture_content=False)
+    try:
+        client = clients()
+        list(client.converse_stream(modelId="m", messages=USER)["stream"])
+        list(client.invoke_model_with_response_stream(modelId="acme.x", body=b"secret")["body"])
+    finally:
+        uninstrument_bedrock()
+    converse, invoke = (span.attributes for span in llm_spans(tracer))
+    assert "ai.llm.response.output" not in converse
+    assert "ai.llm.request.messages" not in converse
+    assert len("assistant") + len(TEXT) == converse["ai.llm.response.content.chars"]
+    assert USAGE == converse["ai.llm.response.usage"]
+    assert "ai.llm.request.body" not in invoke
+    assert "ai.llm.response.output" not in invoke
