@@ -87,7 +87,7 @@ def test_a_streamed_anthropic_tool_call_is_assembled_from_json_pieces() -> None:
 
 def test_reasoning_and_text_blocks_of_a_converse_stream() -> None:
     """Reasoning deltas and text deltas land in their own blocks, in index order."""
-    events = [
+    events: list[dict[str, Any]] = [
         {
             "contentBlockDelta": {
                 "delta": {"reasoningContent": {"text": "Think "}},
