@@ -72,6 +72,15 @@ def test_an_instrumented_converse_call_is_an_llm_chat_span_on_the_wire(
         "gen_ai.usage.output_tokens": 2,
         "gen_ai.usage.cache_read.input_tokens": 4,
     } == {k: v for k, v in attributes_of(span).items() if k.startswith("gen_ai.")}
+    assert {  # what Arize Phoenix reads: an LLM span with its token counts
+        "openinference.span.kind": "LLM",
+        "llm.model_name": "amazon.nova-lite-v1:0",
+        "llm.provider": "aws",
+        "llm.token_count.prompt": 9,
+        "llm.token_count.completion": 2,
+        "llm.token_count.total": 11,
+        "llm.invocation_parameters": '{"maxTokens": 300, "temperature": 0.7, "topP": 0.9}',
+    } == {k: v for k, v in attributes_of(span).items() if k.startswith(("openinference.", "llm."))}
 
 
 def test_spans_not_from_bedrock_get_no_provider() -> None:
@@ -79,6 +88,7 @@ def test_spans_not_from_bedrock_get_no_provider() -> None:
     attributes = {"ai.trace.type": "llm-invocation", "ai.llm.request.operation": "chat"}
     (message,) = encode(ended_span(attributes=attributes))
     assert "gen_ai.provider.name" not in attributes_of(message)
+    assert "llm.provider" not in attributes_of(message)
 
 
 def test_the_spans_own_gen_ai_keys_win_over_the_mapped_ones() -> None:

@@ -3,10 +3,16 @@
 Added on export (``OtlpTracer(genai_semconv=True)``, the default) so that viewers that know
 the conventions (Phoenix, Jaeger, X-Ray through ADOT) show conversations, tools, models and
 token usage; our own keys are always kept, and a ``gen_ai.*`` key a span already has wins.
+
+Arize Phoenix draws span kinds and token counts from the OpenInference conventions rather than
+GenAI's, so LLM calls (spans with ``ai.llm.request.operation``) also get their few keys for
+that: ``openinference.span.kind=LLM``, ``llm.model_name``, ``llm.provider``,
+``llm.token_count.prompt/completion/total`` and ``llm.invocation_parameters``.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -109,5 +115,26 @@ def _add_llm_call(attrs: Mapping[str, Any], added: dict[str, Any]) -> None:
         for ours, theirs in _CACHE_KEYS:
             if type(usage.get(ours)) is int:
                 added[theirs] = usage[ours]
+    _add_openinference(attrs, added)
     for key in [key for key in added if key in attrs]:
         del added[key]  # a key the span already has wins
+
+
+def _add_openinference(attrs: Mapping[str, Any], added: dict[str, Any]) -> None:
+    """OpenInference's kind, model, provider, token counts and parameters of an LLM call."""
+    added["openinference.span.kind"] = "LLM"
+    model = attrs.get(MODEL_ATTRIBUTE)
+    if model is not None:
+        added["llm.model_name"] = model if type(model) is str else safe_str(model)
+    if attrs["ai.llm.request.operation"] in BEDROCK_OPERATIONS:
+        added["llm.provider"] = "aws"
+    prompt, completion = token_usage(attrs)
+    if prompt is not None:
+        added["llm.token_count.prompt"] = prompt
+    if completion is not None:
+        added["llm.token_count.completion"] = completion
+    if prompt is not None and completion is not None:
+        added["llm.token_count.total"] = prompt + completion
+    config = attrs.get("ai.llm.request.inference.config")
+    if isinstance(config, Mapping):
+        added["llm.invocation_parameters"] = json.dumps(dict(config), default=str)
