@@ -359,3 +359,13 @@ def test_with_current_context_carries_the_parent_into_a_thread(
         thread.start()
         thread.join()
     assert turn.span_id == llm_spans(tracer)[0].parent_span_id
+
+
+def test_instrumenting_again_switches_the_tracer(
+    tracer: InMemoryTracer, traced_client: Any
+) -> None:
+    """A second instrument_bedrock sends the calls of existing clients to the new tracer."""
+    other = InMemoryTracer()
+    instrument_bedrock(other)
+    traced_client.converse(modelId="m", messages=USER)
+    assert ([], 1) == (llm_spans(tracer), len(llm_spans(other)))

@@ -188,3 +188,13 @@ def test_streams_without_content_capture_record_sizes(bedrock: BedrockServer, cl
     assert USAGE == converse["ai.llm.response.usage"]
     assert "ai.llm.request.body" not in invoke
     assert "ai.llm.response.output" not in invoke
+
+
+def test_a_stream_open_when_uninstrumenting_still_ends_its_span(
+    tracer: InMemoryTracer, traced_client: Any
+) -> None:
+    """uninstrument_bedrock leaves streams already in flight to finish their spans."""
+    stream = traced_client.converse_stream(modelId="m", messages=USER)["stream"]
+    uninstrument_bedrock()
+    list(stream)
+    assert 1 == len(llm_spans(tracer))
