@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from generative_ai_toolkit.tracer import InMemoryTracer, Trace, with_current_context
@@ -369,3 +370,39 @@ def test_instrumenting_again_switches_the_tracer(
     instrument_bedrock(other)
     traced_client.converse(modelId="m", messages=USER)
     assert ([], 1) == (llm_spans(tracer), len(llm_spans(other)))
+
+
+class _BrokenRaw:
+    """A response body whose connection drops as it is read."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def read(self, *_: Any, **__: Any) -> bytes:
+        raise self.error
+
+    def stream(self, *_: Any, **__: Any) -> Any:
+        raise self.error
+
+
+def test_an_invoke_body_that_fails_to_read_fails_the_callers_read_the_same_way(
+    tracer: InMemoryTracer, traced_client: Any
+) -> None:
+    """Reading the answer fails while it is recorded: ERROR span; the caller's read raises the
+    very same error."""
+    error = ConnectionResetError("connection dropped")
+
+    def answer(request: Any, **_: Any) -> AWSResponse:
+        headers = HTTPHeaders.from_pairs([("Content-Type", "application/json")])
+        return AWSResponse(request.url, 200, headers, _BrokenRaw(error))
+
+    traced_client.meta.events.register("before-send.bedrock-runtime.InvokeModel", answer)
+    response = traced_client.invoke_model(modelId="m", body=b"{}")
+    with pytest.raises(ConnectionResetError) as raised:
+        response["body"].read()
+    assert error is raised.value
+    (span,) = llm_spans(tracer)
+    assert ("ERROR", "ConnectionResetError") == (
+        span.span_status,
+        span.attributes["exception.type"],
+    )

@@ -106,7 +106,10 @@ def _after_call(http_response: Any, parsed: Any, model: Any, context: Any, **_: 
         elif model.name == "Converse":
             record_reply(span, converse_reply(parsed), capture_content=capture)
         elif model.name == "InvokeModel":
-            _record_invoke_body(span, parsed, capture)
+            error = _record_invoke_body(span, parsed, capture)
+            if error is not None:
+                span.end(error)
+                return
         else:
             converse = model.name == "ConverseStream"
             key = "stream" if converse else "body"
@@ -128,17 +131,37 @@ def _record_error(span: Any, parsed: Any, operation: str) -> None:
         span.add_attribute("http.response.status_code", status)
 
 
-def _record_invoke_body(span: Any, parsed: Any, capture: bool) -> None:
+def _record_invoke_body(span: Any, parsed: Any, capture: bool) -> BaseException | None:
+    """Read the answer's body (handing the caller an unread copy) and record it; returns the
+    error reading it raised, which the caller's own read then raises."""
     body = parsed.get("body")
     if body is None:
-        return
-    data = body.read()
-    # The caller reads the body after us: hand them an unread copy.
+        return None
+    try:
+        data = body.read()
+    except Exception as exc:  # noqa: BLE001 - the caller meets it on their read, unchanged
+        parsed["body"] = _FailedBody(body, exc)
+        return exc
     parsed["body"] = StreamingBody(io.BytesIO(data), len(data))
     reply = invoke_response(decode_json(data))
     if reply is None:
         reply = Reply(output=as_text(data))
     record_reply(span, reply, capture_content=capture)
+    return None
+
+
+class _FailedBody:
+    """A response body whose reading failed while it was recorded: reading raises that error."""
+
+    def __init__(self, body: Any, error: BaseException) -> None:
+        self._body = body
+        self._error = error
+
+    def read(self, *_: Any, **__: Any) -> bytes:
+        raise self._error
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._body, name)
 
 
 def _after_call_error(exception: BaseException, context: Any, **_: Any) -> None:
