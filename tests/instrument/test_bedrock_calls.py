@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError
 
 from generative_ai_toolkit.tracer import InMemoryTracer, Trace, with_current_context
 from generative_ai_toolkit.tracer.demo import (
@@ -406,3 +406,13 @@ def test_an_invoke_body_that_fails_to_read_fails_the_callers_read_the_same_way(
         span.span_status,
         span.attributes["exception.type"],
     )
+
+
+def test_a_call_botocore_rejects_before_sending_makes_no_span(
+    tracer: InMemoryTracer, traced_client: Any
+) -> None:
+    """Parameter validation fails in botocore before any request: no span, the error as is."""
+    with pytest.raises(ParamValidationError, match="modelId"):
+        traced_client.converse(messages=USER)
+    traced_client.converse(modelId="m", messages=USER)  # and the next call is traced as ever
+    assert 1 == len(llm_spans(tracer))
