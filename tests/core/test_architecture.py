@@ -29,9 +29,10 @@ ALLOWED: dict[str, set[str]] = {
     "otlp": set(),
     "viewer": set(),
     "testing": set(),
+    "instrument": set(),
     # The applications compose the stores and the viewer; they read only through TraceQuery.
     "cli": {"sqlite", "dynamodb", "otlp", "viewer"},
-    "demo": {"sqlite"},
+    "demo": {"sqlite", "instrument"},
 }
 
 
@@ -199,7 +200,26 @@ PUBLIC: dict[str, set[str]] = {
         "check_bind_address",
     },
     f"{PREFIX}.cli": {"build_parser", "main"},
-    f"{PREFIX}.demo": {"main"},
+    f"{PREFIX}.instrument": {
+        "Turn",
+        "agent_turn",
+        "instrument_bedrock",
+        "record_llm_call",
+        "traced_tool",
+        "uninstrument_bedrock",
+    },
+    f"{PREFIX}.demo": {
+        "BedrockError",
+        "BedrockRequest",
+        "BedrockServer",
+        "ModelAnswer",
+        "Responder",
+        "ToolUse",
+        "echo",
+        "main",
+        "throttling",
+        "validation",
+    },
 }
 
 

@@ -163,8 +163,12 @@ def test_span_panel_shows_exception_attributes_and_messages(
     assert "lookup_order" in messages.nth(5).locator(".toolcall").inner_text()
     assert "order A-999 does not exist" in messages.nth(6).inner_text()
     page.locator("section.turn").nth(1).locator(".row").nth(1).click()
-    page.wait_for_selector("#panel .toolcall")
-    assert 'lookup_order({"order_id":"A-999"})' == panel.locator(".toolcall").first.inner_text()
+    # The first LLM call's output: Bedrock's {"message": ...} asking for the tool (the demo's
+    # model runs behind a real boto3 client since instrument_bedrock).
+    page.wait_for_selector("#panel .io:has-text('A-999')")
+    output = panel.locator(".io").inner_text()
+    assert "lookup_order" in output
+    assert "A-100" not in output
     browse.shot("span-llm")
     page.keyboard.press("Escape")
     assert page.locator("#panel").is_hidden()

@@ -144,6 +144,11 @@ class SpanFields:
         return self._end_ns - self._start_ns if self._end_ns else None
 
     @property
+    def duration_ms(self) -> int | None:
+        """How long the span took, in whole milliseconds (rounded down); ``None`` while open."""
+        return (self._end_ns - self._start_ns) // 1_000_000 if self._end_ns else None
+
+    @property
     def attributes(self) -> dict[str, Any]:
         """A copy of the span's attributes: its own first, then those inherited from ancestors.
 

@@ -155,6 +155,28 @@ class Trace(SpanFields):
             scope=Scope(**scope) if isinstance(scope, Mapping) else DEFAULT_SCOPE,
         )
 
+    # -- relatives -----------------------------------------------------------------------------
+
+    @property
+    def parent_span(self) -> Trace | None:
+        """The parent span while it is known in this process (the span was opened here, under
+        it), else ``None``: for root spans, spans read back from a store, and children of a
+        remote parent (``Trace.remote_parent``), which only ``parent_span_id`` names."""
+        parent = self._parent
+        if parent is None or (parent._start_ns == 0 and parent._end_ns == 1):
+            return None  # none, or the stand-in for a span of another process
+        return parent
+
+    @property
+    def parents(self) -> list[Trace]:
+        """The ancestors known in this process, nearest first (``parent_span``, its parent ...)."""
+        found: list[Trace] = []
+        parent = self.parent_span
+        while parent is not None:
+            found.append(parent)
+            parent = parent.parent_span
+        return found
+
     # -- mutation while open -------------------------------------------------------------------
 
     def add_attribute(self, key: str, value: Any, inheritable: bool = False) -> None:
@@ -267,10 +289,11 @@ class Trace(SpanFields):
                 end_ns = owner._clock()
             parent = self._parent
             if parent is not None:
+                # The reference is kept (``parent_span``): it costs nothing per span, and an
+                # ended span only pins its ancestors, never its descendants.
                 up = parent._inheritable()
                 if up:
                     self._inherit(up)
-                self._parent = None
             elif self._inh is not None:
                 self._inh_full = self._inh
             self._outer = None

@@ -4,8 +4,12 @@
 python -m generative_ai_toolkit.tracer.demo [--db PATH] [--quiet]
 ```
 
-No network and no real model: a fake model answers by script and calls a few tools (weather, a
-calculator, an order lookup that fails for an unknown order, and a research sub-agent). Three
+No network and no real model: the agent calls Amazon Bedrock's Converse API through a real
+boto3 client, against a local Bedrock-protocol server (``BedrockServer``) where a fake model
+answers by script and calls a few tools (weather, a calculator, an order lookup that fails for
+an unknown order, and a research sub-agent). The model calls are traced by
+``instrument_bedrock`` (with the usage the server reports), turns and tools by ``agent_turn``
+and ``@traced_tool``. Three
 conversations of several turns each are traced with the notebook's attribute names into
 ``SqliteTracer`` (the default ``./traces.sqlite3``, ``$GAT_TRACES_DB`` or ``--db``) and a
 ``HumanReadableTracer`` at once. It ends by printing the ``gat-traces`` commands that show what
@@ -15,6 +19,7 @@ it recorded.
 from __future__ import annotations
 
 import argparse
+import inspect
 import re
 import shutil
 import sys
@@ -28,95 +33,44 @@ from typing import Any, Final, TextIO, cast
 from .._base import BaseTracer
 from .._console import HumanReadableTracer
 from .._tee import TeeTracer
-from .._traced import traced
+from ..instrument import agent_turn, instrument_bedrock, traced_tool, uninstrument_bedrock
 from ..sqlite import DB_PATH_ENV, SqliteTracer, default_db_path
+from ._bedrock_server import BedrockServer
+from ._model import FakeModel, text_of
 from ._output import PipeSafeOutput
 
-MODEL_ID: Final = "fake-model-1"
+MODEL_ID: Final = "amazon.nova-lite-v1:0"
 Message = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    """The model asks for ``tool`` with ``arguments``."""
-
-    tool: str
-    arguments: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class ModelReply:
-    """What the fake model returns: text, or a tool call."""
-
-    text: str | None = None
-    tool_call: ToolCall | None = None
-
-
-class FakeModel:
-    """A deterministic stand-in for an LLM: picks a tool by keyword, then words an answer from
-    the tool's result. ``latency`` seconds per call make durations look real."""
-
-    def __init__(self, *, latency: float = 0.004) -> None:
-        self._latency = latency
-
-    def reply(  # noqa: PLR0911 - one scripted rule per return
-        self, messages: Sequence[Message], tools: Sequence[str]
-    ) -> ModelReply:
-        """The next message given the conversation so far."""
-        if self._latency:
-            time.sleep(self._latency)
-        last = messages[-1]
-        if last["role"] == "tool":
-            return ModelReply(text=self._answer(last))
-        text = str(last["content"])
-        lowered = text.lower()
-        if "weather" in lowered and "get_weather" in tools:
-            city = _after(text, "in ") or "Amsterdam"
-            return ModelReply(tool_call=ToolCall("get_weather", {"city": city}))
-        match = re.search(r"[0-9(][0-9 +*/().-]*[0-9)]", text)
-        if match and "calculator" in tools and "order" not in lowered:
-            return ModelReply(tool_call=ToolCall("calculator", {"expression": match[0]}))
-        if "order" in lowered and "lookup_order" in tools:
-            order = re.search(r"[A-Z]-\d+", text)
-            return ModelReply(
-                tool_call=ToolCall("lookup_order", {"order_id": order[0] if order else "?"})
-            )
-        if ("research" in lowered or "find out" in lowered) and "research" in tools:
-            topic = _after(text, "about ") or text
-            return ModelReply(tool_call=ToolCall("research", {"topic": topic}))
-        if "search_notes" in tools and not any(m["role"] == "tool" for m in messages):
-            return ModelReply(tool_call=ToolCall("search_notes", {"query": text}))
-        turns = sum(1 for m in messages if m["role"] == "user")
-        return ModelReply(text=f"Noted. (That was message {turns} of this conversation.)")
-
-    @staticmethod
-    def _answer(tool_message: Message) -> str:
-        if tool_message.get("error"):
-            return f"Sorry, that did not work: {tool_message['content']}"
-        content = str(tool_message["content"])
-        return content if content.startswith("Here is") else f"Here is what I found: {content}"
-
-
-def _after(text: str, marker: str) -> str | None:
-    index = text.find(marker)
-    return text[index + len(marker) :].strip(" ?.!") if index >= 0 else None
-
-
-def _tokens(messages: Sequence[Message]) -> int:
-    return sum(len(str(m.get("content", "")).split()) for m in messages)
+Tool = Callable[..., str]
 
 
 @dataclass
 class Agent:
-    """A tool-using agent: asks the model, runs the tools it asks for, until it answers.
-
-    ``tracer`` is read by the bare ``@traced`` methods.
-    """
+    """A tool-using agent on Bedrock's Converse API: asks the model, runs the tools it asks for,
+    until it answers. Its LLM calls are traced by ``instrument_bedrock``; its turns and tools by
+    ``agent_turn`` and ``@traced_tool``."""
 
     name: str
     tracer: BaseTracer
-    model: FakeModel
-    tools: dict[str, Callable[[dict[str, Any]], str]] = field(default_factory=dict)
+    client: Any  # a boto3 bedrock-runtime client
+    tools: dict[str, Tool] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._traced = {
+            name: traced_tool(name, tracer=self.tracer)(tool) for name, tool in self.tools.items()
+        }
+        self._tool_config = {
+            "tools": [
+                {
+                    "toolSpec": {
+                        "name": name,
+                        "description": (tool.__doc__ or name).strip(),
+                        "inputSchema": {"json": _schema(tool)},
+                    }
+                }
+                for name, tool in self.tools.items()
+            ]
+        }
 
     def converse(
         self,
@@ -127,71 +81,55 @@ class Agent:
         history: Sequence[Message] = (),
     ) -> tuple[str, list[Message]]:
         """One turn: the agent's answer and the updated message history."""
-        with self.tracer.trace("converse", span_kind="SERVER") as span:
-            span.add_attribute("ai.trace.type", "converse")
-            if conversation_id is not None:
-                span.add_attribute("ai.conversation.id", conversation_id, inheritable=True)
-            if auth_context is not None:
-                span.add_attribute("ai.auth.context", auth_context, inheritable=True)
-            span.add_attribute("ai.agent.name", self.name)
-            span.add_attribute("ai.user.input", user_input)
-            messages = [*history, {"role": "user", "content": user_input}]
+        with agent_turn(
+            self.tracer,
+            user_input,
+            conversation_id=conversation_id,
+            auth_context=auth_context,
+            agent_name=self.name,
+        ) as turn:
+            messages = [*history, {"role": "user", "content": [{"text": user_input}]}]
             for _ in range(5):
-                reply = self.invoke_llm(messages)
-                if reply.tool_call is None:
-                    answer = reply.text or ""
+                response = self.client.converse(
+                    modelId=MODEL_ID,
+                    messages=messages,
+                    system=[{"text": f"You are {self.name}, a helpful agent."}],
+                    inferenceConfig={"maxTokens": 512, "temperature": 0.2},
+                    toolConfig=self._tool_config,
+                )
+                message = response["output"]["message"]
+                messages.append(message)
+                uses = [block["toolUse"] for block in message["content"] if "toolUse" in block]
+                if not uses:
+                    answer = text_of(message)
                     break
-                messages.append({"role": "assistant", "tool_call": reply.tool_call.tool})
-                messages.append(self.run_tool(reply.tool_call))
+                messages.append({"role": "user", "content": [self.run_tool(u) for u in uses]})
             else:
                 answer = "I could not finish that."
-            messages.append({"role": "assistant", "content": answer})
-            span.add_attribute("ai.agent.response", answer)
-            span.set_status("OK")
+                messages.append({"role": "assistant", "content": [{"text": answer}]})
+            turn.set_response(answer)
             return answer, messages
 
-    @traced("llm-invocation", span_kind="CLIENT")
-    def invoke_llm(self, messages: list[Message]) -> ModelReply:
-        """Ask the model; traced with the request messages, the output and token usage."""
-        span = self.tracer.current_trace
-        span.add_attribute("ai.trace.type", "llm-invocation")
-        span.add_attribute("ai.llm.request.model.id", MODEL_ID)
-        span.add_attribute("ai.agent.name", self.name)
-        span.add_attribute("ai.llm.request.messages", messages)
-        span.add_attribute("ai.llm.request.tools", sorted(self.tools))
-        reply = self.model.reply(messages, list(self.tools))
-        output = (
-            reply.text
-            if reply.tool_call is None
-            else {"tool_call": reply.tool_call.tool, "arguments": reply.tool_call.arguments}
-        )
-        span.add_attribute("ai.llm.response.output", output)
-        tokens_in, tokens_out = _tokens(messages), len(str(output).split())
-        span.add_attribute(
-            "ai.llm.response.usage",  # as Bedrock's Converse API reports it
-            {
-                "inputTokens": tokens_in,
-                "outputTokens": tokens_out,
-                "totalTokens": tokens_in + tokens_out,
-            },
-        )
-        return reply
-
-    @traced("tool-invocation")
-    def run_tool(self, call: ToolCall) -> Message:
-        """Run one tool; a failing tool marks its span as an error and tells the model."""
-        span = self.tracer.current_trace
-        span.add_attribute("ai.trace.type", "tool-invocation")
-        span.add_attribute("ai.tool.name", call.tool)
-        span.add_attribute("ai.tool.input", call.arguments)
+    def run_tool(self, use: dict[str, Any]) -> dict[str, Any]:
+        """Run one tool; a failing tool's span is an error, and the model is told."""
+        result: dict[str, Any] = {"toolUseId": use["toolUseId"]}
         try:
-            result = self.tools[call.tool](call.arguments)
+            output = self._traced[use["name"]](**use["input"])
         except Exception as exc:  # noqa: BLE001 - the model is told, as real agents do
-            span.add_attribute("ai.tool.error", f"{type(exc).__name__}: {exc}")
-            span.record_exception(exc)
-            return {"role": "tool", "content": str(exc), "error": True}
-        span.add_attribute("ai.tool.output", result)
-        return {"role": "tool", "content": result}
+            result.update(content=[{"text": str(exc)}], status="error")
+        else:
+            result.update(content=[{"text": output}])
+        return {"toolResult": result}
+
+
+def _schema(tool: Tool) -> dict[str, Any]:
+    """A JSON schema of the tool's parameters (all strings here)."""
+    parameters = list(inspect.signature(tool).parameters)
+    return {
+        "type": "object",
+        "properties": {name: {"type": "string"} for name in parameters},
+        "required": parameters,
+    }
 
 
 # -- the tools -------------------------------------------------------------------------------------
@@ -204,33 +142,31 @@ _NOTES: Final = {
 }
 
 
-def get_weather(arguments: dict[str, Any]) -> str:
+def get_weather(city: str) -> str:
     """Weather by city, from a fixed table."""
     time.sleep(0.002)
-    city = str(arguments["city"])
     return f"{city}: {_WEATHER.get(city, '15°C, cloudy')}"
 
 
-def calculator(arguments: dict[str, Any]) -> str:
+def calculator(expression: str) -> str:
     """Evaluates + - * / on numbers only."""
-    expression = str(arguments["expression"])
     if not re.fullmatch(r"[0-9 +*/().-]+", expression):
         raise ValueError(f"not arithmetic: {expression!r}")
     return f"{expression} = {eval(expression, {'__builtins__': {}})}"  # digits and operators only
 
 
-def lookup_order(arguments: dict[str, Any]) -> str:
+def lookup_order(order_id: str) -> str:
     """An order's status; raises ``LookupError`` for an unknown order (the failing tool)."""
     time.sleep(0.003)
-    order = str(arguments["order_id"])
+    order = str(order_id)
     if order not in _ORDERS:
         raise LookupError(f"order {order} does not exist")
     return f"Order {order} is {_ORDERS[order]}"
 
 
-def search_notes(arguments: dict[str, Any]) -> str:
+def search_notes(query: str) -> str:
     """The researcher's only tool: notes matching the query."""
-    query = str(arguments["query"]).lower()
+    query = query.lower()
     hits = [text for key, text in _NOTES.items() if key in query]
     return " ".join(hits) or "No notes on that."
 
@@ -276,27 +212,49 @@ def _long_history(count: int) -> list[Message]:
     return [
         {
             "role": "user" if i % 2 == 0 else "assistant",
-            "content": f"Earlier message {i + 1}: " + "we talked about agents and tracing. " * 3,
+            "content": [
+                {"text": f"Earlier message {i + 1}: " + "we talked about agents and tracing. " * 3}
+            ],
         }
         for i in range(count)
     ]
 
 
-def build_agent(tracer: BaseTracer, model: FakeModel) -> Agent:
+def build_agent(tracer: BaseTracer, client: Any) -> Agent:
     """The demo agent, with its tools and a research sub-agent."""
-    researcher = Agent("researcher", tracer, model, {"search_notes": search_notes})
+    researcher = Agent("researcher", tracer, client, {"search_notes": search_notes})
 
-    def research(arguments: dict[str, Any]) -> str:
-        answer, _ = researcher.converse(f"Find notes on {arguments['topic']}")
+    def research(topic: str) -> str:
+        """Asks the research sub-agent."""
+        answer, _ = researcher.converse(f"Find notes on {topic}")
         return answer
 
-    tools: dict[str, Callable[[dict[str, Any]], str]] = {
+    tools: dict[str, Tool] = {
         "get_weather": get_weather,
         "calculator": calculator,
         "lookup_order": lookup_order,
         "research": research,
     }
-    return Agent("assistant", tracer, model, tools)
+    return Agent("assistant", tracer, client, tools)
+
+
+def bedrock_client(endpoint_url: str) -> Any:
+    """A boto3 ``bedrock-runtime`` client of the local Bedrock server at ``endpoint_url``."""
+    try:
+        import boto3  # noqa: PLC0415 - boto3 is optional: only the demo's model needs it
+        from botocore.config import Config  # noqa: PLC0415
+    except ImportError as exc:
+        raise ImportError(
+            "the demo needs boto3: pip install 'generative-ai-toolkit-tracing[bedrock]'"
+        ) from exc
+    return boto3.client(
+        "bedrock-runtime",
+        endpoint_url=endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="demo",
+        aws_secret_access_key="demo",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
 
 
 def run_script(agent: Agent, tag: str, out: TextIO) -> list[str]:
@@ -374,12 +332,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.quiet:
         tracer.add_tracer(HumanReadableTracer(stream=out))
     tracer.set_context(resource_attributes={"service.name": "DemoAgent"})
+    server = BedrockServer(FakeModel(latency=args.latency).respond).start()
+    instrument_bedrock(tracer)
+    client = bedrock_client(server.endpoint_url)
     try:
-        ids = run_script(build_agent(tracer, FakeModel(latency=args.latency)), tag, out)
+        ids = run_script(build_agent(tracer, client), tag, out)
         tracer.flush()
         spans = store.conversation_spans(ids[1])
         total = sum(len(store.conversation_spans(i)) for i in ids)
     finally:
+        uninstrument_bedrock()
+        client.close()
+        server.stop()
         tracer.shutdown()
     trace_id = spans[-1].trace_id  # the last turn of the orders conversation
     print(f"Recorded {len(ids)} conversations ({total} spans) in {db}.", file=out)
