@@ -284,3 +284,33 @@ def test_phone_width_in_dark_mode(chromium: Any, demo_viewer: ViewerServer) -> N
         assert [] == browsing.errors
     finally:
         page.context.close()
+
+
+def selected_names(turn: Any) -> list[str]:
+    return turn.locator(".row[aria-selected=true] .name").all_inner_texts()  # type: ignore[no-any-return]
+
+
+def test_selecting_spans_in_one_turn_moves_the_highlight(
+    browse: Browsing, demo_viewer: ViewerServer
+) -> None:
+    """Clicking a second span of the same turn highlights it, and arrow keys walk every row."""
+    page = open_conversation(browse, demo_viewer, "orders-demo")
+    second = page.locator("section.turn").nth(1)
+    rows = second.locator(".row")
+    rows.nth(1).click()
+    page.wait_for_selector("#span-attributes")
+    rows.nth(2).click()
+    page.wait_for_function(
+        "document.querySelector('#span-title')?.textContent === 'tool-invocation'"
+    )
+    assert ["tool-invocation"] == selected_names(second)
+    rows.nth(0).click()
+    walked = [selected_names(second)]
+    for _ in range(3):
+        page.keyboard.press("ArrowDown")
+        walked.append(selected_names(second))
+    assert [["converse"], ["llm-invocation"], ["tool-invocation"], ["llm-invocation"]] == walked
+    assert 3 == second.locator(".row").evaluate_all(
+        "rows => rows.findIndex(r => r.getAttribute('aria-selected') === 'true')"
+    )
+    assert [] == browse.errors

@@ -366,6 +366,9 @@
       this.collapsed = new Set();
       this.fresh = new Set();
       this.onSelect = onSelect;
+      // One callback per view, so the panel can tell a new span of the same turn from another
+      // turn's (and unselect only the latter).
+      this.onPanelClose = () => this.unselect();
       this.selected = null;
       this.rows = [];
       this.section = null;
@@ -635,7 +638,7 @@
 
     function onSelect(view, spanId) {
       for (const other of order) if (other !== view) other.unselect();
-      openSpan(view.id, spanId, () => view.unselect());
+      openSpan(view.id, spanId, view.onPanelClose);
       setHashQuietly(`${conversationHash(id)}?span=${view.id}-${spanId}`);
     }
 
