@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 
 from generative_ai_toolkit.tracer import InMemoryTracer, SpanListQuery, StructuredLogsTracer
+from generative_ai_toolkit.tracer.sqlite._query import SqliteQuery
 from generative_ai_toolkit.tracer.viewer._live import ReloadingQuery
 from generative_ai_toolkit.tracer.viewer._server import (
     CONTENT_SECURITY_POLICY,
@@ -107,13 +109,40 @@ def test_conversations_filter_and_page(client: Client, query: str, expected: lis
 
 
 @pytest.mark.parametrize(
-    "query", ["limit=0", "limit=201", "limit=x", "offset=-1", "since=yesterday", "until=2025-13"]
+    "query",
+    [
+        "limit=0",
+        "limit=201",
+        "limit=x",
+        "offset=-1",
+        "offset=9223372036854775808",
+        "since=yesterday",
+        "until=2025-13",
+        "since=9999-12-31T23:59:59",
+        "since=0001-01-01",
+        "until=0001-01-01",
+    ],
 )
 def test_bad_list_parameters_are_400(client: Client, query: str) -> None:
     """A parameter the API cannot use is a 400 with a message, not a crash."""
     status, _, body = client.request("GET", f"/api/conversations?{query}")
     assert 400 == status
-    assert json.loads(body)["error"]
+    message = json.loads(body)["error"]
+    assert query.partition("=")[0] in message
+    assert "Error" not in message  # no raw Python exception
+
+
+@pytest.mark.parametrize("query", ["offset=9223372036854775808", "since=9999-12-31T23:59:59"])
+def test_out_of_range_parameters_are_400_over_sqlite(tmp_path: Path, query: str) -> None:
+    """Numbers and times a SQLite store cannot hold are a 400, never the store's overflow."""
+    db = make_demo_db(tmp_path / "traces.sqlite3")
+    query_ = SqliteQuery(db, create=False)
+    try:
+        with serving(query_) as server:
+            status, _, body = Client(server).request("GET", f"/api/conversations?{query}")
+    finally:
+        query_.close()
+    assert 400 == status, body
 
 
 def test_ten_thousand_conversations_come_one_page_at_a_time() -> None:
@@ -257,6 +286,39 @@ def test_every_response_has_a_strict_content_security_policy(client: Client) -> 
         assert "nosniff" == headers["X-Content-Type-Options"]
         assert "DENY" == headers["X-Frame-Options"]
     assert "'unsafe-inline'" not in CONTENT_SECURITY_POLICY
+    assert "default-src 'none'" in CONTENT_SECURITY_POLICY
+
+
+def raw_request(server: ViewerServer, data: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send ``data`` as it is (no HTTP client to tidy it up) and read the answer."""
+    url = urlsplit(server.url)
+    with socket.create_connection((url.hostname or "", url.port or 0), timeout=10) as sock:
+        sock.sendall(data)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return response.status, dict(response.getheaders()), response.read()
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 414),
+        (b"GET / extra HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 400),
+        (b"BREW / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 501),
+    ],
+)
+def test_errors_from_the_http_machinery_carry_the_security_headers(
+    tracer: InMemoryTracer, data: bytes, expected: int
+) -> None:
+    """A too-long address, a bad request line, an unknown method: the
+    server's own error answers are JSON with the same security headers as every response."""
+    with serving(tracer) as server:
+        status, headers, body = raw_request(server, data)
+    assert expected == status
+    assert CONTENT_SECURITY_POLICY == headers["Content-Security-Policy"]
+    assert "nosniff" == headers["X-Content-Type-Options"]
+    assert "DENY" == headers["X-Frame-Options"]
+    assert json.loads(body)["error"]
     assert "default-src 'none'" in CONTENT_SECURITY_POLICY
 
 

@@ -314,3 +314,19 @@ def test_selecting_spans_in_one_turn_moves_the_highlight(
         "rows => rows.findIndex(r => r.getAttribute('aria-selected') === 'true')"
     )
     assert [] == browse.errors
+
+
+def test_custom_time_range_out_of_reach_says_why(
+    browse: Browsing, demo_viewer: ViewerServer
+) -> None:
+    """A custom range no store can hold shows the API's reason instead of a server error."""
+    page = browse.page
+    page.goto(demo_viewer.url)
+    wait_list(browse, 4)
+    page.select_option("#f-range", "custom")
+    page.fill("#f-from", "9999-12-31T23:59")
+    page.wait_for_selector("#list .error-box")
+    assert "since is out of range" in page.inner_text("#list .error-box")
+    assert "" == page.inner_text("#list-status")
+    page.fill("#f-from", "2020-01-01T00:00")
+    wait_list(browse, 4)

@@ -26,6 +26,10 @@ RESPONSE_KEY: Final = "ai.agent.response"
 CLIP: Final = 300
 MAX_PAGE: Final = 200
 DEFAULT_PAGE: Final = 50
+MAX_OFFSET: Final = 1_000_000_000
+#: Times a store can hold: nanoseconds since the epoch in a signed 64-bit integer.
+EARLIEST: Final = datetime(1678, 1, 1, tzinfo=UTC)
+LATEST: Final = datetime(2262, 1, 1, tzinfo=UTC)
 
 
 class BadRequest(ValueError):
@@ -137,8 +141,8 @@ def page(params: Mapping[str, str]) -> tuple[int, int]:
     offset = _int(params, "offset", 0)
     if not 1 <= limit <= MAX_PAGE:
         raise BadRequest(f"limit must be 1 to {MAX_PAGE}")
-    if offset < 0:
-        raise BadRequest("offset must not be negative")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise BadRequest(f"offset must be 0 to {MAX_OFFSET:,}")
     return limit, offset
 
 
@@ -160,7 +164,12 @@ def _time(params: Mapping[str, str], name: str) -> datetime | None:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise BadRequest(f"{name} is not an ISO time: {text!r}") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not EARLIEST <= value <= LATEST:
+        raise BadRequest(
+            f"{name} is out of range: {text!r} (times from {EARLIEST.year} to {LATEST.year})"
+        )
+    return value
 
 
 def hex_id(text: str, digits: int, what: str) -> str:

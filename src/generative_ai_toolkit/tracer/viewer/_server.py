@@ -180,6 +180,21 @@ class ViewerHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         _log.debug("%s " + format, self.address_string(), *args)
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Errors the HTTP machinery answers itself (a bad request line, 414, 501) as JSON,
+        with the same security headers as every other response."""
+        self.log_error("code %d, message %s", code, message)
+        self.send_response(code, message)
+        body = _dumps({"error": message or self.responses.get(code, ("error",))[0]}).encode()
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Connection", "close")
+        self.send_header("Content-Length", str(len(body)))
+        self._common_headers(cache=False)
+        self.end_headers()
+        self.close_connection = True
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
     # -- methods ---------------------------------------------------------------------------------
 
     def do_HEAD(self) -> None:

@@ -246,6 +246,12 @@
       setHashQuietly(text ? `#/?${text}` : "#/");
     }
 
+    // A local date-time as UTC ISO text; text no Date can hold goes as it is (the API says why).
+    function isoTime(local) {
+      const date = new Date(local);
+      return Number.isNaN(date.getTime()) ? local : date.toISOString();
+    }
+
     function apiQuery() {
       const q = new URLSearchParams({ limit: String(PAGE), offset: String(state.offset) });
       if (state.search) q.set("search", state.search);
@@ -254,8 +260,8 @@
       if (RANGE_MS[state.range]) {
         q.set("since", new Date(Date.now() - RANGE_MS[state.range]).toISOString());
       } else if (state.range === "custom") {
-        if (state.from) q.set("since", new Date(state.from).toISOString());
-        if (state.to) q.set("until", new Date(state.to).toISOString());
+        if (state.from) q.set("since", isoTime(state.from));
+        if (state.to) q.set("until", isoTime(state.to));
       }
       return q.toString();
     }
@@ -268,7 +274,10 @@
       try {
         data = await getJSON(`/api/conversations?${apiQuery()}`, controller.signal);
       } catch (error) {
-        if (error.name !== "AbortError") showError(tableBox, error);
+        if (error.name !== "AbortError") {
+          status.textContent = "";
+          showError(tableBox, error);
+        }
         return;
       }
       renderTable(data, quiet);
