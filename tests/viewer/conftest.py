@@ -62,8 +62,9 @@ def demo_db(demo_db_template: Path, tmp_path: Path) -> Path:
 
 @contextlib.contextmanager
 def serving(query: TraceQuery, **options: Any) -> Iterator[ViewerServer]:
-    """A viewer over ``query`` on 127.0.0.1 and a free port, stopped afterwards."""
-    server = ViewerServer(query, port=0, poll_interval=0.1, title="test", **options).start()
+    """A viewer over ``query`` on 127.0.0.1 and a free port (or ``port=``), stopped afterwards."""
+    options = {"port": 0, "poll_interval": 0.1, "title": "test", **options}
+    server = ViewerServer(query, **options).start()
     try:
         yield server
     finally:

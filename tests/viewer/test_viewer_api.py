@@ -406,6 +406,41 @@ def test_live_events_do_not_repeat_spans_the_page_has(
         conn.close()
 
 
+def test_polled_updates_send_spans_only_when_the_conversation_changed(
+    client: Client, tracer: InMemoryTracer
+) -> None:
+    """A poll with the page's mark gets no spans until the conversation grows; then the new
+    spans (and those ending shortly before the page's newest), a new mark and the list's."""
+    loaded = client.json("/api/conversations/weather")
+    since = (BASE_NS + 10**11) // 1000  # as if the page had a span 100 s later
+    path = f"/api/updates?conversation=weather&mark={quote(loaded['mark'])}&since_us={since}"
+    quiet = client.json(path)
+    assert {"mark": loaded["mark"], "span_count": 6, "auth_context": "alice", "spans": []} == (
+        quiet["conversation"]
+    )
+    tracer.persist(turn("weather", trace=9, start_ns=BASE_NS + 2 * 10**11)[0])
+    news = client.json(path)
+    assert [f"{9001:016x}"] == [s["span_id"] for s in news["conversation"]["spans"]]
+    assert (7, True) == (
+        news["conversation"]["span_count"],
+        news["conversation"]["mark"] != loaded["mark"],
+    )
+    assert "weather" == news["latest"]["conversation_id"]
+    assert news["list_mark"] != quiet["list_mark"]
+
+
+def test_polled_updates_bring_a_new_conversation_with_its_auth_context(
+    client: Client, tracer: InMemoryTracer
+) -> None:
+    """A page opened before its conversation had spans learns them and the auth context."""
+    empty = client.json("/api/updates?conversation=later&mark=&since_us=0")["conversation"]
+    assert ("", None, []) == (empty["mark"], empty["auth_context"], empty["spans"])
+    for span in turn("later", trace=8, auth="carol", start_ns=BASE_NS + 3 * 10**10):
+        tracer.persist(span)
+    news = client.json("/api/updates?conversation=later&mark=&since_us=0")["conversation"]
+    assert ("carol", 3) == (news["auth_context"], len(news["spans"]))
+
+
 def test_a_growing_json_lines_file_is_re_read(tmp_path: Path) -> None:
     """Serving a JSON-lines file shows spans appended after the server started."""
     path = tmp_path / "spans.jsonl"

@@ -330,3 +330,81 @@ def test_custom_time_range_out_of_reach_says_why(
     assert "" == page.inner_text("#list-status")
     page.fill("#f-from", "2020-01-01T00:00")
     wait_list(browse, 4)
+
+
+def test_ten_tabs_all_load_open_spans_and_update(chromium: Any, demo_viewer: ViewerServer) -> None:
+    """Ten tabs of one browser all load a conversation and a span, and all see a new turn:
+    no tab holds a connection open, so the browser's six per host are never used up."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 800}, timezone_id="UTC")
+    context.set_default_timeout(15_000)
+    try:
+        pages = [context.new_page() for _ in range(10)]
+        for page in pages:
+            page.goto(f"{demo_viewer.url}#/c/weather-demo")
+        for page in pages:
+            page.wait_for_selector("body[data-ready=conversation] .row")
+            page.wait_for_selector("#live[data-state=on]")
+        for page in pages:  # a plain click event: background tabs draw no frames to wait for
+            page.locator(".row").nth(1).dispatch_event("click")
+        for page in pages:
+            page.wait_for_selector("#span-attributes")
+        query = demo_viewer.query
+        assert isinstance(query, SqliteQuery)
+        store(query.db_path, turn("weather-demo", trace=0xFEED, user_input="Ten?", start_ns=now()))
+        for page in pages:
+            page.wait_for_selector("section.turn >> nth=3")
+            assert "4 turns" == page.inner_text("#turn-count")
+    finally:
+        context.close()
+
+
+def test_stopped_server_is_shown_in_words_and_the_page_recovers(
+    browse: Browsing, demo_db: Path
+) -> None:
+    """When the server stops the badge says so in words; once it is back the page recovers
+    by itself, even a list that failed to load meanwhile."""
+    page = browse.page
+    query = SqliteQuery(demo_db, create=False)
+    try:
+        with serving(query) as first:
+            port = first.server_address[1]
+            page.goto(first.url)
+            wait_list(browse, 4)
+            page.wait_for_selector("#live[data-state=on]")
+            assert "live" == page.inner_text("#live")
+        page.wait_for_selector("#live[data-state=off]")
+        assert "offline" == page.inner_text("#live")
+        page.fill("#f-search", "weather")
+        page.wait_for_selector("#list .error-box")
+        with serving(query, port=port):
+            page.wait_for_selector("#live[data-state=on]")
+            wait_list(browse, 1)
+            assert ["weather-demo"] == list_ids(browse)
+    finally:
+        query.close()
+
+
+def test_auth_context_chip_only_when_known_and_also_for_live_conversations(
+    browse: Browsing, demo_viewer: ViewerServer
+) -> None:
+    """A conversation without auth context shows no auth chip (never "null"); one whose
+    spans arrive while its page is open gets its auth chip with them."""
+    query = demo_viewer.query
+    assert isinstance(query, SqliteQuery)
+    unknown = {"ai.conversation.id": "no-auth", "ai.auth.context": None}
+    store(query.db_path, [make_span("converse", trace=0xA0, span_id=1, attributes=unknown)])
+    page = open_conversation(browse, demo_viewer, "no-auth")
+    chips = page.inner_text("#conversation-chips")
+    assert "auth" not in chips
+    assert "null" not in chips
+    page.goto(f"{demo_viewer.url}#/c/late-comer")
+    page.wait_for_selector("#no-spans")
+    store(query.db_path, turn("late-comer", trace=0xA1, auth="dora", start_ns=now()))
+    page.wait_for_selector("section.turn .row")
+    page.wait_for_function(
+        "document.querySelector('#conversation-chips').textContent.includes('auth dora')"
+    )
+    page.goto(demo_viewer.url)
+    wait_list(browse, 6)
+    assert "\u2013" == page.inner_text("tr[data-conversation-id='no-auth'] td >> nth=1")
+    assert [] == [e for e in browse.errors if "404 (Not Found)" not in e]  # late-comer at first

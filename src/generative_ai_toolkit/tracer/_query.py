@@ -141,7 +141,7 @@ def _summary(key: str, spans: list[Trace]) -> ConversationSummary:
     ids = {s._span_id for s in spans}
     roots = [s for s in spans if not s._parent_id or s._parent_id not in ids]
     auth = next(
-        (str(s._attrs[AUTH_CONTEXT]) for s in spans if AUTH_CONTEXT in s._attrs),
+        (str(s._attrs[AUTH_CONTEXT]) for s in spans if s._attrs.get(AUTH_CONTEXT) is not None),
         None,
     )
     return ConversationSummary(

@@ -14,16 +14,21 @@ Endpoints (all GET):
 - ``/api/conversations/<id>`` - a conversation's spans in outline, by start time;
 - ``/api/traces/<trace id>`` - one trace as trees of full spans;
 - ``/api/traces/<trace id>/spans/<span id>`` - one span in full;
+- ``/api/updates?conversation=<id>&mark=<mark>&since_us=<epoch µs>`` - what the page polls:
+  the list's mark and, when the conversation's mark changed, its recent spans (stateless, so
+  any number of tabs share the browser's few connections to the server);
 - ``/api/events?conversation=<id>&since_us=<epoch µs>`` - Server-Sent Events: ``spans`` (new
-  spans of that conversation) and ``conversations`` (the list changed);
+  spans of that conversation) and ``conversations`` (the list changed), for other clients;
 - ``/`` and ``/static/...`` - the page, shipped in the package (no outside resources).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
+import socket
 import threading
 import time
 from http import HTTPStatus
@@ -44,7 +49,7 @@ from ._json import (
     summary_json,
     tree_json,
 )
-from ._live import LiveFeed
+from ._live import LiveFeed, conversation_mark, conversation_summary, updates
 
 _log = logging.getLogger(__name__)
 
@@ -131,10 +136,10 @@ class ViewerServer(ThreadingHTTPServer):
         self.title = title
         self.static = _load_static()
         self.stopping = threading.Event()
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         if ":" in host:
-            import socket  # noqa: PLC0415
-
             self.address_family = socket.AF_INET6
         super().__init__((host.strip("[]"), port), ViewerHandler)
 
@@ -158,13 +163,18 @@ class ViewerServer(ThreadingHTTPServer):
         return self
 
     def close(self) -> None:
-        """Stop serving (live-update streams end within a poll interval) and free the port."""
+        """Stop serving and free the port; open connections (kept alive between a page's
+        requests, or holding an event stream) are closed too, so pages see the server gone."""
         self.stopping.set()
         if self._thread is not None:
             self.shutdown()
             self._thread.join()
             self._thread = None
         self.server_close()
+        with self.connections_lock:
+            for connection in self.connections:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
 
 
 class ViewerHandler(BaseHTTPRequestHandler):
@@ -176,6 +186,16 @@ class ViewerHandler(BaseHTTPRequestHandler):
 
     def version_string(self) -> str:
         return self.server_version
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        super().finish()
 
     def log_message(self, format: str, *args: Any) -> None:
         _log.debug("%s " + format, self.address_string(), *args)
@@ -235,7 +255,15 @@ class ViewerHandler(BaseHTTPRequestHandler):
             case ["static", name] if name in self.server.static:
                 return self._send_static(name)
             case ["api", "info"]:
-                return self._send_json({"title": self.server.title, "read_only": True})
+                return self._send_json(
+                    {
+                        "title": self.server.title,
+                        "read_only": True,
+                        "poll_s": self.server.poll_interval,
+                    }
+                )
+            case ["api", "updates"]:
+                return self._updates(params)
             case ["api", "conversations"]:
                 return self._conversations(params)
             case ["api", "conversations", conversation_id] if conversation_id:
@@ -265,16 +293,21 @@ class ViewerHandler(BaseHTTPRequestHandler):
         )
 
     def _conversation(self, conversation_id: str, params: dict[str, str]) -> None:
+        # The mark before the spans: a span stored in between makes the next poll read again.
+        mark = conversation_mark(conversation_summary(self.server.query, conversation_id))
         spans = self.server.query.conversation_spans(
             conversation_id, auth_context=params.get("auth_context") or None
         )
         if not spans:
             return self._not_found("no such conversation")
-        auth = next((s._attrs[AUTH_CONTEXT] for s in spans if AUTH_CONTEXT in s._attrs), None)
+        auth = next(
+            (s._attrs[AUTH_CONTEXT] for s in spans if s._attrs.get(AUTH_CONTEXT) is not None), None
+        )
         return self._send_json(
             {
                 "conversation_id": conversation_id,
                 "auth_context": None if auth is None else value_text(auth),
+                "mark": mark,
                 "spans": [span_outline(s) for s in spans],
             }
         )
@@ -286,11 +319,17 @@ class ViewerHandler(BaseHTTPRequestHandler):
                 return self._send_json(span_detail(span))
         return self._not_found("no such span")
 
+    def _updates(self, params: dict[str, str]) -> None:
+        answer = updates(
+            self.server.query,
+            params.get("conversation") or None,
+            mark=params.get("mark", ""),
+            since_us=_since_us(params),
+        )
+        self._send_json(answer)
+
     def _events(self, params: dict[str, str]) -> None:
-        try:
-            since_us = int(params.get("since_us") or 0)
-        except ValueError:
-            raise BadRequest("since_us is not a number") from None
+        since_us = _since_us(params)
         feed = LiveFeed(self.server.query, params.get("conversation") or None, since_us=since_us)
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
@@ -349,6 +388,13 @@ class ViewerHandler(BaseHTTPRequestHandler):
 
     def _not_found(self, message: str) -> None:
         self._send_json({"error": message}, HTTPStatus.NOT_FOUND)
+
+
+def _since_us(params: dict[str, str]) -> int:
+    try:
+        return int(params.get("since_us") or 0)
+    except ValueError:
+        raise BadRequest("since_us is not a number") from None
 
 
 def _dumps(data: Any) -> str:

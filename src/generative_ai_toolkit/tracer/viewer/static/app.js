@@ -117,19 +117,64 @@
     return body;
   }
 
-  function connectLive(url, handlers) {
-    const source = new EventSource(url);
-    liveBadge.dataset.state = "retry";
-    source.addEventListener("open", () => {
-      liveBadge.dataset.state = "on";
-    });
-    source.addEventListener("error", () => {
-      liveBadge.dataset.state = source.readyState === EventSource.CLOSED ? "off" : "retry";
-    });
-    for (const [event, handler] of Object.entries(handlers)) {
-      source.addEventListener(event, (message) => handler(JSON.parse(message.data)));
+  // -- live updates ------------------------------------------------------------------------------
+  // Each page polls with short requests instead of holding an event stream open: a browser
+  // allows six connections per host, shared by all its tabs, so held streams hang the 7th tab.
+
+  const LIVE_WORDS = {
+    wait: ["connecting…", "Connecting to the server"],
+    on: ["live", "Live updates: new spans appear as they are stored"],
+    retry: ["reconnecting…", "The server does not answer; trying again"],
+    off: ["offline", "The server does not answer; still trying every few seconds"],
+  };
+  let pollMs = 1000;
+  const infoReady = getJSON("/api/info").then((info) => {
+    document.getElementById("source").textContent = info.title || "";
+    if (info.poll_s > 0) pollMs = Math.max(250, info.poll_s * 1000);
+  }).catch(() => {});
+
+  function setLive(state) {
+    if (liveBadge.dataset.state === state) return;
+    liveBadge.dataset.state = state;
+    liveBadge.textContent = LIVE_WORDS[state][0];
+    liveBadge.title = LIVE_WORDS[state][1];
+  }
+
+  // Calls ``onData`` with each answer of ``address()`` every poll interval (slower while the
+  // tab is hidden, backing off while the server does not answer) until closed.
+  function poll(address, onData) {
+    let timer = null;
+    let controller = null;
+    let failures = 0;
+    let closed = false;
+    async function tick() {
+      timer = null;
+      controller = new AbortController();
+      try {
+        const data = await getJSON(address(), controller.signal);
+        if (closed) return;
+        failures = 0;
+        setLive("on");
+        await onData(data);
+      } catch (error) {
+        if (closed || error.name === "AbortError") return;
+        failures += 1;
+        setLive(failures >= 3 ? "off" : "retry");
+      }
+      if (closed) return;
+      const base = document.hidden ? Math.max(pollMs, 5000) : pollMs;
+      timer = setTimeout(tick, failures ? Math.min(Math.max(pollMs, 2000), base * 2 ** failures) : base);
     }
-    return source;
+    infoReady.then(() => {
+      if (!closed) tick();
+    });
+    return {
+      close() {
+        closed = true;
+        clearTimeout(timer);
+        if (controller) controller.abort();
+      },
+    };
   }
 
   function showError(where, error) {
@@ -182,6 +227,8 @@
     let controller = null;
     let typing = null;
     let known = new Map(); // conversation id -> last_ended_us, to flash rows that changed
+    let failed = false; // the last load failed: load again once the server answers
+    let listMark = null;
 
     const search = el("input", {
       type: "search", id: "f-search", placeholder: "Conversation id contains…",
@@ -275,11 +322,13 @@
         data = await getJSON(`/api/conversations?${apiQuery()}`, controller.signal);
       } catch (error) {
         if (error.name !== "AbortError") {
+          failed = true;
           status.textContent = "";
           showError(tableBox, error);
         }
         return;
       }
+      failed = false;
       renderTable(data, quiet);
       document.body.dataset.ready = "list";
     }
@@ -356,7 +405,10 @@
     });
 
     load();
-    const live = connectLive("/api/events", { conversations: () => load({ quiet: true }) });
+    const live = poll(() => "/api/updates", (data) => {
+      if (failed || (listMark !== null && data.list_mark !== listMark)) load({ quiet: !failed });
+      listMark = data.list_mark;
+    });
     return {
       close() {
         live.close();
@@ -623,6 +675,11 @@
     let authContext = null;
     let live = null;
     let closed = false;
+    let loaded = false; // the first load answered (spans, or none yet)
+    let failed = false; // it failed: load again once the server answers
+    let mark = ""; // the conversation's mark as of the spans this page has
+    let since = 0; // the newest end time this page has (µs)
+    let healedMark = null;
     const controller = new AbortController();
 
     const chips = el("div", { class: "chips", id: "conversation-chips" });
@@ -677,13 +734,14 @@
         for (const s of view.spans.values()) if (s.status === "ERROR") errors += 1;
         for (const root of view.roots()) duration += root.duration_ns;
       }
-      chips.replaceChildren(
+      chips.replaceChildren(...[
         authContext !== null ? el("span", { class: "chip", text: `auth ${authContext}` }) : null,
         el("span", { class: "chip", id: "turn-count", text: plural(order.length, "turn") }),
         el("span", { class: "chip", id: "span-count", text: plural(spans, "span") }),
         el("span", { class: `chip${errors ? " error" : " ok"}`, text: plural(errors, "error") }),
         el("span", { class: "chip", text: `total ${fmtDuration(duration)}` }),
-        order.length ? el("span", { class: "chip", text: `${fmtTime(order[0].start)} – ${fmtTime(order[order.length - 1].end)}` }) : null);
+        order.length ? el("span", { class: "chip", text: `${fmtTime(order[0].start)} – ${fmtTime(order[order.length - 1].end)}` }) : null,
+      ].filter(Boolean)); // replaceChildren would show a null as the text "null"
     }
 
     function renderTurns() {
@@ -726,6 +784,35 @@
       if (empty) empty.remove();
     }
 
+    function spanTotal() {
+      let total = 0;
+      for (const view of order) total += view.spans.size;
+      return total;
+    }
+
+    async function onUpdate(data) {
+      if (!loaded) {
+        if (failed) await load();
+        return;
+      }
+      const news = data.conversation;
+      if (!news) return;
+      if (news.auth_context !== null && authContext === null) {
+        authContext = news.auth_context;
+        renderHeader();
+      }
+      if (news.mark === mark && news.mark) return;
+      mark = news.mark;
+      applyLive(news.spans);
+      for (const s of news.spans) since = Math.max(since, s.end_us);
+      // A span stored long after a later-ending one is outside the resent window: read all.
+      if (news.span_count !== null && spanTotal() < news.span_count && healedMark !== mark) {
+        healedMark = mark;
+        const all = await getJSON(`/api/conversations/${encodeURIComponent(id)}`, controller.signal);
+        if (!closed) applyLive(all.spans);
+      }
+    }
+
     async function load() {
       let data = null;
       try {
@@ -733,6 +820,7 @@
       } catch (error) {
         if (error.name === "AbortError") return;
         if (error.status !== 404) {
+          failed = true;
           showError(turnsBox, error);
           return;
         }
@@ -740,9 +828,11 @@
           "No spans for this conversation yet; they appear here as they are stored."));
       }
       if (closed) return;
-      let since = 0;
+      failed = false;
+      loaded = true;
       if (data) {
         authContext = data.auth_context ?? null;
+        mark = data.mark;
         const { created } = addSpans(data.spans, false);
         order.push(...created);
         for (const s of data.spans) since = Math.max(since, s.end_us);
@@ -760,12 +850,12 @@
       }
       document.body.dataset.ready = "conversation";
       performance.mark("gat-interactive");
-      live = connectLive(
-        `/api/events?conversation=${encodeURIComponent(id)}&since_us=${since}`,
-        { spans: (event) => applyLive(event.spans) });
     }
 
     load();
+    live = poll(
+      () => `/api/updates?${new URLSearchParams({ conversation: id, mark, since_us: String(since) })}`,
+      onUpdate);
     return {
       close() {
         closed = true;
@@ -946,8 +1036,5 @@
     }
   });
   window.addEventListener("hashchange", route);
-  getJSON("/api/info").then((info) => {
-    document.getElementById("source").textContent = info.title || "";
-  }).catch(() => {});
   route();
 })();
