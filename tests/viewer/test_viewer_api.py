@@ -406,6 +406,19 @@ def test_live_events_do_not_repeat_spans_the_page_has(
         conn.close()
 
 
+def test_an_empty_conversation_id_is_a_conversation_too() -> None:
+    """Spans whose conversation id is "" are listed, served and followed like any other."""
+    spans = turn("", trace=5)
+    with serving(SpanListQuery(spans)) as server:
+        client = Client(server)
+        assert [""] == [
+            c["conversation_id"] for c in client.json("/api/conversations")["conversations"]
+        ]
+        assert 3 == len(client.json("/api/conversations/")["spans"])
+        news = client.json("/api/updates?conversation=&mark=&since_us=0")["conversation"]
+        assert 3 == len(news["spans"])
+
+
 def test_polled_updates_send_spans_only_when_the_conversation_changed(
     client: Client, tracer: InMemoryTracer
 ) -> None:

@@ -300,9 +300,7 @@ def test_selecting_spans_in_one_turn_moves_the_highlight(
     rows.nth(1).click()
     page.wait_for_selector("#span-attributes")
     rows.nth(2).click()
-    page.wait_for_function(
-        "document.querySelector('#span-title')?.textContent === 'tool-invocation'"
-    )
+    page.wait_for_selector("#span-title:text-is('tool-invocation')")
     assert ["tool-invocation"] == selected_names(second)
     rows.nth(0).click()
     walked = [selected_names(second)]
@@ -401,10 +399,47 @@ def test_auth_context_chip_only_when_known_and_also_for_live_conversations(
     page.wait_for_selector("#no-spans")
     store(query.db_path, turn("late-comer", trace=0xA1, auth="dora", start_ns=now()))
     page.wait_for_selector("section.turn .row")
-    page.wait_for_function(
-        "document.querySelector('#conversation-chips').textContent.includes('auth dora')"
-    )
+    page.wait_for_selector("#conversation-chips .chip:text-is('auth dora')")
     page.goto(demo_viewer.url)
     wait_list(browse, 6)
     assert "\u2013" == page.inner_text("tr[data-conversation-id='no-auth'] td >> nth=1")
     assert [] == [e for e in browse.errors if "404 (Not Found)" not in e]  # late-comer at first
+
+
+def test_odd_addresses_and_ids_stay_usable(browse: Browsing, demo_viewer: ViewerServer) -> None:
+    """A malformed address says so and links back; an empty conversation id is a visible link
+    that opens its spans; a 5,000-character id makes a heading of a few lines, not a wall."""
+    page = browse.page
+    query = demo_viewer.query
+    assert isinstance(query, SqliteQuery)
+    long_id = "x" * 5000
+    store(
+        query.db_path,
+        [
+            make_span("converse", trace=0xB0, span_id=1, attributes={"ai.conversation.id": ""}),
+            make_span(
+                "converse", trace=0xB1, span_id=2, attributes={"ai.conversation.id": long_id}
+            ),
+        ],
+    )
+    page.goto(f"{demo_viewer.url}#/c/%E0%A4%A")
+    page.wait_for_selector("body[data-ready=bad]")
+    assert "This address is not valid" == page.inner_text("main h1")
+    assert [] == browse.errors
+    page.click(".crumbs a")
+    wait_list(browse, 6)
+    empty = page.locator("tr[data-conversation-id=''] a")
+    assert "(empty id)" == empty.inner_text()
+    box = empty.bounding_box()
+    assert box is not None
+    assert box["width"] > 20
+    empty.click()
+    page.wait_for_selector("body[data-ready=conversation] .row")
+    assert "1 turn" == page.inner_text("#turn-count")
+    page.goto(f"{demo_viewer.url}#/c/{long_id}")
+    page.wait_for_selector("body[data-ready=conversation] .row")
+    heading = page.locator("main h1").bounding_box()
+    assert heading is not None
+    assert heading["height"] < 120
+    assert long_id == page.locator("main h1").get_attribute("title")
+    assert [] == browse.errors

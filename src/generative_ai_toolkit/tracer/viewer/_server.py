@@ -236,7 +236,7 @@ class ViewerHandler(BaseHTTPRequestHandler):
             self._send_json({"error": "unexpected Host header"}, HTTPStatus.MISDIRECTED_REQUEST)
             return
         url = urlsplit(self.path)
-        params = dict(parse_qsl(url.query))
+        params = dict(parse_qsl(url.query, keep_blank_values=True))
         parts = [unquote(p) for p in url.path.split("/")[1:]]
         try:
             self._route(parts, params)
@@ -266,7 +266,7 @@ class ViewerHandler(BaseHTTPRequestHandler):
                 return self._updates(params)
             case ["api", "conversations"]:
                 return self._conversations(params)
-            case ["api", "conversations", conversation_id] if conversation_id:
+            case ["api", "conversations", conversation_id]:  # "" is an id some agents use
                 return self._conversation(conversation_id, params)
             case ["api", "traces", trace_id]:
                 nodes = self.server.query.trace_tree(hex_id(trace_id, 32, "trace id"))
@@ -322,7 +322,7 @@ class ViewerHandler(BaseHTTPRequestHandler):
     def _updates(self, params: dict[str, str]) -> None:
         answer = updates(
             self.server.query,
-            params.get("conversation") or None,
+            params.get("conversation"),
             mark=params.get("mark", ""),
             since_us=_since_us(params),
         )
@@ -330,7 +330,7 @@ class ViewerHandler(BaseHTTPRequestHandler):
 
     def _events(self, params: dict[str, str]) -> None:
         since_us = _since_us(params)
-        feed = LiveFeed(self.server.query, params.get("conversation") or None, since_us=since_us)
+        feed = LiveFeed(self.server.query, params.get("conversation"), since_us=since_us)
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
         self._common_headers(cache=False)

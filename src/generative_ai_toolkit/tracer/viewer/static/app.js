@@ -200,14 +200,46 @@
 
   function route() {
     if (current) current.close();
+    current = null;
     closePanel();
-    const { path, params } = parseHash();
     delete document.body.dataset.ready;
-    if (path.startsWith("/c/")) {
-      current = conversationView(decodeURIComponent(path.slice(3)), params);
-    } else {
-      current = listView(params);
+    let where;
+    try {
+      where = parseHash();
+      if (where.path.startsWith("/c/")) where.id = decodeURIComponent(where.path.slice(3));
+    } catch {
+      badAddress();
+      return;
     }
+    if (where.id !== undefined) current = conversationView(where.id, where.params);
+    else current = listView(where.params);
+  }
+
+  function badAddress() {
+    document.title = "Not found · Traces";
+    document.body.dataset.view = "bad";
+    main.replaceChildren(
+      el("div", { class: "crumbs" }, el("a", { href: "#/", text: "‹ Conversations" })),
+      el("h1", { text: "This address is not valid" }),
+      el("div", { class: "error-box", role: "alert" },
+        "The part after # is not a conversation's address (it may have been cut short)."));
+    document.body.dataset.ready = "bad";
+  }
+
+  // How an id is shown: an empty one in words, a very long one cut (the full id in a tooltip).
+  const ID_SHOWN = 160;
+  function idText(id) {
+    if (id === "") return "(empty id)";
+    return id.length > ID_SHOWN ? `${id.slice(0, ID_SHOWN - 1)}…` : id;
+  }
+
+  function idEl(tag, id, props) {
+    return el(tag, {
+      ...props,
+      class: [props?.class, id === "" ? "empty-id" : ""].filter(Boolean).join(" ") || null,
+      title: id.length > ID_SHOWN ? id : null,
+      text: idText(id),
+    });
   }
 
   // -- the conversations list --------------------------------------------------------------------
@@ -322,7 +354,7 @@
         data = await getJSON(`/api/conversations?${apiQuery()}`, controller.signal);
       } catch (error) {
         if (error.name !== "AbortError") {
-          failed = true;
+          failed = !error.status || error.status >= 500; // retried; a 400 waits for new input
           status.textContent = "";
           showError(tableBox, error);
         }
@@ -364,8 +396,7 @@
             location.hash = href;
           },
         },
-        el("td", { class: "id", "data-label": "Conversation" },
-          el("a", { href, text: c.conversation_id })),
+        el("td", { class: "id", "data-label": "Conversation" }, idEl("a", c.conversation_id, { href })),
         el("td", { "data-label": "Auth context", text: c.auth_context ?? "–" }),
         el("td", { "data-label": "Last activity", title: c.last_ended_at },
           fmtTime(c.last_ended_us), " ", el("span", { class: "muted", text: `(${fmtAgo(c.last_ended_us)})` })),
@@ -406,7 +437,7 @@
 
     load();
     const live = poll(() => "/api/updates", (data) => {
-      if (failed || (listMark !== null && data.list_mark !== listMark)) load({ quiet: !failed });
+      if (failed || (listMark !== null && data.list_mark !== listMark)) load({ quiet: true });
       listMark = data.list_mark;
     });
     return {
@@ -668,7 +699,7 @@
   // -- one conversation --------------------------------------------------------------------------
 
   function conversationView(id, params) {
-    document.title = `${id} · Traces`;
+    document.title = `${idText(id)} · Traces`;
     document.body.dataset.view = "conversation";
     const traces = new Map(); // trace id -> TraceView
     const order = []; // TraceViews by start
@@ -689,7 +720,7 @@
       el("span", null, el("span", { class: "swatch bar status-ERROR", style: { position: "static" } }), "error"));
     main.replaceChildren(
       el("div", { class: "crumbs" }, el("a", { href: "#/", text: "‹ Conversations" })),
-      el("h1", { text: id }),
+      idEl("h1", id),
       chips, legend, turnsBox);
 
     const observer = new IntersectionObserver((entries) => {
@@ -820,7 +851,7 @@
       } catch (error) {
         if (error.name === "AbortError") return;
         if (error.status !== 404) {
-          failed = true;
+          failed = !error.status || error.status >= 500;
           showError(turnsBox, error);
           return;
         }
