@@ -25,7 +25,15 @@ from generative_ai_toolkit.tracer.viewer._server import (
     check_bind_address,
 )
 from viewer.conftest import make_demo_db, serving
-from viewer.spans import BASE_NS, XSS_IMG, XSS_SCRIPT, many_conversations, turn, xss_turn
+from viewer.spans import (
+    BASE_NS,
+    XSS_IMG,
+    XSS_SCRIPT,
+    make_span,
+    many_conversations,
+    turn,
+    xss_turn,
+)
 
 
 class Client:
@@ -183,6 +191,36 @@ def test_conversation_gives_span_outlines_by_start(client: Client) -> None:
     assert ["converse", "llm-invocation", "tool-invocation"] == [s["name"] for s in spans[:3]]
     assert "1/1" != spans[1].get("tokens")  # no token attributes in these spans
     assert f"{1000:016x}" == spans[1]["parent_span_id"]
+
+
+def test_outline_tokens_are_numbers_and_tool_errors_count_as_errors() -> None:
+    """Token counts come as numbers (with their total); a tool's ``ai.tool.error`` is the
+    outline's error, as ``gat-traces show`` prints it."""
+    context = {"ai.conversation.id": "tokens"}
+    llm = make_span(
+        "llm-invocation",
+        trace=1,
+        span_id=1,
+        attributes={**context, "ai.llm.response.usage": {"inputTokens": 12, "outputTokens": 6}},
+    )
+    half = make_span(
+        "llm-invocation",
+        trace=1,
+        span_id=2,
+        attributes={**context, "ai.llm.response.usage": {"inputTokens": 7}},
+    )
+    tool = make_span(
+        "tool-invocation",
+        trace=1,
+        span_id=3,
+        attributes={**context, "ai.tool.error": "no such order"},
+    )
+    with serving(SpanListQuery([llm, half, tool])) as server:
+        spans = Client(server).json("/api/conversations/tokens")["spans"]
+    assert {"input": 12, "output": 6, "total": 18} == spans[0]["tokens"]
+    assert {"input": 7, "output": None, "total": None} == spans[1]["tokens"]
+    assert "no such order" == spans[2]["error"]
+    assert "error" not in spans[0]
 
 
 def test_conversation_ids_with_slashes_and_html_are_path_segments(client: Client) -> None:

@@ -443,3 +443,52 @@ def test_odd_addresses_and_ids_stay_usable(browse: Browsing, demo_viewer: Viewer
     assert heading["height"] < 120
     assert long_id == page.locator("main h1").get_attribute("title")
     assert [] == browse.errors
+
+
+BEDROCK_CHAT = [
+    {"role": "user", "content": [{"text": "Where is order A-1?"}]},
+    {
+        "role": "assistant",
+        "content": [{"toolUse": {"toolUseId": "t1", "name": "lookup", "input": {"id": "A-1"}}}],
+    },
+    {
+        "role": "user",
+        "content": [
+            {"toolResult": {"toolUseId": "t1", "content": [{"json": {"at": "depot"}}]}},
+            {
+                "toolResult": {
+                    "toolUseId": "t2",
+                    "content": [{"text": "timed out"}],
+                    "status": "error",
+                }
+            },
+        ],
+    },
+]
+
+
+def test_bedrock_tool_results_read_like_tool_calls(
+    browse: Browsing, demo_viewer: ViewerServer
+) -> None:
+    """Bedrock toolResult blocks show as the tool's name and result (failures marked), like
+    toolUse blocks, never as raw JSON; token counts show as input/output."""
+    query = demo_viewer.query
+    assert isinstance(query, SqliteQuery)
+    attributes = {
+        "ai.conversation.id": "bedrock",
+        "ai.llm.request.messages": BEDROCK_CHAT,
+        "ai.llm.response.usage": {"inputTokens": 12, "outputTokens": 6},
+    }
+    store(
+        query.db_path, [make_span("llm-invocation", trace=0xC0, span_id=1, attributes=attributes)]
+    )
+    page = open_conversation(browse, demo_viewer, "bedrock")
+    assert "tokens 12/6" in page.inner_text(".row .tag")
+    page.click(".row")
+    page.wait_for_selector("#panel .chat .msg")
+    assert 'lookup({"id":"A-1"})' == page.inner_text("#panel .toolcall")
+    results = page.locator("#panel .toolresult")
+    assert ['lookup: {"at":"depot"}', "tool failed: timed out"] == results.all_inner_texts()
+    assert "is-error" in (results.nth(1).get_attribute("class") or "")
+    assert 0 == page.locator("#panel .chat pre.value").count()
+    assert [] == browse.errors

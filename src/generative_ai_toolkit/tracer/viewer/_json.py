@@ -22,6 +22,8 @@ from .._trace import Trace
 LABEL_KEYS: Final = ("ai.agent.name", "ai.tool.name", MODEL_ATTRIBUTE)
 INPUT_KEY: Final = "ai.user.input"
 RESPONSE_KEY: Final = "ai.agent.response"
+#: Failures recorded as attributes rather than raised.
+ERROR_KEYS: Final = ("ai.tool.error", "ai.llm.response.error")
 #: Longest text an outline carries per field; the span panel shows values in full.
 CLIP: Final = 300
 MAX_PAGE: Final = 200
@@ -87,9 +89,8 @@ def span_outline(span: Trace) -> dict[str, Any]:
     }
     tokens_in, tokens_out = token_usage(attrs)
     if tokens_in is not None or tokens_out is not None:
-        outline["tokens"] = f"{'?' if tokens_in is None else tokens_in}/" + (
-            "?" if tokens_out is None else str(tokens_out)
-        )
+        total = None if tokens_in is None or tokens_out is None else tokens_in + tokens_out
+        outline["tokens"] = {"input": tokens_in, "output": tokens_out, "total": total}
     if INPUT_KEY in attrs:
         outline["input"] = _clip(value_text(attrs[INPUT_KEY]))
     if RESPONSE_KEY in attrs:
@@ -97,6 +98,11 @@ def span_outline(span: Trace) -> dict[str, Any]:
     if span._status == "ERROR" and "exception.type" in attrs:
         message = value_text(attrs.get("exception.message", ""))
         outline["error"] = _clip(f"{value_text(attrs['exception.type'])}: {message}")
+    else:
+        # A tool or model that failed without raising, as ``gat-traces show`` prints it.
+        failure = next((attrs[k] for k in ERROR_KEYS if attrs.get(k) not in (None, "")), None)
+        if failure is not None:
+            outline["error"] = _clip(value_text(failure))
     return outline
 
 

@@ -610,7 +610,7 @@
         },
       });
       const tags = [...s.labels];
-      if (s.tokens) tags.push(`tokens ${s.tokens}`);
+      if (s.tokens) tags.push(`tokens ${s.tokens.input ?? "?"}/${s.tokens.output ?? "?"}`);
       const label = el("div", { class: "label", style: { paddingLeft: `${6 + row.depth * 16}px` } },
         twisty,
         el("span", { class: "name", text: s.name }),
@@ -962,9 +962,10 @@
     if (io.length) parts.push(el("h3", { text: "Input and output" }), el("div", { class: "io" }, io));
 
     for (const [key, value] of attrs) {
+      let toolNames = null;
       if (isChat(value)) {
         parts.push(el("h3", { text: `Messages (${value.length}) · ${key}` }),
-          el("div", { class: "chat" }, value.map(messageEl)));
+          el("div", { class: "chat" }, value.map((m, _, all) => messageEl(m, toolNames ??= toolNamesOf(all)))));
       }
     }
     const tools = attrs.get("ai.llm.request.tools");
@@ -1033,7 +1034,34 @@
     return `${name}(${input === undefined ? "" : typeof input === "string" ? input : JSON.stringify(input)})`;
   }
 
-  function messageEl(message) {
+  // The tool names of a chat's tool calls by id (Bedrock's toolUseId, Anthropic's id), so a
+  // tool result can say which tool it came from.
+  function toolNamesOf(messages) {
+    const names = new Map();
+    for (const message of messages) {
+      if (!Array.isArray(message.content)) continue;
+      for (const block of message.content) {
+        const use = block && (block.toolUse || (block.type === "tool_use" ? block : null));
+        if (use && typeof use.name === "string") names.set(use.toolUseId ?? use.id, use.name);
+      }
+    }
+    return names;
+  }
+
+  // A tool's result block (Bedrock toolResult, Anthropic tool_result) as one line of text.
+  function toolResultEl(result, toolNames) {
+    const failed = result.status === "error" || result.is_error === true;
+    const name = toolNames.get(result.toolUseId ?? result.tool_use_id) || "tool";
+    const parts = Array.isArray(result.content) ? result.content : [result.content];
+    const text = parts.map((part) => {
+      if (part && typeof part.text === "string") return part.text;
+      if (part && part.json !== undefined) return JSON.stringify(part.json);
+      return typeof part === "string" ? part : JSON.stringify(part);
+    }).join("\n");
+    return el("div", { class: `toolresult${failed ? " is-error" : ""}`, text: `${name}${failed ? " failed" : ""}: ${text}` });
+  }
+
+  function messageEl(message, toolNames = new Map()) {
     const role = String(message.role);
     const box = el("div", { class: `msg role-${cssIdent(role)}${message.error ? " is-error" : ""}` },
       el("div", { class: "role", text: message.error ? `${role} · error` : role }));
@@ -1045,6 +1073,8 @@
         else if (block && (block.toolUse || block.type === "tool_use")) {
           const use = block.toolUse || block;
           box.append(el("div", { class: "toolcall", text: toolCallText(use.name, use.input) }));
+        } else if (block && (block.toolResult || block.type === "tool_result")) {
+          box.append(toolResultEl(block.toolResult || block, toolNames));
         } else box.append(el("pre", { class: "value", text: pretty(block) }));
       }
     } else if (content !== undefined && content !== null) box.append(el("pre", { class: "value", text: pretty(content) }));
