@@ -213,6 +213,18 @@
     }
     if (where.id !== undefined) current = conversationView(where.id, where.params);
     else current = listView(where.params);
+    if (navigated) focusHeading(main);
+    navigated = true;
+  }
+
+  // After a navigation the page's heading has the focus, so it is announced and Tab goes on
+  // from there (not from the top of the old page).
+  let navigated = false;
+  function focusHeading(box) {
+    const heading = box.querySelector("h1, h2");
+    if (!heading) return;
+    heading.tabIndex = -1;
+    heading.focus({ preventScroll: true });
   }
 
   function badAddress() {
@@ -224,6 +236,7 @@
       el("div", { class: "error-box", role: "alert" },
         "The part after # is not a conversation's address (it may have been cut short)."));
     document.body.dataset.ready = "bad";
+    focusHeading(main);
   }
 
   // How an id is shown: an empty one in words, a very long one cut (the full id in a tooltip).
@@ -591,6 +604,10 @@
       const nodes = [];
       for (let i = first; i < last; i++) nodes.push(this.rowEl(this.rows[i], i));
       this.rowsBox.replaceChildren(...nodes);
+      // The tree keeps focus; screen readers follow the selected row through this.
+      const active = this.selected !== null ? this.rowsBox.querySelector("[aria-selected=true]") : null;
+      if (active) this.grid.setAttribute("aria-activedescendant", active.id);
+      else this.grid.removeAttribute("aria-activedescendant");
     }
 
     rowEl(row, index) {
@@ -632,13 +649,17 @@
       const node = el("div", {
         class: `row kind-${cssIdent(s.kind)} status-${cssIdent(s.status)}${fresh ? " fresh" : ""}`,
         role: "treeitem",
+        id: `row-${this.id}-${s.span_id}`,
         "aria-level": row.depth + 1,
         "aria-expanded": row.kids ? String(open) : null,
         "aria-selected": String(this.selected === s.span_id),
         dataset: { spanId: s.span_id, traceId: this.id, depth: row.depth, kind: s.kind, status: s.status },
         style: { top: `${index * ROW}px` },
         title: s.error || null,
-        onclick: () => this.select(s.span_id),
+        onclick: () => {
+          this.select(s.span_id);
+          this.grid.focus({ preventScroll: true });
+        },
       }, label, el("div", { class: "track" }, bar, dur));
       return node;
     }
@@ -735,7 +756,7 @@
 
     function onSelect(view, spanId) {
       for (const other of order) if (other !== view) other.unselect();
-      openSpan(view.id, spanId, view.onPanelClose);
+      openSpan(view.id, spanId, view.onPanelClose, view.grid);
       setHashQuietly(`${conversationHash(id)}?span=${view.id}-${spanId}`);
     }
 
@@ -901,19 +922,24 @@
 
   let panelToken = 0;
   let panelOnClose = null;
+  let panelOpener = null; // the tree whose row opened the panel
+  const PANEL_COVERS = window.matchMedia("(max-width: 900px)"); // as in app.css
 
   function closePanel() {
+    const hadFocus = panel.contains(document.activeElement);
     panel.hidden = true;
     panel.replaceChildren();
     document.body.classList.remove("has-panel");
     if (panelOnClose) panelOnClose();
     panelOnClose = null;
+    if (hadFocus && panelOpener && panelOpener.isConnected) panelOpener.focus({ preventScroll: true });
   }
 
-  async function openSpan(traceId, spanId, onClose) {
+  async function openSpan(traceId, spanId, onClose, opener) {
     const token = ++panelToken;
     if (panelOnClose && panelOnClose !== onClose) panelOnClose();
     panelOnClose = onClose;
+    panelOpener = opener;
     panel.hidden = false;
     document.body.classList.add("has-panel");
     panel.replaceChildren(el("p", { class: "muted", text: "Loading span…" }));
@@ -978,33 +1004,40 @@
       el("table", { class: "attrs", id: "span-attributes" }, el("tbody", null, span.attributes.map((a) =>
         el("tr", { class: a.inherited ? "inherited" : "", dataset: { key: a.key } },
           el("td", { class: "key" }, a.key, a.inherited ? el("span", { class: "badge", title: "inherited from an ancestor span", text: "inherited" }) : null),
-          el("td", { class: "val" }, valueEl(a.value)))))));
+          el("td", { class: "val" }, valueEl(a.value, a.key)))))));
     const resource = Object.entries(span.resource_attributes || {});
     if (resource.length) {
       parts.push(el("h3", { text: "Resource" }), el("table", { class: "attrs" }, el("tbody", null, resource.map(([k, v]) =>
-        el("tr", null, el("td", { class: "key", text: k }), el("td", { class: "val" }, valueEl(v)))))));
+        el("tr", null, el("td", { class: "key", text: k }), el("td", { class: "val" }, valueEl(v, k)))))));
     }
     panel.replaceChildren(...parts);
     panel.scrollTop = 0;
+    // Where the panel covers the page, the focus goes into it (and back to the tree on close).
+    if (PANEL_COVERS.matches) focusHeading(panel);
   }
 
   function meta(term, value) {
     return [el("dt", { text: term }), el("dd", { text: value })];
   }
 
-  function valueEl(value) {
+  // A value's box; it may scroll, so it is a labelled region keyboard users can reach.
+  function preEl(text, label, extra = "") {
+    return el("pre", { class: `value${extra}`, text, tabindex: 0, role: "region", "aria-label": label });
+  }
+
+  function valueEl(value, key) {
     const text = pretty(value);
     if (typeof value === "string" && !text.includes("\n") && text.length <= 200) {
       return el("span", { class: "plain", text });
     }
-    return el("pre", { class: "value", text });
+    return preEl(text, key);
   }
 
   function ioValue(key, value) {
     if (key === "ai.llm.response.output" && value && typeof value === "object" && !Array.isArray(value) && "tool_call" in value) {
       return el("div", { class: "toolcall", text: toolCallText(value.tool_call, value.arguments) });
     }
-    return el("pre", { class: "value", text: pretty(value) });
+    return preEl(pretty(value), key);
   }
 
   function errorSection(span, attrs) {
@@ -1019,7 +1052,7 @@
     return el("section", { class: "exception", "aria-label": "Exception" },
       el("h3", { text: "Exception" }),
       el("div", { class: "error-box", text: headline }),
-      traceback !== undefined ? el("pre", { class: "value traceback", text: String(traceback) }) : null);
+      traceback !== undefined ? preEl(String(traceback), "Traceback", " traceback") : null);
   }
 
   function isChat(value) {
@@ -1075,15 +1108,15 @@
           box.append(el("div", { class: "toolcall", text: toolCallText(use.name, use.input) }));
         } else if (block && (block.toolResult || block.type === "tool_result")) {
           box.append(toolResultEl(block.toolResult || block, toolNames));
-        } else box.append(el("pre", { class: "value", text: pretty(block) }));
+        } else box.append(preEl(pretty(block), `${role} message content`));
       }
-    } else if (content !== undefined && content !== null) box.append(el("pre", { class: "value", text: pretty(content) }));
+    } else if (content !== undefined && content !== null) box.append(preEl(pretty(content), `${role} message content`));
     if (message.tool_call !== undefined) box.append(el("div", { class: "toolcall", text: toolCallText(message.tool_call, message.arguments) }));
     if (Array.isArray(message.tool_calls)) {
       for (const call of message.tool_calls) box.append(el("div", { class: "toolcall", text: toolCallText(call) }));
     }
     const rest = Object.keys(message).filter((k) => !["role", "content", "tool_call", "tool_calls", "arguments", "error"].includes(k));
-    if (rest.length) box.append(el("pre", { class: "value", text: pretty(Object.fromEntries(rest.map((k) => [k, message[k]]))) }));
+    if (rest.length) box.append(preEl(pretty(Object.fromEntries(rest.map((k) => [k, message[k]]))), `${role} message fields`));
     return box;
   }
 
