@@ -16,7 +16,12 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
-from generative_ai_toolkit.tracer import InMemoryTracer, SpanListQuery, StructuredLogsTracer
+from generative_ai_toolkit.tracer import (
+    InMemoryTracer,
+    SpanListQuery,
+    SqliteTracer,
+    StructuredLogsTracer,
+)
 from generative_ai_toolkit.tracer.sqlite._query import SqliteQuery
 from generative_ai_toolkit.tracer.viewer._live import ReloadingQuery
 from generative_ai_toolkit.tracer.viewer._server import (
@@ -138,6 +143,29 @@ def test_bad_list_parameters_are_400(client: Client, query: str) -> None:
     message = json.loads(body)["error"]
     assert query.partition("=")[0] in message
     assert "Error" not in message  # no raw Python exception
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_search_ignores_case_in_every_store(tmp_path: Path, store: str) -> None:
+    """Searching for part of a conversation id finds it whatever the case of either."""
+    spans = [*turn("Weather-Bot", trace=1), *turn("orders", trace=2, start_ns=BASE_NS + 10**9)]
+    query: Any = SpanListQuery(spans)
+    if store == "sqlite":
+        tracer = SqliteTracer(tmp_path / "traces.sqlite3")
+        for span in spans:
+            tracer.persist(span)
+        tracer.flush()
+        tracer.shutdown()
+        query = SqliteQuery(tmp_path / "traces.sqlite3", create=False)
+    try:
+        with serving(query) as server:
+            client = Client(server)
+            for search in ("weather", "EATHER-b", "Weather-Bot"):
+                found = client.json(f"/api/conversations?search={search}")["conversations"]
+                assert ["Weather-Bot"] == [c["conversation_id"] for c in found]
+    finally:
+        if isinstance(query, SqliteQuery):
+            query.close()
 
 
 @pytest.mark.parametrize("query", ["offset=9223372036854775808", "since=9999-12-31T23:59:59"])

@@ -58,7 +58,8 @@ class ConversationFilter:
     """What ``list_conversations`` returns: all given conditions hold.
 
     ``since``/``until`` bound the conversation's last activity; ``search`` is a substring of
-    the conversation id.
+    the conversation id, in any case (ASCII letters only in SQLite); ``auth_context`` matches
+    exactly.
     """
 
     auth_context: str | None = None
@@ -172,7 +173,7 @@ def filter_summaries(
         and (where.since is None or s.last_ended_at >= where.since)
         and (where.until is None or s.first_started_at <= where.until)
         and (not where.errors_only or s.error_count > 0)
-        and (not where.search or where.search in s.conversation_id)
+        and (not where.search or where.search.casefold() in s.conversation_id.casefold())
     ]
     selected.sort(key=lambda s: (s.last_ended_at, s.conversation_id), reverse=True)
     return selected[offset : offset + limit]

@@ -207,11 +207,13 @@
     try {
       where = parseHash();
       if (where.path.startsWith("/c/")) where.id = decodeURIComponent(where.path.slice(3));
+      if (where.path.startsWith("/t/")) where.trace = decodeURIComponent(where.path.slice(3));
     } catch {
       badAddress();
       return;
     }
     if (where.id !== undefined) current = conversationView(where.id, where.params);
+    else if (where.trace !== undefined) current = traceView(where.trace);
     else current = listView(where.params);
     if (navigated) focusHeading(main);
     navigated = true;
@@ -280,7 +282,7 @@
       value: state.search, "aria-label": "Search conversation ids", autocomplete: "off",
     });
     const auth = el("input", {
-      type: "text", id: "f-auth", placeholder: "any", value: state.auth, autocomplete: "off",
+      type: "text", id: "f-auth", placeholder: "any (exact)", value: state.auth, autocomplete: "off",
     });
     const errors = el("input", { type: "checkbox", id: "f-errors" });
     errors.checked = state.errors;
@@ -303,7 +305,26 @@
     const older = el("button", { type: "button", id: "older", text: "Older ›" });
     const pageInfo = el("span", { class: "muted", id: "page-info" });
     const pager = el("nav", { class: "pager", "aria-label": "Pages" }, newer, pageInfo, older);
-    main.replaceChildren(el("h1", { text: "Conversations" }), form, status, tableBox, pager);
+    const traceInput = el("input", {
+      type: "search", id: "f-trace", placeholder: "32 hex digits", autocomplete: "off",
+      spellcheck: "false", "aria-describedby": "trace-hint",
+    });
+    const traceHint = el("span", { class: "muted", id: "trace-hint", role: "status" });
+    const jump = el("form", {
+      class: "filters jump", role: "search", "aria-label": "Open a trace by id",
+      onsubmit: (event) => {
+        event.preventDefault();
+        const wanted = traceInput.value.trim().toLowerCase().replace(/-/g, "");
+        if (!/^[0-9a-f]{32}$/.test(wanted)) {
+          traceHint.textContent = "A trace id is 32 hex digits.";
+          return;
+        }
+        location.hash = `#/t/${wanted}`;
+      },
+    },
+    el("label", { class: "grow" }, "Trace id", traceInput),
+    el("button", { type: "submit", text: "Open trace" }), traceHint);
+    main.replaceChildren(el("h1", { text: "Conversations" }), form, jump, status, tableBox, pager);
 
     function showCustom() {
       const custom = range.value === "custom";
@@ -460,6 +481,50 @@
         if (controller) controller.abort();
       },
     };
+  }
+
+  // -- a trace by id: opened in its conversation -------------------------------------------------
+
+  function traceView(traceId) {
+    document.title = `Trace ${traceId} · Traces`;
+    document.body.dataset.view = "trace";
+    const controller = new AbortController();
+    const box = el("div", null, el("p", { class: "muted", text: "Loading…" }));
+    main.replaceChildren(
+      el("div", { class: "crumbs" }, el("a", { href: "#/", text: "‹ Conversations" })),
+      el("h1", { text: `Trace ${traceId}` }), box);
+    (async () => {
+      let data;
+      try {
+        data = await getJSON(`/api/traces/${encodeURIComponent(traceId)}`, controller.signal);
+      } catch (error) {
+        if (error.name === "AbortError") return;
+        showError(box, error.status === 404 ? new Error("No trace has this id.") : error);
+        document.body.dataset.ready = "trace";
+        return;
+      }
+      const root = data.roots[0];
+      const conversation = findAttribute(data.roots, "ai.conversation.id");
+      if (conversation !== undefined) {
+        location.replace(`${conversationHash(String(conversation))}?span=${data.trace_id}-${root.span_id}`);
+        return;
+      }
+      box.replaceChildren(el("p", { class: "empty", text:
+        "This trace belongs to no conversation (its spans have no ai.conversation.id); its first span is shown." }));
+      openSpan(data.trace_id, root.span_id, null, null);
+      document.body.dataset.ready = "trace";
+    })();
+    return { close() { controller.abort(); } };
+  }
+
+  function findAttribute(nodes, key) {
+    for (const node of nodes) {
+      const found = node.attributes.find((a) => a.key === key);
+      if (found && found.value !== null) return found.value;
+      const below = findAttribute(node.children, key);
+      if (below !== undefined) return below;
+    }
+    return undefined;
   }
 
   // -- one trace: waterfall and tree -------------------------------------------------------------
