@@ -13,6 +13,7 @@ from generative_ai_toolkit.tracer.sqlite._query import SqliteQuery
 from generative_ai_toolkit.tracer.viewer._server import ViewerServer
 from viewer.conftest import Browsing, open_page, serving, store
 from viewer.spans import (
+    BASE_NS,
     XSS_CONVERSATION,
     XSS_IMG,
     XSS_SCRIPT,
@@ -520,3 +521,38 @@ def test_search_ignores_case_and_a_trace_id_opens_its_turn(
     page.wait_for_selector("#span-title:text-is('converse')")
     page.goto(f"{demo_viewer.url}#/t/{'0' * 31}1")
     page.wait_for_selector("main .error-box:text-is('No trace has this id.')")
+
+
+def test_times_follow_one_rule_local_with_the_zone_named_and_utc_in_tooltips(
+    chromium: Any, demo_viewer: ViewerServer
+) -> None:
+    """The list, turn headers and span panel all show times in the browser's zone (named in
+    the top bar), each with the exact UTC time as its tooltip."""
+    query = demo_viewer.query
+    assert isinstance(query, SqliteQuery)
+    store(query.db_path, turn("new-york", trace=0xD0, start_ns=BASE_NS))  # 20:24:45 UTC
+    context = chromium.new_context(timezone_id="America/New_York")  # UTC-04:00 in April
+    page = context.new_page()
+    try:
+        page.goto(f"{demo_viewer.url}#/?search=new-york")
+        page.wait_for_selector("tr[data-conversation-id='new-york']")
+        assert "Times in America/New_York" == page.inner_text("#zone")
+        cell = page.locator("tr[data-conversation-id='new-york'] td").nth(2)
+        assert cell.inner_text().startswith("2025-04-15 16:24:45")
+        assert "2025-04-15T20:24:45.001000Z (UTC)" == cell.get_attribute("title")
+        page.click("text=new-york")
+        page.wait_for_selector("body[data-ready=conversation] .row")
+        when = page.locator("section.turn .when")
+        assert ("2025-04-15 16:24:45", "2025-04-15T20:24:45.000000Z (UTC)") == (
+            when.inner_text(),
+            when.get_attribute("title"),
+        )
+        page.click(".row")
+        started = page.locator("#panel dl.meta dd span").first
+        started.wait_for()
+        assert ("2025-04-15 16:24:45.000000", "2025-04-15T20:24:45.000000Z (UTC)") == (
+            started.inner_text(),
+            started.get_attribute("title"),
+        )
+    finally:
+        context.close()

@@ -78,12 +78,33 @@
     return String(n).padStart(width, "0");
   }
 
-  function fmtTime(us) {
+  // One rule for times: shown in the browser's time zone (named in the top bar), to the second
+  // or, in the span panel, to the microsecond; the exact UTC time is in the tooltip.
+  function fmtTime(us, { precise = false } = {}) {
     const d = new Date(us / 1000);
-    return (
+    const text =
       `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
-      `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
-    );
+      `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+    return precise ? `${text}.${pad(((us % 1e6) + 1e6) % 1e6, 6)}` : text;
+  }
+
+  function utcTitle(us) {
+    const whole = Math.floor(us / 1e6);
+    const iso = new Date(whole * 1000).toISOString().replace(/\.\d+Z$/, "");
+    return `${iso}.${pad(us - whole * 1e6, 6)}Z (UTC)`;
+  }
+
+  // The zone by name (its offset differs between summer and winter), else today's offset.
+  function zoneName() {
+    const name = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (name) return name;
+    const offset = -new Date().getTimezoneOffset();
+    const sign = offset < 0 ? "-" : "+";
+    return `UTC${sign}${pad(Math.floor(Math.abs(offset) / 60))}:${pad(Math.abs(offset) % 60)}`;
+  }
+
+  function timeEl(tag, us, props) {
+    return el(tag, { ...props, title: utcTitle(us), text: fmtTime(us, { precise: props?.precise }), precise: null });
   }
 
   function fmtAgo(us) {
@@ -432,7 +453,7 @@
         },
         el("td", { class: "id", "data-label": "Conversation" }, idEl("a", c.conversation_id, { href })),
         el("td", { "data-label": "Auth context", text: c.auth_context ?? "–" }),
-        el("td", { "data-label": "Last activity", title: c.last_ended_at },
+        el("td", { "data-label": "Last activity", title: utcTitle(c.last_ended_us) },
           fmtTime(c.last_ended_us), " ", el("span", { class: "muted", text: `(${fmtAgo(c.last_ended_us)})` })),
         el("td", { class: "num", "data-label": "Turns", text: c.trace_count }),
         el("td", { class: "num", "data-label": "Spans", text: c.span_count }),
@@ -602,7 +623,7 @@
       const duration = roots.reduce((sum, s) => sum + s.duration_ns, 0);
       const head = el("div", { class: "turn-head" },
         el("span", { class: "title", text: `Turn ${index + 1}` }),
-        el("span", { class: "when", title: `trace ${this.id}`, text: fmtTime(this.start) }),
+        timeEl("span", this.start, { class: "when" }),
         el("span", { class: "spacer" }),
         el("span", { class: "chip", text: plural(this.spans.size, "span") }),
         errors ? el("span", { class: "chip error", text: plural(errors, "error") }) : null,
@@ -857,7 +878,11 @@
         el("span", { class: "chip", id: "span-count", text: plural(spans, "span") }),
         el("span", { class: `chip${errors ? " error" : " ok"}`, text: plural(errors, "error") }),
         el("span", { class: "chip", text: `total ${fmtDuration(duration)}` }),
-        order.length ? el("span", { class: "chip", text: `${fmtTime(order[0].start)} – ${fmtTime(order[order.length - 1].end)}` }) : null,
+        order.length ? el("span", {
+          class: "chip",
+          title: `${utcTitle(order[0].start)} – ${utcTitle(order[order.length - 1].end)}`,
+          text: `${fmtTime(order[0].start)} – ${fmtTime(order[order.length - 1].end)}`,
+        }) : null,
       ].filter(Boolean)); // replaceChildren would show a null as the text "null"
     }
 
@@ -1037,8 +1062,8 @@
         span.labels.map((label) => el("span", { class: "badge", text: label }))),
       el("dl", { class: "meta" },
         meta("Duration", fmtDuration(span.duration_ns)),
-        meta("Started", span.started_at),
-        meta("Ended", span.ended_at),
+        meta("Started", timeEl("span", span.start_us, { precise: true })),
+        meta("Ended", timeEl("span", span.end_us, { precise: true })),
         meta("Trace", span.trace_id),
         meta("Span", span.span_id),
         meta("Parent", span.parent_span_id ?? "none (root)"),
@@ -1082,7 +1107,7 @@
   }
 
   function meta(term, value) {
-    return [el("dt", { text: term }), el("dd", { text: value })];
+    return [el("dt", { text: term }), value instanceof Node ? el("dd", null, value) : el("dd", { text: value })];
   }
 
   // A value's box; it may scroll, so it is a labelled region keyboard users can reach.
@@ -1194,6 +1219,7 @@
       setHashQuietly(`#${path}`);
     }
   });
+  document.getElementById("zone").textContent = `Times in ${zoneName()}`;
   window.addEventListener("hashchange", route);
   route();
 })();
