@@ -556,3 +556,51 @@ def test_times_follow_one_rule_local_with_the_zone_named_and_utc_in_tooltips(
         )
     finally:
         context.close()
+
+
+FITS = """el => {
+  const box = el.getBoundingClientRect();
+  const label = el.closest('.label').getBoundingClientRect();
+  return el.scrollWidth <= el.clientWidth + 1 && box.width > 0 && box.right <= label.right + 1;
+}"""
+
+
+def test_row_labels_keep_error_badges_tokens_and_tool_names_in_view(
+    chromium: Any, demo_viewer: ViewerServer
+) -> None:
+    """On a phone the error badge and tool labels show whole; on a laptop with the panel open
+    span names are not cut; a long model id gives way to the token counts."""
+    query = demo_viewer.query
+    assert isinstance(query, SqliteQuery)
+    attributes = {
+        "ai.conversation.id": "long-model",
+        "ai.llm.request.model.id": "arn:aws:bedrock:eu-west-1:123456789012:inference-profile/"
+        "eu.anthropic.claude-3-7-sonnet-20250219-v1:0",
+        "ai.llm.response.usage": {"inputTokens": 1234, "outputTokens": 56},
+    }
+    store(
+        query.db_path, [make_span("llm-invocation", trace=0xE0, span_id=1, attributes=attributes)]
+    )
+    phone = open_page(chromium, "labels-phone", width=390, height=844)
+    laptop = open_page(chromium, "labels-laptop", width=1280, height=800)
+    try:
+        page = open_conversation(phone, demo_viewer, "orders-demo")
+        error_row = page.locator(".row.status-ERROR")
+        assert error_row.locator(".badge.error").evaluate(FITS)
+        assert "lookup_order" == error_row.locator(".tag").inner_text()
+        assert error_row.locator(".tag").evaluate(FITS)
+        phone.shot("labels")
+        page = open_conversation(laptop, demo_viewer, "orders-demo")
+        page.click(".row.status-ERROR")
+        page.wait_for_selector("#span-attributes")
+        names = page.locator("section.turn >> nth=1").locator(".row .name")
+        laptop.shot("labels-with-panel")
+        assert all(names.nth(i).evaluate(FITS) for i in range(names.count()))
+        for browsing in (phone, laptop):
+            page = open_conversation(browsing, demo_viewer, "long-model")
+            tokens = page.locator(".row .tokens")
+            assert "tokens 1234/56" == tokens.inner_text()
+            assert tokens.evaluate(FITS)
+    finally:
+        phone.page.context.close()
+        laptop.page.context.close()

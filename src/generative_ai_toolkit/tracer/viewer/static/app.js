@@ -712,12 +712,14 @@
           this.toggle(s.span_id);
         },
       });
-      const tags = [...s.labels];
-      if (s.tokens) tags.push(`tokens ${s.tokens.input ?? "?"}/${s.tokens.output ?? "?"}`);
-      const label = el("div", { class: "label", style: { paddingLeft: `${6 + row.depth * 16}px` } },
+      // The labels give way first (a long model id is cut); tokens and the error badge never.
+      const tokens = s.tokens ? `tokens ${s.tokens.input ?? "?"}/${s.tokens.output ?? "?"}` : null;
+      const full = [s.name, ...s.labels, tokens].filter(Boolean).join(" · ");
+      const label = el("div", { class: "label", title: full, style: { paddingLeft: `calc(6px + ${row.depth} * var(--indent, 16px))` } },
         twisty,
         el("span", { class: "name", text: s.name }),
-        tags.length ? el("span", { class: "tag", text: tags.join(" · ") }) : null,
+        s.labels.length ? el("span", { class: "tag", text: s.labels.join(" · ") }) : null,
+        tokens ? el("span", { class: "tag tokens", text: tokens }) : null,
         s.status === "ERROR" ? el("span", { class: "badge error", text: "error" }) : null);
       const dur = el("span", { class: "dur", text: fmtDuration(s.duration_ns) });
       if (left + width < 78) dur.style.left = `calc(${left + width}% + 4px)`;
