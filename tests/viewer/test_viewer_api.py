@@ -508,6 +508,23 @@ def test_polled_updates_send_spans_only_when_the_conversation_changed(
     assert news["list_mark"] != quiet["list_mark"]
 
 
+def test_a_loaded_conversation_is_not_read_again_by_the_first_poll(tmp_path: Path) -> None:
+    """The mark a conversation comes with is the one polls give while it does not change (over
+    SQLite too), so a page's first poll reads no spans."""
+    query = SqliteQuery(make_demo_db(tmp_path / "traces.sqlite3"), create=False)
+    try:
+        with serving(query) as server:
+            client = Client(server)
+            for conversation in ("orders-demo", "weather-demo"):
+                mark = client.json(f"/api/conversations/{conversation}")["mark"]
+                news = client.json(
+                    f"/api/updates?conversation={conversation}&mark={quote(mark)}&since_us=0"
+                )
+                assert (mark, []) == (news["conversation"]["mark"], news["conversation"]["spans"])
+    finally:
+        query.close()
+
+
 def test_polled_updates_bring_a_new_conversation_with_its_auth_context(
     client: Client, tracer: InMemoryTracer
 ) -> None:

@@ -604,3 +604,38 @@ def test_row_labels_keep_error_badges_tokens_and_tool_names_in_view(
     finally:
         phone.page.context.close()
         laptop.page.context.close()
+
+
+def test_a_long_conversation_keeps_only_turns_near_the_screen_drawn(
+    browse: Browsing, demo_viewer: ViewerServer
+) -> None:
+    """Of 250 turns only those near the screen have rows in the page: scrolling to the end
+    draws the last turns and lets the first ones go, keeping their place and selection."""
+    query = demo_viewer.query
+    assert isinstance(query, SqliteQuery)
+    spans = [
+        span
+        for t in range(250)
+        for span in turn("long-talk", trace=0x1000 + t, start_ns=BASE_NS + t * 10**9)
+    ]
+    store(query.db_path, spans)
+    page = open_conversation(browse, demo_viewer, "long-talk")
+    assert 250 == page.locator("section.turn").count()
+    first = page.locator("section.turn").first
+    first.locator(".row").nth(1).click()
+    page.wait_for_selector("#span-attributes")
+    page.evaluate("document.activeElement.blur()")  # a focused turn stays drawn
+    assert page.locator(".trace-grid").count() < 25
+    assert page.evaluate("document.getElementsByTagName('*').length") < 8000
+    assert 1 == page.evaluate("performance.getEntriesByName('gat-interactive').length")
+    last = page.locator("section.turn").last
+    last.scroll_into_view_if_needed()
+    last.locator(".row").first.wait_for()
+    page.wait_for_function(
+        "() => document.querySelector('section.turn .trace').children.length === 0"
+    )
+    assert page.locator(".trace-grid").count() < 25
+    first.scroll_into_view_if_needed()
+    first.locator(".row").first.wait_for()
+    assert 1 == first.locator(".row[aria-selected=true]").count()
+    assert [] == browse.errors

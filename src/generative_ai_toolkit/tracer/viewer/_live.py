@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
+from .._clock import datetime_from_ns
 from .._query import ConversationFilter, ConversationSummary, SpanNode, TraceQuery
 from .._trace import Trace
 from ._json import span_key, span_outline, summary_json
@@ -43,6 +44,16 @@ def conversation_mark(summary: ConversationSummary | None) -> str:
     if summary is None:
         return ""
     return f"{summary.span_count}/{summary.error_count}/{summary.last_ended_at.isoformat()}"
+
+
+def spans_mark(spans: Sequence[Trace]) -> str:
+    """``conversation_mark`` as the conversation's summary would give it for exactly ``spans``
+    (no second query; should a store count differently, the next poll reads the spans once)."""
+    if not spans:
+        return ""
+    errors = sum(1 for s in spans if s._status == "ERROR")
+    last = datetime_from_ns(max(s._end_ns for s in spans))
+    return f"{len(spans)}/{errors}/{last.isoformat()}"
 
 
 def updates(

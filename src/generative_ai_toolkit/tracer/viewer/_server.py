@@ -49,7 +49,7 @@ from ._json import (
     summary_json,
     tree_json,
 )
-from ._live import LiveFeed, conversation_mark, conversation_summary, updates
+from ._live import LiveFeed, spans_mark, updates
 
 _log = logging.getLogger(__name__)
 
@@ -293,8 +293,6 @@ class ViewerHandler(BaseHTTPRequestHandler):
         )
 
     def _conversation(self, conversation_id: str, params: dict[str, str]) -> None:
-        # The mark before the spans: a span stored in between makes the next poll read again.
-        mark = conversation_mark(conversation_summary(self.server.query, conversation_id))
         spans = self.server.query.conversation_spans(
             conversation_id, auth_context=params.get("auth_context") or None
         )
@@ -307,7 +305,7 @@ class ViewerHandler(BaseHTTPRequestHandler):
             {
                 "conversation_id": conversation_id,
                 "auth_context": None if auth is None else value_text(auth),
-                "mark": mark,
+                "mark": spans_mark(spans),
                 "spans": [span_outline(s) for s in spans],
             }
         )
