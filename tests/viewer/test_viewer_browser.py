@@ -11,9 +11,16 @@ import pytest
 
 from generative_ai_toolkit.tracer.sqlite._query import SqliteQuery
 from generative_ai_toolkit.tracer.viewer._server import ViewerServer
-from viewer.conftest import Browsing, open_page, serving, store
+from viewer.conftest import (
+    Browsing,
+    list_ids,
+    open_conversation,
+    open_page,
+    serving,
+    store,
+    wait_list,
+)
 from viewer.spans import (
-    BASE_NS,
     XSS_CONVERSATION,
     XSS_IMG,
     XSS_SCRIPT,
@@ -26,26 +33,6 @@ pytestmark = pytest.mark.integration
 
 DEMO_IDS = ["research-demo", "orders-demo", "weather-demo"]
 now = time.time_ns
-
-
-def list_ids(browsing: Browsing) -> list[str]:
-    rows = browsing.page.locator("table.conversations tbody tr")
-    return [rows.nth(i).get_attribute("data-conversation-id") or "" for i in range(rows.count())]
-
-
-def wait_list(browsing: Browsing, count: int) -> None:
-    browsing.page.wait_for_function(
-        "n => document.body.dataset.ready === 'list' && "
-        "document.querySelectorAll('table.conversations tbody tr').length === n",
-        arg=count,
-    )
-
-
-def open_conversation(browsing: Browsing, server: ViewerServer, conversation_id: str) -> Any:
-    page = browsing.page
-    page.goto(f"{server.url}#/c/{conversation_id}")
-    page.wait_for_selector("body[data-ready=conversation] .row")
-    return page
 
 
 def test_list_shows_conversations_newest_first_with_counts(
@@ -315,98 +302,6 @@ def test_selecting_spans_in_one_turn_moves_the_highlight(
     assert [] == browse.errors
 
 
-def test_custom_time_range_out_of_reach_says_why(
-    browse: Browsing, demo_viewer: ViewerServer
-) -> None:
-    """A custom range no store can hold shows the API's reason instead of a server error."""
-    page = browse.page
-    page.goto(demo_viewer.url)
-    wait_list(browse, 4)
-    page.select_option("#f-range", "custom")
-    page.fill("#f-from", "9999-12-31T23:59")
-    page.wait_for_selector("#list .error-box")
-    assert "since is out of range" in page.inner_text("#list .error-box")
-    assert "" == page.inner_text("#list-status")
-    page.fill("#f-from", "2020-01-01T00:00")
-    wait_list(browse, 4)
-
-
-def test_ten_tabs_all_load_open_spans_and_update(chromium: Any, demo_viewer: ViewerServer) -> None:
-    """Ten tabs of one browser all load a conversation and a span, and all see a new turn:
-    no tab holds a connection open, so the browser's six per host are never used up."""
-    context = chromium.new_context(viewport={"width": 1280, "height": 800}, timezone_id="UTC")
-    context.set_default_timeout(15_000)
-    try:
-        pages = [context.new_page() for _ in range(10)]
-        for page in pages:
-            page.goto(f"{demo_viewer.url}#/c/weather-demo")
-        for page in pages:
-            page.wait_for_selector("body[data-ready=conversation] .row")
-            page.wait_for_selector("#live[data-state=on]")
-        for page in pages:  # a plain click event: background tabs draw no frames to wait for
-            page.locator(".row").nth(1).dispatch_event("click")
-        for page in pages:
-            page.wait_for_selector("#span-attributes")
-        query = demo_viewer.query
-        assert isinstance(query, SqliteQuery)
-        store(query.db_path, turn("weather-demo", trace=0xFEED, user_input="Ten?", start_ns=now()))
-        for page in pages:
-            page.wait_for_selector("section.turn >> nth=3")
-            assert "4 turns" == page.inner_text("#turn-count")
-    finally:
-        context.close()
-
-
-def test_stopped_server_is_shown_in_words_and_the_page_recovers(
-    browse: Browsing, demo_db: Path
-) -> None:
-    """When the server stops the badge says so in words; once it is back the page recovers
-    by itself, even a list that failed to load meanwhile."""
-    page = browse.page
-    query = SqliteQuery(demo_db, create=False)
-    try:
-        with serving(query) as first:
-            port = first.server_address[1]
-            page.goto(first.url)
-            wait_list(browse, 4)
-            page.wait_for_selector("#live[data-state=on]")
-            assert "live" == page.inner_text("#live")
-        page.wait_for_selector("#live[data-state=off]")
-        assert "offline" == page.inner_text("#live")
-        page.fill("#f-search", "weather")
-        page.wait_for_selector("#list .error-box")
-        with serving(query, port=port):
-            page.wait_for_selector("#live[data-state=on]")
-            wait_list(browse, 1)
-            assert ["weather-demo"] == list_ids(browse)
-    finally:
-        query.close()
-
-
-def test_auth_context_chip_only_when_known_and_also_for_live_conversations(
-    browse: Browsing, demo_viewer: ViewerServer
-) -> None:
-    """A conversation without auth context shows no auth chip (never "null"); one whose
-    spans arrive while its page is open gets its auth chip with them."""
-    query = demo_viewer.query
-    assert isinstance(query, SqliteQuery)
-    unknown = {"ai.conversation.id": "no-auth", "ai.auth.context": None}
-    store(query.db_path, [make_span("converse", trace=0xA0, span_id=1, attributes=unknown)])
-    page = open_conversation(browse, demo_viewer, "no-auth")
-    chips = page.inner_text("#conversation-chips")
-    assert "auth" not in chips
-    assert "null" not in chips
-    page.goto(f"{demo_viewer.url}#/c/late-comer")
-    page.wait_for_selector("#no-spans")
-    store(query.db_path, turn("late-comer", trace=0xA1, auth="dora", start_ns=now()))
-    page.wait_for_selector("section.turn .row")
-    page.wait_for_selector("#conversation-chips .chip:text-is('auth dora')")
-    page.goto(demo_viewer.url)
-    wait_list(browse, 6)
-    assert "\u2013" == page.inner_text("tr[data-conversation-id='no-auth'] td >> nth=1")
-    assert [] == [e for e in browse.errors if "404 (Not Found)" not in e]  # late-comer at first
-
-
 def test_odd_addresses_and_ids_stay_usable(browse: Browsing, demo_viewer: ViewerServer) -> None:
     """A malformed address says so and links back; an empty conversation id is a visible link
     that opens its spans; a 5,000-character id makes a heading of a few lines, not a wall."""
@@ -443,199 +338,4 @@ def test_odd_addresses_and_ids_stay_usable(browse: Browsing, demo_viewer: Viewer
     assert heading is not None
     assert heading["height"] < 120
     assert long_id == page.locator("main h1").get_attribute("title")
-    assert [] == browse.errors
-
-
-BEDROCK_CHAT = [
-    {"role": "user", "content": [{"text": "Where is order A-1?"}]},
-    {
-        "role": "assistant",
-        "content": [{"toolUse": {"toolUseId": "t1", "name": "lookup", "input": {"id": "A-1"}}}],
-    },
-    {
-        "role": "user",
-        "content": [
-            {"toolResult": {"toolUseId": "t1", "content": [{"json": {"at": "depot"}}]}},
-            {
-                "toolResult": {
-                    "toolUseId": "t2",
-                    "content": [{"text": "timed out"}],
-                    "status": "error",
-                }
-            },
-        ],
-    },
-]
-
-
-def test_bedrock_tool_results_read_like_tool_calls(
-    browse: Browsing, demo_viewer: ViewerServer
-) -> None:
-    """Bedrock toolResult blocks show as the tool's name and result (failures marked), like
-    toolUse blocks, never as raw JSON; token counts show as input/output."""
-    query = demo_viewer.query
-    assert isinstance(query, SqliteQuery)
-    attributes = {
-        "ai.conversation.id": "bedrock",
-        "ai.llm.request.messages": BEDROCK_CHAT,
-        "ai.llm.response.usage": {"inputTokens": 12, "outputTokens": 6},
-    }
-    store(
-        query.db_path, [make_span("llm-invocation", trace=0xC0, span_id=1, attributes=attributes)]
-    )
-    page = open_conversation(browse, demo_viewer, "bedrock")
-    assert "tokens 12/6" in page.inner_text(".row .tag")
-    page.click(".row")
-    page.wait_for_selector("#panel .chat .msg")
-    assert 'lookup({"id":"A-1"})' == page.inner_text("#panel .toolcall")
-    results = page.locator("#panel .toolresult")
-    assert ['lookup: {"at":"depot"}', "tool failed: timed out"] == results.all_inner_texts()
-    assert "is-error" in (results.nth(1).get_attribute("class") or "")
-    assert 0 == page.locator("#panel .chat pre.value").count()
-    assert [] == browse.errors
-
-
-def test_search_ignores_case_and_a_trace_id_opens_its_turn(
-    browse: Browsing, demo_viewer: ViewerServer
-) -> None:
-    """Search finds ids in any case; a trace id typed in the trace box opens its conversation
-    with the trace's root span selected; an id that is not one, or unknown, says so."""
-    page = browse.page
-    page.goto(demo_viewer.url)
-    wait_list(browse, 4)
-    page.fill("#f-search", "WEATHER")
-    wait_list(browse, 1)
-    assert ["weather-demo"] == list_ids(browse)
-    page.fill("#f-trace", "not-a-trace")
-    page.press("#f-trace", "Enter")
-    page.wait_for_selector("#trace-hint:text-is('A trace id is 32 hex digits.')")
-    query = demo_viewer.query
-    assert isinstance(query, SqliteQuery)
-    spans = query.conversation_spans("orders-demo")
-    trace_id = f"{spans[-1]._trace_id:032x}"
-    root = next(s for s in spans if s._trace_id == spans[-1]._trace_id and not s._parent_id)
-    page.fill("#f-trace", trace_id.upper())
-    page.press("#f-trace", "Enter")
-    page.wait_for_selector("body[data-ready=conversation] .row[aria-selected=true]")
-    assert f"#/c/orders-demo?span={trace_id}-{root._span_id:016x}" in page.url
-    page.wait_for_selector("#span-title:text-is('converse')")
-    page.goto(f"{demo_viewer.url}#/t/{'0' * 31}1")
-    page.wait_for_selector("main .error-box:text-is('No trace has this id.')")
-
-
-def test_times_follow_one_rule_local_with_the_zone_named_and_utc_in_tooltips(
-    chromium: Any, demo_viewer: ViewerServer
-) -> None:
-    """The list, turn headers and span panel all show times in the browser's zone (named in
-    the top bar), each with the exact UTC time as its tooltip."""
-    query = demo_viewer.query
-    assert isinstance(query, SqliteQuery)
-    store(query.db_path, turn("new-york", trace=0xD0, start_ns=BASE_NS))  # 20:24:45 UTC
-    context = chromium.new_context(timezone_id="America/New_York")  # UTC-04:00 in April
-    page = context.new_page()
-    try:
-        page.goto(f"{demo_viewer.url}#/?search=new-york")
-        page.wait_for_selector("tr[data-conversation-id='new-york']")
-        assert "Times in America/New_York" == page.inner_text("#zone")
-        cell = page.locator("tr[data-conversation-id='new-york'] td").nth(2)
-        assert cell.inner_text().startswith("2025-04-15 16:24:45")
-        assert "2025-04-15T20:24:45.001000Z (UTC)" == cell.get_attribute("title")
-        page.click("text=new-york")
-        page.wait_for_selector("body[data-ready=conversation] .row")
-        when = page.locator("section.turn .when")
-        assert ("2025-04-15 16:24:45", "2025-04-15T20:24:45.000000Z (UTC)") == (
-            when.inner_text(),
-            when.get_attribute("title"),
-        )
-        page.click(".row")
-        started = page.locator("#panel dl.meta dd span").first
-        started.wait_for()
-        assert ("2025-04-15 16:24:45.000000", "2025-04-15T20:24:45.000000Z (UTC)") == (
-            started.inner_text(),
-            started.get_attribute("title"),
-        )
-    finally:
-        context.close()
-
-
-FITS = """el => {
-  const box = el.getBoundingClientRect();
-  const label = el.closest('.label').getBoundingClientRect();
-  return el.scrollWidth <= el.clientWidth + 1 && box.width > 0 && box.right <= label.right + 1;
-}"""
-
-
-def test_row_labels_keep_error_badges_tokens_and_tool_names_in_view(
-    chromium: Any, demo_viewer: ViewerServer
-) -> None:
-    """On a phone the error badge and tool labels show whole; on a laptop with the panel open
-    span names are not cut; a long model id gives way to the token counts."""
-    query = demo_viewer.query
-    assert isinstance(query, SqliteQuery)
-    attributes = {
-        "ai.conversation.id": "long-model",
-        "ai.llm.request.model.id": "arn:aws:bedrock:eu-west-1:123456789012:inference-profile/"
-        "eu.anthropic.claude-3-7-sonnet-20250219-v1:0",
-        "ai.llm.response.usage": {"inputTokens": 1234, "outputTokens": 56},
-    }
-    store(
-        query.db_path, [make_span("llm-invocation", trace=0xE0, span_id=1, attributes=attributes)]
-    )
-    phone = open_page(chromium, "labels-phone", width=390, height=844)
-    laptop = open_page(chromium, "labels-laptop", width=1280, height=800)
-    try:
-        page = open_conversation(phone, demo_viewer, "orders-demo")
-        error_row = page.locator(".row.status-ERROR")
-        assert error_row.locator(".badge.error").evaluate(FITS)
-        assert "lookup_order" == error_row.locator(".tag").inner_text()
-        assert error_row.locator(".tag").evaluate(FITS)
-        phone.shot("labels")
-        page = open_conversation(laptop, demo_viewer, "orders-demo")
-        page.click(".row.status-ERROR")
-        page.wait_for_selector("#span-attributes")
-        names = page.locator("section.turn >> nth=1").locator(".row .name")
-        laptop.shot("labels-with-panel")
-        assert all(names.nth(i).evaluate(FITS) for i in range(names.count()))
-        for browsing in (phone, laptop):
-            page = open_conversation(browsing, demo_viewer, "long-model")
-            tokens = page.locator(".row .tokens")
-            assert "tokens 1234/56" == tokens.inner_text()
-            assert tokens.evaluate(FITS)
-    finally:
-        phone.page.context.close()
-        laptop.page.context.close()
-
-
-def test_a_long_conversation_keeps_only_turns_near_the_screen_drawn(
-    browse: Browsing, demo_viewer: ViewerServer
-) -> None:
-    """Of 250 turns only those near the screen have rows in the page: scrolling to the end
-    draws the last turns and lets the first ones go, keeping their place and selection."""
-    query = demo_viewer.query
-    assert isinstance(query, SqliteQuery)
-    spans = [
-        span
-        for t in range(250)
-        for span in turn("long-talk", trace=0x1000 + t, start_ns=BASE_NS + t * 10**9)
-    ]
-    store(query.db_path, spans)
-    page = open_conversation(browse, demo_viewer, "long-talk")
-    assert 250 == page.locator("section.turn").count()
-    first = page.locator("section.turn").first
-    first.locator(".row").nth(1).click()
-    page.wait_for_selector("#span-attributes")
-    page.evaluate("document.activeElement.blur()")  # a focused turn stays drawn
-    assert page.locator(".trace-grid").count() < 25
-    assert page.evaluate("document.getElementsByTagName('*').length") < 8000
-    assert 1 == page.evaluate("performance.getEntriesByName('gat-interactive').length")
-    last = page.locator("section.turn").last
-    last.scroll_into_view_if_needed()
-    last.locator(".row").first.wait_for()
-    page.wait_for_function(
-        "() => document.querySelector('section.turn .trace').children.length === 0"
-    )
-    assert page.locator(".trace-grid").count() < 25
-    first.scroll_into_view_if_needed()
-    first.locator(".row").first.wait_for()
-    assert 1 == first.locator(".row[aria-selected=true]").count()
     assert [] == browse.errors
