@@ -135,3 +135,27 @@ def test_a_long_conversation_keeps_only_turns_near_the_screen_drawn(
     first.locator(".row").first.wait_for()
     assert 1 == first.locator(".row[aria-selected=true]").count()
     assert [] == browse.errors
+
+
+def test_an_open_conversation_catches_up_after_the_server_restarts(
+    browse: Browsing, demo_db: Path
+) -> None:
+    """Spans stored while the server was down appear once it is back, without a reload."""
+    page = browse.page
+    query = SqliteQuery(demo_db, create=False)
+    try:
+        with serving(query) as first:
+            port = first.server_address[1]
+            page = open_conversation(browse, first, "weather-demo")
+            page.evaluate("window.stayed = true")
+            page.wait_for_selector("#live[data-state=on]")
+        page.wait_for_selector("#live[data-state=retry], #live[data-state=off]")
+        assert page.inner_text("#live") in ("reconnecting…", "offline")
+        store(demo_db, turn("weather-demo", trace=0xFACE, user_input="Back?", start_ns=now()))
+        with serving(query, port=port):
+            page.wait_for_selector("section.turn >> nth=3")
+            assert "Back?" in page.locator("section.turn").nth(3).inner_text()
+            assert "live" == page.inner_text("#live")
+        assert page.evaluate("window.stayed") is True
+    finally:
+        query.close()
