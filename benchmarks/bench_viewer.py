@@ -1,8 +1,9 @@
 """Web viewer benchmarks, measured in headless Chromium (Debian's /usr/bin/chromium).
 
 - A conversation of 5,000 spans is interactive within 1 s of navigation: the time from
-  navigation start to the page's ``gat-interactive`` mark (spans fetched, turns and waterfall
-  drawn, handlers attached), then a click on a span until its panel shows. Measured for one
+  navigation start to the page's ``gat-interactive`` mark, made when the first span row is on
+  the screen (spans fetched, turns laid out, the first waterfall drawn, handlers attached),
+  then a click on a span until its panel shows. Measured for one
   5,000-span trace and for 250 turns of 20 spans with LLM message histories, next to a
   10-span conversation in the same run.
 - The list of 10,000 conversations pages without loading them all: bytes and time per page.
@@ -160,7 +161,7 @@ def _store(path: Path, spans: list[Trace]) -> None:
 
 
 def _open_conversation(page: Any, url: str) -> tuple[float, float]:
-    """(ms from navigation start to the interactive mark, ms from a click to the span panel)."""
+    """(ms from navigation start to the first drawn row, ms from a click to the span panel)."""
     page.goto("about:blank")
     page.goto(url)
     page.wait_for_selector("body[data-ready=conversation] .row", timeout=30_000)

@@ -62,8 +62,9 @@ def demo_db(demo_db_template: Path, tmp_path: Path) -> Path:
 
 @contextlib.contextmanager
 def serving(query: TraceQuery, **options: Any) -> Iterator[ViewerServer]:
-    """A viewer over ``query`` on 127.0.0.1 and a free port, stopped afterwards."""
-    server = ViewerServer(query, port=0, poll_interval=0.1, title="test", **options).start()
+    """A viewer over ``query`` on 127.0.0.1 and a free port (or ``port=``), stopped afterwards."""
+    options = {"port": 0, "poll_interval": 0.1, "title": "test", **options}
+    server = ViewerServer(query, **options).start()
     try:
         yield server
     finally:
@@ -147,3 +148,29 @@ def browse(chromium: Any, request: pytest.FixtureRequest) -> Iterator[Browsing]:
     browsing = open_page(chromium, request.node.name)
     yield browsing
     browsing.page.context.close()
+
+
+# -- pages ----------------------------------------------------------------------------------------
+
+
+def list_ids(browsing: Browsing) -> list[str]:
+    """The conversation ids in the list, top to bottom."""
+    rows = browsing.page.locator("table.conversations tbody tr")
+    return [rows.nth(i).get_attribute("data-conversation-id") or "" for i in range(rows.count())]
+
+
+def wait_list(browsing: Browsing, count: int) -> None:
+    """Wait until the list shows ``count`` rows."""
+    browsing.page.wait_for_function(
+        "n => document.body.dataset.ready === 'list' && "
+        "document.querySelectorAll('table.conversations tbody tr').length === n",
+        arg=count,
+    )
+
+
+def open_conversation(browsing: Browsing, server: ViewerServer, conversation_id: str) -> Any:
+    """Open a conversation and wait for its first rows; the page."""
+    page = browsing.page
+    page.goto(f"{server.url}#/c/{conversation_id}")
+    page.wait_for_selector("body[data-ready=conversation] .row")
+    return page

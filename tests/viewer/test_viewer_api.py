@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -15,7 +16,13 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
-from generative_ai_toolkit.tracer import InMemoryTracer, SpanListQuery, StructuredLogsTracer
+from generative_ai_toolkit.tracer import (
+    InMemoryTracer,
+    SpanListQuery,
+    SqliteTracer,
+    StructuredLogsTracer,
+)
+from generative_ai_toolkit.tracer.sqlite._query import SqliteQuery
 from generative_ai_toolkit.tracer.viewer import (
     CONTENT_SECURITY_POLICY,
     ViewerServer,
@@ -23,7 +30,15 @@ from generative_ai_toolkit.tracer.viewer import (
 )
 from generative_ai_toolkit.tracer.viewer._live import ReloadingQuery
 from viewer.conftest import make_demo_db, serving
-from viewer.spans import BASE_NS, XSS_IMG, XSS_SCRIPT, many_conversations, turn, xss_turn
+from viewer.spans import (
+    BASE_NS,
+    XSS_IMG,
+    XSS_SCRIPT,
+    make_span,
+    many_conversations,
+    turn,
+    xss_turn,
+)
 
 
 class Client:
@@ -107,13 +122,63 @@ def test_conversations_filter_and_page(client: Client, query: str, expected: lis
 
 
 @pytest.mark.parametrize(
-    "query", ["limit=0", "limit=201", "limit=x", "offset=-1", "since=yesterday", "until=2025-13"]
+    "query",
+    [
+        "limit=0",
+        "limit=201",
+        "limit=x",
+        "offset=-1",
+        "offset=9223372036854775808",
+        "since=yesterday",
+        "until=2025-13",
+        "since=9999-12-31T23:59:59",
+        "since=0001-01-01",
+        "until=0001-01-01",
+    ],
 )
 def test_bad_list_parameters_are_400(client: Client, query: str) -> None:
     """A parameter the API cannot use is a 400 with a message, not a crash."""
     status, _, body = client.request("GET", f"/api/conversations?{query}")
     assert 400 == status
-    assert json.loads(body)["error"]
+    message = json.loads(body)["error"]
+    assert query.partition("=")[0] in message
+    assert "Error" not in message  # no raw Python exception
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_search_ignores_case_in_every_store(tmp_path: Path, store: str) -> None:
+    """Searching for part of a conversation id finds it whatever the case of either."""
+    spans = [*turn("Weather-Bot", trace=1), *turn("orders", trace=2, start_ns=BASE_NS + 10**9)]
+    query: Any = SpanListQuery(spans)
+    if store == "sqlite":
+        tracer = SqliteTracer(tmp_path / "traces.sqlite3")
+        for span in spans:
+            tracer.persist(span)
+        tracer.flush()
+        tracer.shutdown()
+        query = SqliteQuery(tmp_path / "traces.sqlite3", create=False)
+    try:
+        with serving(query) as server:
+            client = Client(server)
+            for search in ("weather", "EATHER-b", "Weather-Bot"):
+                found = client.json(f"/api/conversations?search={search}")["conversations"]
+                assert ["Weather-Bot"] == [c["conversation_id"] for c in found]
+    finally:
+        if isinstance(query, SqliteQuery):
+            query.close()
+
+
+@pytest.mark.parametrize("query", ["offset=9223372036854775808", "since=9999-12-31T23:59:59"])
+def test_out_of_range_parameters_are_400_over_sqlite(tmp_path: Path, query: str) -> None:
+    """Numbers and times a SQLite store cannot hold are a 400, never the store's overflow."""
+    db = make_demo_db(tmp_path / "traces.sqlite3")
+    query_ = SqliteQuery(db, create=False)
+    try:
+        with serving(query_) as server:
+            status, _, body = Client(server).request("GET", f"/api/conversations?{query}")
+    finally:
+        query_.close()
+    assert 400 == status, body
 
 
 def test_ten_thousand_conversations_come_one_page_at_a_time() -> None:
@@ -154,6 +219,36 @@ def test_conversation_gives_span_outlines_by_start(client: Client) -> None:
     assert ["converse", "llm-invocation", "tool-invocation"] == [s["name"] for s in spans[:3]]
     assert "1/1" != spans[1].get("tokens")  # no token attributes in these spans
     assert f"{1000:016x}" == spans[1]["parent_span_id"]
+
+
+def test_outline_tokens_are_numbers_and_tool_errors_count_as_errors() -> None:
+    """Token counts come as numbers (with their total); a tool's ``ai.tool.error`` is the
+    outline's error, as ``gat-traces show`` prints it."""
+    context = {"ai.conversation.id": "tokens"}
+    llm = make_span(
+        "llm-invocation",
+        trace=1,
+        span_id=1,
+        attributes={**context, "ai.llm.response.usage": {"inputTokens": 12, "outputTokens": 6}},
+    )
+    half = make_span(
+        "llm-invocation",
+        trace=1,
+        span_id=2,
+        attributes={**context, "ai.llm.response.usage": {"inputTokens": 7}},
+    )
+    tool = make_span(
+        "tool-invocation",
+        trace=1,
+        span_id=3,
+        attributes={**context, "ai.tool.error": "no such order"},
+    )
+    with serving(SpanListQuery([llm, half, tool])) as server:
+        spans = Client(server).json("/api/conversations/tokens")["spans"]
+    assert {"input": 12, "output": 6, "total": 18} == spans[0]["tokens"]
+    assert {"input": 7, "output": None, "total": None} == spans[1]["tokens"]
+    assert "no such order" == spans[2]["error"]
+    assert "error" not in spans[0]
 
 
 def test_conversation_ids_with_slashes_and_html_are_path_segments(client: Client) -> None:
@@ -260,6 +355,39 @@ def test_every_response_has_a_strict_content_security_policy(client: Client) -> 
     assert "default-src 'none'" in CONTENT_SECURITY_POLICY
 
 
+def raw_request(server: ViewerServer, data: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send ``data`` as it is (no HTTP client to tidy it up) and read the answer."""
+    url = urlsplit(server.url)
+    with socket.create_connection((url.hostname or "", url.port or 0), timeout=10) as sock:
+        sock.sendall(data)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return response.status, dict(response.getheaders()), response.read()
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 414),
+        (b"GET / extra HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 400),
+        (b"BREW / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 501),
+    ],
+)
+def test_errors_from_the_http_machinery_carry_the_security_headers(
+    tracer: InMemoryTracer, data: bytes, expected: int
+) -> None:
+    """A too-long address, a bad request line, an unknown method: the
+    server's own error answers are JSON with the same security headers as every response."""
+    with serving(tracer) as server:
+        status, headers, body = raw_request(server, data)
+    assert expected == status
+    assert CONTENT_SECURITY_POLICY == headers["Content-Security-Policy"]
+    assert "nosniff" == headers["X-Content-Type-Options"]
+    assert "DENY" == headers["X-Frame-Options"]
+    assert json.loads(body)["error"]
+    assert "default-src 'none'" in CONTENT_SECURITY_POLICY
+
+
 def test_the_page_uses_no_outside_resources(client: Client) -> None:
     """The page's files load nothing from elsewhere and never parse data as HTML."""
     for name in ["/", "/static/app.js", "/static/app.css"]:
@@ -342,6 +470,71 @@ def test_live_events_do_not_repeat_spans_the_page_has(
         assert [f"{9001:016x}"] == [s["span_id"] for s in data["spans"]]
     finally:
         conn.close()
+
+
+def test_an_empty_conversation_id_is_a_conversation_too() -> None:
+    """Spans whose conversation id is "" are listed, served and followed like any other."""
+    spans = turn("", trace=5)
+    with serving(SpanListQuery(spans)) as server:
+        client = Client(server)
+        assert [""] == [
+            c["conversation_id"] for c in client.json("/api/conversations")["conversations"]
+        ]
+        assert 3 == len(client.json("/api/conversations/")["spans"])
+        news = client.json("/api/updates?conversation=&mark=&since_us=0")["conversation"]
+        assert 3 == len(news["spans"])
+
+
+def test_polled_updates_send_spans_only_when_the_conversation_changed(
+    client: Client, tracer: InMemoryTracer
+) -> None:
+    """A poll with the page's mark gets no spans until the conversation grows; then the new
+    spans (and those ending shortly before the page's newest), a new mark and the list's."""
+    loaded = client.json("/api/conversations/weather")
+    since = (BASE_NS + 10**11) // 1000  # as if the page had a span 100 s later
+    path = f"/api/updates?conversation=weather&mark={quote(loaded['mark'])}&since_us={since}"
+    quiet = client.json(path)
+    assert {"mark": loaded["mark"], "span_count": 6, "auth_context": "alice", "spans": []} == (
+        quiet["conversation"]
+    )
+    tracer.persist(turn("weather", trace=9, start_ns=BASE_NS + 2 * 10**11)[0])
+    news = client.json(path)
+    assert [f"{9001:016x}"] == [s["span_id"] for s in news["conversation"]["spans"]]
+    assert (7, True) == (
+        news["conversation"]["span_count"],
+        news["conversation"]["mark"] != loaded["mark"],
+    )
+    assert "weather" == news["latest"]["conversation_id"]
+    assert news["list_mark"] != quiet["list_mark"]
+
+
+def test_a_loaded_conversation_is_not_read_again_by_the_first_poll(tmp_path: Path) -> None:
+    """The mark a conversation comes with is the one polls give while it does not change (over
+    SQLite too), so a page's first poll reads no spans."""
+    query = SqliteQuery(make_demo_db(tmp_path / "traces.sqlite3"), create=False)
+    try:
+        with serving(query) as server:
+            client = Client(server)
+            for conversation in ("orders-demo", "weather-demo"):
+                mark = client.json(f"/api/conversations/{conversation}")["mark"]
+                news = client.json(
+                    f"/api/updates?conversation={conversation}&mark={quote(mark)}&since_us=0"
+                )
+                assert (mark, []) == (news["conversation"]["mark"], news["conversation"]["spans"])
+    finally:
+        query.close()
+
+
+def test_polled_updates_bring_a_new_conversation_with_its_auth_context(
+    client: Client, tracer: InMemoryTracer
+) -> None:
+    """A page opened before its conversation had spans learns them and the auth context."""
+    empty = client.json("/api/updates?conversation=later&mark=&since_us=0")["conversation"]
+    assert ("", None, []) == (empty["mark"], empty["auth_context"], empty["spans"])
+    for span in turn("later", trace=8, auth="carol", start_ns=BASE_NS + 3 * 10**10):
+        tracer.persist(span)
+    news = client.json("/api/updates?conversation=later&mark=&since_us=0")["conversation"]
+    assert ("carol", 3) == (news["auth_context"], len(news["spans"]))
 
 
 def test_a_growing_json_lines_file_is_re_read(tmp_path: Path) -> None:

@@ -11,7 +11,15 @@ import pytest
 
 from generative_ai_toolkit.tracer.sqlite._query import SqliteQuery
 from generative_ai_toolkit.tracer.viewer._server import ViewerServer
-from viewer.conftest import Browsing, open_page, serving, store
+from viewer.conftest import (
+    Browsing,
+    list_ids,
+    open_conversation,
+    open_page,
+    serving,
+    store,
+    wait_list,
+)
 from viewer.spans import (
     XSS_CONVERSATION,
     XSS_IMG,
@@ -25,26 +33,6 @@ pytestmark = pytest.mark.integration
 
 DEMO_IDS = ["research-demo", "orders-demo", "weather-demo"]
 now = time.time_ns
-
-
-def list_ids(browsing: Browsing) -> list[str]:
-    rows = browsing.page.locator("table.conversations tbody tr")
-    return [rows.nth(i).get_attribute("data-conversation-id") or "" for i in range(rows.count())]
-
-
-def wait_list(browsing: Browsing, count: int) -> None:
-    browsing.page.wait_for_function(
-        "n => document.body.dataset.ready === 'list' && "
-        "document.querySelectorAll('table.conversations tbody tr').length === n",
-        arg=count,
-    )
-
-
-def open_conversation(browsing: Browsing, server: ViewerServer, conversation_id: str) -> Any:
-    page = browsing.page
-    page.goto(f"{server.url}#/c/{conversation_id}")
-    page.wait_for_selector("body[data-ready=conversation] .row")
-    return page
 
 
 def test_list_shows_conversations_newest_first_with_counts(
@@ -288,3 +276,70 @@ def test_phone_width_in_dark_mode(chromium: Any, demo_viewer: ViewerServer) -> N
         assert [] == browsing.errors
     finally:
         page.context.close()
+
+
+def selected_names(turn: Any) -> list[str]:
+    return turn.locator(".row[aria-selected=true] .name").all_inner_texts()  # type: ignore[no-any-return]
+
+
+def test_selecting_spans_in_one_turn_moves_the_highlight(
+    browse: Browsing, demo_viewer: ViewerServer
+) -> None:
+    """Clicking a second span of the same turn highlights it, and arrow keys walk every row."""
+    page = open_conversation(browse, demo_viewer, "orders-demo")
+    second = page.locator("section.turn").nth(1)
+    rows = second.locator(".row")
+    rows.nth(1).click()
+    page.wait_for_selector("#span-attributes")
+    rows.nth(2).click()
+    page.wait_for_selector("#span-title:text-is('tool-invocation')")
+    assert ["tool-invocation"] == selected_names(second)
+    rows.nth(0).click()
+    walked = [selected_names(second)]
+    for _ in range(3):
+        page.keyboard.press("ArrowDown")
+        walked.append(selected_names(second))
+    assert [["converse"], ["llm-invocation"], ["tool-invocation"], ["llm-invocation"]] == walked
+    assert 3 == second.locator(".row").evaluate_all(
+        "rows => rows.findIndex(r => r.getAttribute('aria-selected') === 'true')"
+    )
+    assert [] == browse.errors
+
+
+def test_odd_addresses_and_ids_stay_usable(browse: Browsing, demo_viewer: ViewerServer) -> None:
+    """A malformed address says so and links back; an empty conversation id is a visible link
+    that opens its spans; a 5,000-character id makes a heading of a few lines, not a wall."""
+    page = browse.page
+    query = demo_viewer.query
+    assert isinstance(query, SqliteQuery)
+    long_id = "x" * 5000
+    store(
+        query.db_path,
+        [
+            make_span("converse", trace=0xB0, span_id=1, attributes={"ai.conversation.id": ""}),
+            make_span(
+                "converse", trace=0xB1, span_id=2, attributes={"ai.conversation.id": long_id}
+            ),
+        ],
+    )
+    page.goto(f"{demo_viewer.url}#/c/%E0%A4%A")
+    page.wait_for_selector("body[data-ready=bad]")
+    assert "This address is not valid" == page.inner_text("main h1")
+    assert [] == browse.errors
+    page.click(".crumbs a")
+    wait_list(browse, 6)
+    empty = page.locator("tr[data-conversation-id=''] a")
+    assert "(empty id)" == empty.inner_text()
+    box = empty.bounding_box()
+    assert box is not None
+    assert box["width"] > 20
+    empty.click()
+    page.wait_for_selector("body[data-ready=conversation] .row")
+    assert "1 turn" == page.inner_text("#turn-count")
+    page.goto(f"{demo_viewer.url}#/c/{long_id}")
+    page.wait_for_selector("body[data-ready=conversation] .row")
+    heading = page.locator("main h1").bounding_box()
+    assert heading is not None
+    assert heading["height"] < 120
+    assert long_id == page.locator("main h1").get_attribute("title")
+    assert [] == browse.errors

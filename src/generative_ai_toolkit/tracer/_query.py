@@ -58,7 +58,8 @@ class ConversationFilter:
     """What ``list_conversations`` returns: all given conditions hold.
 
     ``since``/``until`` bound the conversation's last activity; ``search`` is a substring of
-    the conversation id.
+    the conversation id, in any case (ASCII letters only in SQLite); ``auth_context`` matches
+    exactly.
     """
 
     auth_context: str | None = None
@@ -141,7 +142,7 @@ def _summary(key: str, spans: list[Trace]) -> ConversationSummary:
     ids = {s._span_id for s in spans}
     roots = [s for s in spans if not s._parent_id or s._parent_id not in ids]
     auth = next(
-        (str(s._attrs[AUTH_CONTEXT]) for s in spans if AUTH_CONTEXT in s._attrs),
+        (str(s._attrs[AUTH_CONTEXT]) for s in spans if s._attrs.get(AUTH_CONTEXT) is not None),
         None,
     )
     return ConversationSummary(
@@ -172,7 +173,7 @@ def filter_summaries(
         and (where.since is None or s.last_ended_at >= where.since)
         and (where.until is None or s.first_started_at <= where.until)
         and (not where.errors_only or s.error_count > 0)
-        and (not where.search or where.search in s.conversation_id)
+        and (not where.search or where.search.casefold() in s.conversation_id.casefold())
     ]
     selected.sort(key=lambda s: (s.last_ended_at, s.conversation_id), reverse=True)
     return selected[offset : offset + limit]

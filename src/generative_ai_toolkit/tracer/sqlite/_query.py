@@ -243,7 +243,7 @@ class SqliteQuery:
         if where.errors_only:
             conditions.append("error_count > 0")
         if where.search:
-            conditions.append("instr(conversation_id, ?) > 0")
+            conditions.append("instr(lower(conversation_id), lower(?)) > 0")
             params.append(where.search)
         sql = (
             "SELECT conversation_id, auth_context, first_start_ns, last_end_ns, span_count, "

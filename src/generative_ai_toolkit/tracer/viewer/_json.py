@@ -22,10 +22,16 @@ from .._trace import Trace
 LABEL_KEYS: Final = ("ai.agent.name", "ai.tool.name", MODEL_ATTRIBUTE)
 INPUT_KEY: Final = "ai.user.input"
 RESPONSE_KEY: Final = "ai.agent.response"
+#: Failures recorded as attributes rather than raised.
+ERROR_KEYS: Final = ("ai.tool.error", "ai.llm.response.error")
 #: Longest text an outline carries per field; the span panel shows values in full.
 CLIP: Final = 300
 MAX_PAGE: Final = 200
 DEFAULT_PAGE: Final = 50
+MAX_OFFSET: Final = 1_000_000_000
+#: Times a store can hold: nanoseconds since the epoch in a signed 64-bit integer.
+EARLIEST: Final = datetime(1678, 1, 1, tzinfo=UTC)
+LATEST: Final = datetime(2262, 1, 1, tzinfo=UTC)
 
 
 class BadRequest(ValueError):
@@ -83,9 +89,8 @@ def span_outline(span: Trace) -> dict[str, Any]:
     }
     tokens_in, tokens_out = token_usage(attrs)
     if tokens_in is not None or tokens_out is not None:
-        outline["tokens"] = f"{'?' if tokens_in is None else tokens_in}/" + (
-            "?" if tokens_out is None else str(tokens_out)
-        )
+        total = None if tokens_in is None or tokens_out is None else tokens_in + tokens_out
+        outline["tokens"] = {"input": tokens_in, "output": tokens_out, "total": total}
     if INPUT_KEY in attrs:
         outline["input"] = _clip(value_text(attrs[INPUT_KEY]))
     if RESPONSE_KEY in attrs:
@@ -93,6 +98,11 @@ def span_outline(span: Trace) -> dict[str, Any]:
     if span._status == "ERROR" and "exception.type" in attrs:
         message = value_text(attrs.get("exception.message", ""))
         outline["error"] = _clip(f"{value_text(attrs['exception.type'])}: {message}")
+    else:
+        # A tool or model that failed without raising, as ``gat-traces show`` prints it.
+        failure = next((attrs[k] for k in ERROR_KEYS if attrs.get(k) not in (None, "")), None)
+        if failure is not None:
+            outline["error"] = _clip(value_text(failure))
     return outline
 
 
@@ -137,8 +147,8 @@ def page(params: Mapping[str, str]) -> tuple[int, int]:
     offset = _int(params, "offset", 0)
     if not 1 <= limit <= MAX_PAGE:
         raise BadRequest(f"limit must be 1 to {MAX_PAGE}")
-    if offset < 0:
-        raise BadRequest("offset must not be negative")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise BadRequest(f"offset must be 0 to {MAX_OFFSET:,}")
     return limit, offset
 
 
@@ -160,7 +170,12 @@ def _time(params: Mapping[str, str], name: str) -> datetime | None:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise BadRequest(f"{name} is not an ISO time: {text!r}") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not EARLIEST <= value <= LATEST:
+        raise BadRequest(
+            f"{name} is out of range: {text!r} (times from {EARLIEST.year} to {LATEST.year})"
+        )
+    return value
 
 
 def hex_id(text: str, digits: int, what: str) -> str:

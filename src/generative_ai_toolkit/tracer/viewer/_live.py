@@ -1,6 +1,7 @@
 """Live updates for the web viewer, over nothing but ``TraceQuery``.
 
-``LiveFeed`` tells one open page what changed since it last asked; ``ReloadingQuery`` keeps a
+``updates`` answers the page's polls (stateless: the page keeps the marks); ``LiveFeed`` tells
+one event stream what changed since it last asked; ``ReloadingQuery`` keeps a
 JSON-lines file's spans current while an agent appends to it.
 """
 
@@ -11,6 +12,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
+from .._clock import datetime_from_ns
 from .._query import ConversationFilter, ConversationSummary, SpanNode, TraceQuery
 from .._trace import Trace
 from ._json import span_key, span_outline, summary_json
@@ -20,6 +22,68 @@ _log = logging.getLogger(__name__)
 #: Spans that end up to this long before the page's newest one are sent again when live
 #: updates (re)connect: stores may write a span after a later-ending one; the page de-duplicates.
 LIVE_OVERLAP_US: Final = 10_000_000
+
+
+def list_mark(query: TraceQuery) -> tuple[str, ConversationSummary | None]:
+    """What changes whenever the conversations list does (as text), and the top summary."""
+    top = query.list_conversations(None, limit=1)
+    if not top:
+        return "", None
+    first = top[0]
+    return f"{first.conversation_id}\n{first.last_ended_at.isoformat()}\n{first.span_count}", first
+
+
+def conversation_summary(query: TraceQuery, conversation: str) -> ConversationSummary | None:
+    """The conversation's summary, or None when it is not on the first page of matches."""
+    found = query.list_conversations(ConversationFilter(search=conversation), limit=100)
+    return next((s for s in found if s.conversation_id == conversation), None)
+
+
+def conversation_mark(summary: ConversationSummary | None) -> str:
+    """Text that changes whenever a span is added to the conversation ("" when unknown)."""
+    if summary is None:
+        return ""
+    return f"{summary.span_count}/{summary.error_count}/{summary.last_ended_at.isoformat()}"
+
+
+def spans_mark(spans: Sequence[Trace]) -> str:
+    """``conversation_mark`` as the conversation's summary would give it for exactly ``spans``
+    (no second query; should a store count differently, the next poll reads the spans once)."""
+    if not spans:
+        return ""
+    errors = sum(1 for s in spans if s._status == "ERROR")
+    last = datetime_from_ns(max(s._end_ns for s in spans))
+    return f"{len(spans)}/{errors}/{last.isoformat()}"
+
+
+def updates(
+    query: TraceQuery, conversation: str | None, *, mark: str, since_us: int
+) -> dict[str, Any]:
+    """One poll of the page, stateless: the list's mark and top summary and, when following a
+    conversation whose mark is not ``mark`` (or unknown), its spans that ended at or after
+    ``since_us`` less the overlap. The page keeps the marks and ignores spans it already has.
+    """
+    mark_now, top = list_mark(query)
+    answer: dict[str, Any] = {
+        "list_mark": mark_now,
+        "latest": summary_json(top) if top else None,
+    }
+    if conversation is not None:
+        summary = conversation_summary(query, conversation)
+        current = conversation_mark(summary)
+        spans: list[Trace] = []
+        if not current or current != mark:
+            cutoff = since_us - LIVE_OVERLAP_US
+            spans = [
+                s for s in query.conversation_spans(conversation) if s._end_ns // 1000 >= cutoff
+            ]
+        answer["conversation"] = {
+            "mark": current,
+            "span_count": None if summary is None else summary.span_count,
+            "auth_context": None if summary is None else summary.auth_context,
+            "spans": [span_outline(s) for s in spans],
+        }
+    return answer
 
 
 class LiveFeed:
@@ -38,10 +102,9 @@ class LiveFeed:
     def poll(self) -> list[tuple[str, Any]]:
         """``[(event, data), ...]`` for what changed; the first poll reports spans only."""
         events: list[tuple[str, Any]] = []
-        top = self._query.list_conversations(None, limit=1)
-        mark = (top[0].conversation_id, top[0].last_ended_at, top[0].span_count) if top else ()
+        mark, top = list_mark(self._query)
         if self._list_mark is not None and mark != self._list_mark:
-            events.append(("conversations", {"latest": summary_json(top[0]) if top else None}))
+            events.append(("conversations", {"latest": summary_json(top) if top else None}))
         self._list_mark = mark
         if self._conversation is not None:
             spans = self._new_spans(self._conversation)
@@ -66,11 +129,8 @@ class LiveFeed:
     def _summary_mark(self, conversation: str) -> object:
         # A conversation's summary changes whenever a span is added to it. None: not found on
         # the first page of matches, so the spans are read on every poll instead.
-        found = self._query.list_conversations(ConversationFilter(search=conversation), limit=100)
-        for summary in found:
-            if summary.conversation_id == conversation:
-                return (summary.span_count, summary.last_ended_at, summary.error_count)
-        return None
+        summary = conversation_summary(self._query, conversation)
+        return None if summary is None else conversation_mark(summary)
 
 
 class ReloadingQuery:

@@ -14,15 +14,20 @@ Endpoints (all GET):
 - ``/api/conversations/<id>`` - a conversation's spans in outline, by start time;
 - ``/api/traces/<trace id>`` - one trace as trees of full spans;
 - ``/api/traces/<trace id>/spans/<span id>`` - one span in full;
+- ``/api/updates?conversation=<id>&mark=<mark>&since_us=<epoch µs>`` - what the page polls:
+  the list's mark and, when the conversation's mark changed, its recent spans (stateless, so
+  any number of tabs share the browser's few connections to the server);
 - ``/api/events?conversation=<id>&since_us=<epoch µs>`` - Server-Sent Events: ``spans`` (new
-  spans of that conversation) and ``conversations`` (the list changed);
+  spans of that conversation) and ``conversations`` (the list changed), for other clients;
 - ``/`` and ``/static/...`` - the page, shipped in the package (no outside resources).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import socket
 import threading
 import time
 from http import HTTPStatus
@@ -44,7 +49,7 @@ from ._json import (
     summary_json,
     tree_json,
 )
-from ._live import LiveFeed
+from ._live import LiveFeed, spans_mark, updates
 
 _log = logging.getLogger(__name__)
 
@@ -104,10 +109,10 @@ class ViewerServer(ThreadingHTTPServer):
         self.title = title
         self.static = _load_static()
         self.stopping = threading.Event()
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         if ":" in host:
-            import socket  # noqa: PLC0415
-
             self.address_family = socket.AF_INET6
         super().__init__((host.strip("[]"), port), ViewerHandler)
 
@@ -131,13 +136,18 @@ class ViewerServer(ThreadingHTTPServer):
         return self
 
     def close(self) -> None:
-        """Stop serving (live-update streams end within a poll interval) and free the port."""
+        """Stop serving and free the port; open connections (kept alive between a page's
+        requests, or holding an event stream) are closed too, so pages see the server gone."""
         self.stopping.set()
         if self._thread is not None:
             self.shutdown()
             self._thread.join()
             self._thread = None
         self.server_close()
+        with self.connections_lock:
+            for connection in self.connections:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
 
 
 class ViewerHandler(BaseHTTPRequestHandler):
@@ -150,8 +160,33 @@ class ViewerHandler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         return self.server_version
 
+    def setup(self) -> None:
+        super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        super().finish()
+
     def log_message(self, format: str, *args: Any) -> None:
         _log.debug("%s " + format, self.address_string(), *args)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Errors the HTTP machinery answers itself (a bad request line, 414, 501) as JSON,
+        with the same security headers as every other response."""
+        self.log_error("code %d, message %s", code, message)
+        self.send_response(code, message)
+        body = _dumps({"error": message or self.responses.get(code, ("error",))[0]}).encode()
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Connection", "close")
+        self.send_header("Content-Length", str(len(body)))
+        self._common_headers(cache=False)
+        self.end_headers()
+        self.close_connection = True
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     # -- methods ---------------------------------------------------------------------------------
 
@@ -174,7 +209,7 @@ class ViewerHandler(BaseHTTPRequestHandler):
             self._send_json({"error": "unexpected Host header"}, HTTPStatus.MISDIRECTED_REQUEST)
             return
         url = urlsplit(self.path)
-        params = dict(parse_qsl(url.query))
+        params = dict(parse_qsl(url.query, keep_blank_values=True))
         parts = [unquote(p) for p in url.path.split("/")[1:]]
         try:
             self._route(parts, params)
@@ -193,10 +228,18 @@ class ViewerHandler(BaseHTTPRequestHandler):
             case ["static", name] if name in self.server.static:
                 return self._send_static(name)
             case ["api", "info"]:
-                return self._send_json({"title": self.server.title, "read_only": True})
+                return self._send_json(
+                    {
+                        "title": self.server.title,
+                        "read_only": True,
+                        "poll_s": self.server.poll_interval,
+                    }
+                )
+            case ["api", "updates"]:
+                return self._updates(params)
             case ["api", "conversations"]:
                 return self._conversations(params)
-            case ["api", "conversations", conversation_id] if conversation_id:
+            case ["api", "conversations", conversation_id]:  # "" is an id some agents use
                 return self._conversation(conversation_id, params)
             case ["api", "traces", trace_id]:
                 nodes = self.server.query.trace_tree(hex_id(trace_id, 32, "trace id"))
@@ -228,11 +271,14 @@ class ViewerHandler(BaseHTTPRequestHandler):
         )
         if not spans:
             return self._not_found("no such conversation")
-        auth = next((s._attrs[AUTH_CONTEXT] for s in spans if AUTH_CONTEXT in s._attrs), None)
+        auth = next(
+            (s._attrs[AUTH_CONTEXT] for s in spans if s._attrs.get(AUTH_CONTEXT) is not None), None
+        )
         return self._send_json(
             {
                 "conversation_id": conversation_id,
                 "auth_context": None if auth is None else value_text(auth),
+                "mark": spans_mark(spans),
                 "spans": [span_outline(s) for s in spans],
             }
         )
@@ -244,12 +290,18 @@ class ViewerHandler(BaseHTTPRequestHandler):
                 return self._send_json(span_detail(span))
         return self._not_found("no such span")
 
+    def _updates(self, params: dict[str, str]) -> None:
+        answer = updates(
+            self.server.query,
+            params.get("conversation"),
+            mark=params.get("mark", ""),
+            since_us=_since_us(params),
+        )
+        self._send_json(answer)
+
     def _events(self, params: dict[str, str]) -> None:
-        try:
-            since_us = int(params.get("since_us") or 0)
-        except ValueError:
-            raise BadRequest("since_us is not a number") from None
-        feed = LiveFeed(self.server.query, params.get("conversation") or None, since_us=since_us)
+        since_us = _since_us(params)
+        feed = LiveFeed(self.server.query, params.get("conversation"), since_us=since_us)
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
         self._common_headers(cache=False)
@@ -307,6 +359,13 @@ class ViewerHandler(BaseHTTPRequestHandler):
 
     def _not_found(self, message: str) -> None:
         self._send_json({"error": message}, HTTPStatus.NOT_FOUND)
+
+
+def _since_us(params: dict[str, str]) -> int:
+    try:
+        return int(params.get("since_us") or 0)
+    except ValueError:
+        raise BadRequest("since_us is not a number") from None
 
 
 def _dumps(data: Any) -> str:

@@ -78,12 +78,33 @@
     return String(n).padStart(width, "0");
   }
 
-  function fmtTime(us) {
+  // One rule for times: shown in the browser's time zone (named in the top bar), to the second
+  // or, in the span panel, to the microsecond; the exact UTC time is in the tooltip.
+  function fmtTime(us, { precise = false } = {}) {
     const d = new Date(us / 1000);
-    return (
+    const text =
       `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
-      `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
-    );
+      `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+    return precise ? `${text}.${pad(((us % 1e6) + 1e6) % 1e6, 6)}` : text;
+  }
+
+  function utcTitle(us) {
+    const whole = Math.floor(us / 1e6);
+    const iso = new Date(whole * 1000).toISOString().replace(/\.\d+Z$/, "");
+    return `${iso}.${pad(us - whole * 1e6, 6)}Z (UTC)`;
+  }
+
+  // The zone by name (its offset differs between summer and winter), else today's offset.
+  function zoneName() {
+    const name = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (name) return name;
+    const offset = -new Date().getTimezoneOffset();
+    const sign = offset < 0 ? "-" : "+";
+    return `UTC${sign}${pad(Math.floor(Math.abs(offset) / 60))}:${pad(Math.abs(offset) % 60)}`;
+  }
+
+  function timeEl(tag, us, props) {
+    return el(tag, { ...props, title: utcTitle(us), text: fmtTime(us, { precise: props?.precise }), precise: null });
   }
 
   function fmtAgo(us) {
@@ -117,19 +138,64 @@
     return body;
   }
 
-  function connectLive(url, handlers) {
-    const source = new EventSource(url);
-    liveBadge.dataset.state = "retry";
-    source.addEventListener("open", () => {
-      liveBadge.dataset.state = "on";
-    });
-    source.addEventListener("error", () => {
-      liveBadge.dataset.state = source.readyState === EventSource.CLOSED ? "off" : "retry";
-    });
-    for (const [event, handler] of Object.entries(handlers)) {
-      source.addEventListener(event, (message) => handler(JSON.parse(message.data)));
+  // -- live updates ------------------------------------------------------------------------------
+  // Each page polls with short requests instead of holding an event stream open: a browser
+  // allows six connections per host, shared by all its tabs, so held streams hang the 7th tab.
+
+  const LIVE_WORDS = {
+    wait: ["connecting…", "Connecting to the server"],
+    on: ["live", "Live updates: new spans appear as they are stored"],
+    retry: ["reconnecting…", "The server does not answer; trying again"],
+    off: ["offline", "The server does not answer; still trying every few seconds"],
+  };
+  let pollMs = 1000;
+  const infoReady = getJSON("/api/info").then((info) => {
+    document.getElementById("source").textContent = info.title || "";
+    if (info.poll_s > 0) pollMs = Math.max(250, info.poll_s * 1000);
+  }).catch(() => {});
+
+  function setLive(state) {
+    if (liveBadge.dataset.state === state) return;
+    liveBadge.dataset.state = state;
+    liveBadge.textContent = LIVE_WORDS[state][0];
+    liveBadge.title = LIVE_WORDS[state][1];
+  }
+
+  // Calls ``onData`` with each answer of ``address()`` every poll interval (slower while the
+  // tab is hidden, backing off while the server does not answer) until closed.
+  function poll(address, onData) {
+    let timer = null;
+    let controller = null;
+    let failures = 0;
+    let closed = false;
+    async function tick() {
+      timer = null;
+      controller = new AbortController();
+      try {
+        const data = await getJSON(address(), controller.signal);
+        if (closed) return;
+        failures = 0;
+        setLive("on");
+        await onData(data);
+      } catch (error) {
+        if (closed || error.name === "AbortError") return;
+        failures += 1;
+        setLive(failures >= 3 ? "off" : "retry");
+      }
+      if (closed) return;
+      const base = document.hidden ? Math.max(pollMs, 5000) : pollMs;
+      timer = setTimeout(tick, failures ? Math.min(Math.max(pollMs, 2000), base * 2 ** failures) : base);
     }
-    return source;
+    infoReady.then(() => {
+      if (!closed) tick();
+    });
+    return {
+      close() {
+        closed = true;
+        clearTimeout(timer);
+        if (controller) controller.abort();
+      },
+    };
   }
 
   function showError(where, error) {
@@ -155,14 +221,62 @@
 
   function route() {
     if (current) current.close();
+    current = null;
     closePanel();
-    const { path, params } = parseHash();
     delete document.body.dataset.ready;
-    if (path.startsWith("/c/")) {
-      current = conversationView(decodeURIComponent(path.slice(3)), params);
-    } else {
-      current = listView(params);
+    delete document.body.dataset.drawn;
+    let where;
+    try {
+      where = parseHash();
+      if (where.path.startsWith("/c/")) where.id = decodeURIComponent(where.path.slice(3));
+      if (where.path.startsWith("/t/")) where.trace = decodeURIComponent(where.path.slice(3));
+    } catch {
+      badAddress();
+      return;
     }
+    if (where.id !== undefined) current = conversationView(where.id, where.params);
+    else if (where.trace !== undefined) current = traceView(where.trace);
+    else current = listView(where.params);
+    if (navigated) focusHeading(main);
+    navigated = true;
+  }
+
+  // After a navigation the page's heading has the focus, so it is announced and Tab goes on
+  // from there (not from the top of the old page).
+  let navigated = false;
+  function focusHeading(box) {
+    const heading = box.querySelector("h1, h2");
+    if (!heading) return;
+    heading.tabIndex = -1;
+    heading.focus({ preventScroll: true });
+  }
+
+  function badAddress() {
+    document.title = "Not found · Traces";
+    document.body.dataset.view = "bad";
+    main.replaceChildren(
+      el("div", { class: "crumbs" }, el("a", { href: "#/", text: "‹ Conversations" })),
+      el("h1", { text: "This address is not valid" }),
+      el("div", { class: "error-box", role: "alert" },
+        "The part after # is not a conversation's address (it may have been cut short)."));
+    document.body.dataset.ready = "bad";
+    focusHeading(main);
+  }
+
+  // How an id is shown: an empty one in words, a very long one cut (the full id in a tooltip).
+  const ID_SHOWN = 160;
+  function idText(id) {
+    if (id === "") return "(empty id)";
+    return id.length > ID_SHOWN ? `${id.slice(0, ID_SHOWN - 1)}…` : id;
+  }
+
+  function idEl(tag, id, props) {
+    return el(tag, {
+      ...props,
+      class: [props?.class, id === "" ? "empty-id" : ""].filter(Boolean).join(" ") || null,
+      title: id.length > ID_SHOWN ? id : null,
+      text: idText(id),
+    });
   }
 
   // -- the conversations list --------------------------------------------------------------------
@@ -182,13 +296,15 @@
     let controller = null;
     let typing = null;
     let known = new Map(); // conversation id -> last_ended_us, to flash rows that changed
+    let failed = false; // the last load failed: load again once the server answers
+    let listMark = null;
 
     const search = el("input", {
       type: "search", id: "f-search", placeholder: "Conversation id contains…",
       value: state.search, "aria-label": "Search conversation ids", autocomplete: "off",
     });
     const auth = el("input", {
-      type: "text", id: "f-auth", placeholder: "any", value: state.auth, autocomplete: "off",
+      type: "text", id: "f-auth", placeholder: "any (exact)", value: state.auth, autocomplete: "off",
     });
     const errors = el("input", { type: "checkbox", id: "f-errors" });
     errors.checked = state.errors;
@@ -211,7 +327,26 @@
     const older = el("button", { type: "button", id: "older", text: "Older ›" });
     const pageInfo = el("span", { class: "muted", id: "page-info" });
     const pager = el("nav", { class: "pager", "aria-label": "Pages" }, newer, pageInfo, older);
-    main.replaceChildren(el("h1", { text: "Conversations" }), form, status, tableBox, pager);
+    const traceInput = el("input", {
+      type: "search", id: "f-trace", placeholder: "32 hex digits", autocomplete: "off",
+      spellcheck: "false", "aria-describedby": "trace-hint",
+    });
+    const traceHint = el("span", { class: "muted", id: "trace-hint", role: "status" });
+    const jump = el("form", {
+      class: "filters jump", role: "search", "aria-label": "Open a trace by id",
+      onsubmit: (event) => {
+        event.preventDefault();
+        const wanted = traceInput.value.trim().toLowerCase().replace(/-/g, "");
+        if (!/^[0-9a-f]{32}$/.test(wanted)) {
+          traceHint.textContent = "A trace id is 32 hex digits.";
+          return;
+        }
+        location.hash = `#/t/${wanted}`;
+      },
+    },
+    el("label", { class: "grow" }, "Trace id", traceInput),
+    el("button", { type: "submit", text: "Open trace" }), traceHint);
+    main.replaceChildren(el("h1", { text: "Conversations" }), form, jump, status, tableBox, pager);
 
     function showCustom() {
       const custom = range.value === "custom";
@@ -246,6 +381,12 @@
       setHashQuietly(text ? `#/?${text}` : "#/");
     }
 
+    // A local date-time as UTC ISO text; text no Date can hold goes as it is (the API says why).
+    function isoTime(local) {
+      const date = new Date(local);
+      return Number.isNaN(date.getTime()) ? local : date.toISOString();
+    }
+
     function apiQuery() {
       const q = new URLSearchParams({ limit: String(PAGE), offset: String(state.offset) });
       if (state.search) q.set("search", state.search);
@@ -254,8 +395,8 @@
       if (RANGE_MS[state.range]) {
         q.set("since", new Date(Date.now() - RANGE_MS[state.range]).toISOString());
       } else if (state.range === "custom") {
-        if (state.from) q.set("since", new Date(state.from).toISOString());
-        if (state.to) q.set("until", new Date(state.to).toISOString());
+        if (state.from) q.set("since", isoTime(state.from));
+        if (state.to) q.set("until", isoTime(state.to));
       }
       return q.toString();
     }
@@ -268,9 +409,14 @@
       try {
         data = await getJSON(`/api/conversations?${apiQuery()}`, controller.signal);
       } catch (error) {
-        if (error.name !== "AbortError") showError(tableBox, error);
+        if (error.name !== "AbortError") {
+          failed = !error.status || error.status >= 500; // retried; a 400 waits for new input
+          status.textContent = "";
+          showError(tableBox, error);
+        }
         return;
       }
+      failed = false;
       renderTable(data, quiet);
       document.body.dataset.ready = "list";
     }
@@ -306,10 +452,9 @@
             location.hash = href;
           },
         },
-        el("td", { class: "id", "data-label": "Conversation" },
-          el("a", { href, text: c.conversation_id })),
+        el("td", { class: "id", "data-label": "Conversation" }, idEl("a", c.conversation_id, { href })),
         el("td", { "data-label": "Auth context", text: c.auth_context ?? "–" }),
-        el("td", { "data-label": "Last activity", title: c.last_ended_at },
+        el("td", { "data-label": "Last activity", title: utcTitle(c.last_ended_us) },
           fmtTime(c.last_ended_us), " ", el("span", { class: "muted", text: `(${fmtAgo(c.last_ended_us)})` })),
         el("td", { class: "num", "data-label": "Turns", text: c.trace_count }),
         el("td", { class: "num", "data-label": "Spans", text: c.span_count }),
@@ -347,7 +492,10 @@
     });
 
     load();
-    const live = connectLive("/api/events", { conversations: () => load({ quiet: true }) });
+    const live = poll(() => "/api/updates", (data) => {
+      if (failed || (listMark !== null && data.list_mark !== listMark)) load({ quiet: true });
+      listMark = data.list_mark;
+    });
     return {
       close() {
         live.close();
@@ -355,6 +503,50 @@
         if (controller) controller.abort();
       },
     };
+  }
+
+  // -- a trace by id: opened in its conversation -------------------------------------------------
+
+  function traceView(traceId) {
+    document.title = `Trace ${traceId} · Traces`;
+    document.body.dataset.view = "trace";
+    const controller = new AbortController();
+    const box = el("div", null, el("p", { class: "muted", text: "Loading…" }));
+    main.replaceChildren(
+      el("div", { class: "crumbs" }, el("a", { href: "#/", text: "‹ Conversations" })),
+      el("h1", { text: `Trace ${traceId}` }), box);
+    (async () => {
+      let data;
+      try {
+        data = await getJSON(`/api/traces/${encodeURIComponent(traceId)}`, controller.signal);
+      } catch (error) {
+        if (error.name === "AbortError") return;
+        showError(box, error.status === 404 ? new Error("No trace has this id.") : error);
+        document.body.dataset.ready = "trace";
+        return;
+      }
+      const root = data.roots[0];
+      const conversation = findAttribute(data.roots, "ai.conversation.id");
+      if (conversation !== undefined) {
+        location.replace(`${conversationHash(String(conversation))}?span=${data.trace_id}-${root.span_id}`);
+        return;
+      }
+      box.replaceChildren(el("p", { class: "empty", text:
+        "This trace belongs to no conversation (its spans have no ai.conversation.id); its first span is shown." }));
+      openSpan(data.trace_id, root.span_id, null, null);
+      document.body.dataset.ready = "trace";
+    })();
+    return { close() { controller.abort(); } };
+  }
+
+  function findAttribute(nodes, key) {
+    for (const node of nodes) {
+      const found = node.attributes.find((a) => a.key === key);
+      if (found && found.value !== null) return found.value;
+      const below = findAttribute(node.children, key);
+      if (below !== undefined) return below;
+    }
+    return undefined;
   }
 
   // -- one trace: waterfall and tree -------------------------------------------------------------
@@ -366,6 +558,9 @@
       this.collapsed = new Set();
       this.fresh = new Set();
       this.onSelect = onSelect;
+      // One callback per view, so the panel can tell a new span of the same turn from another
+      // turn's (and unselect only the latter).
+      this.onPanelClose = () => this.unselect();
       this.selected = null;
       this.rows = [];
       this.section = null;
@@ -429,7 +624,7 @@
       const duration = roots.reduce((sum, s) => sum + s.duration_ns, 0);
       const head = el("div", { class: "turn-head" },
         el("span", { class: "title", text: `Turn ${index + 1}` }),
-        el("span", { class: "when", title: `trace ${this.id}`, text: fmtTime(this.start) }),
+        timeEl("span", this.start, { class: "when" }),
         el("span", { class: "spacer" }),
         el("span", { class: "chip", text: plural(this.spans.size, "span") }),
         errors ? el("span", { class: "chip error", text: plural(errors, "error") }) : null,
@@ -474,7 +669,20 @@
         if (!frame) frame = requestAnimationFrame(() => { frame = 0; this.paint(); });
       });
       this.body.replaceChildren(this.scroll);
+      if (this.scrolledTo) this.scroll.scrollTop = this.scrolledTo;
       this.paint();
+    }
+
+    // Far off screen a turn gives its rows back to the page and keeps only its height (and
+    // where it was scrolled), so long conversations hold a few turns' rows, not all of them.
+    unmount() {
+      if (!this.mounted || this.body.contains(document.activeElement)) return;
+      const height = this.body.getBoundingClientRect().height;
+      this.scrolledTo = this.scroll.scrollTop;
+      this.mounted = false;
+      this.body.replaceChildren();
+      this.body.style.height = `${height}px`;
+      this.scroll = this.grid = this.rowsBox = this.ticks = null;
     }
 
     refresh() {
@@ -484,6 +692,7 @@
     }
 
     paint() {
+      if (!this.mounted) return; // a frame asked for before the turn was unmounted
       const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) =>
         el("span", { class: "tick", style: { left: `${f * 100}%` }, text: fmtDuration(this.width * f * 1000) }));
       this.ticks.replaceChildren(...ticks);
@@ -496,6 +705,15 @@
       const nodes = [];
       for (let i = first; i < last; i++) nodes.push(this.rowEl(this.rows[i], i));
       this.rowsBox.replaceChildren(...nodes);
+      if (nodes.length && !document.body.dataset.drawn) {
+        // What the benchmark times: navigation to the first row on screen.
+        document.body.dataset.drawn = "1";
+        performance.mark("gat-interactive");
+      }
+      // The tree keeps focus; screen readers follow the selected row through this.
+      const active = this.selected !== null ? this.rowsBox.querySelector("[aria-selected=true]") : null;
+      if (active) this.grid.setAttribute("aria-activedescendant", active.id);
+      else this.grid.removeAttribute("aria-activedescendant");
     }
 
     rowEl(row, index) {
@@ -514,12 +732,14 @@
           this.toggle(s.span_id);
         },
       });
-      const tags = [...s.labels];
-      if (s.tokens) tags.push(`tokens ${s.tokens}`);
-      const label = el("div", { class: "label", style: { paddingLeft: `${6 + row.depth * 16}px` } },
+      // The labels give way first (a long model id is cut); tokens and the error badge never.
+      const tokens = s.tokens ? `tokens ${s.tokens.input ?? "?"}/${s.tokens.output ?? "?"}` : null;
+      const full = [s.name, ...s.labels, tokens].filter(Boolean).join(" · ");
+      const label = el("div", { class: "label", title: full, style: { paddingLeft: `calc(6px + ${row.depth} * var(--indent, 16px))` } },
         twisty,
         el("span", { class: "name", text: s.name }),
-        tags.length ? el("span", { class: "tag", text: tags.join(" · ") }) : null,
+        s.labels.length ? el("span", { class: "tag", text: s.labels.join(" · ") }) : null,
+        tokens ? el("span", { class: "tag tokens", text: tokens }) : null,
         s.status === "ERROR" ? el("span", { class: "badge error", text: "error" }) : null);
       const dur = el("span", { class: "dur", text: fmtDuration(s.duration_ns) });
       if (left + width < 78) dur.style.left = `calc(${left + width}% + 4px)`;
@@ -537,13 +757,17 @@
       const node = el("div", {
         class: `row kind-${cssIdent(s.kind)} status-${cssIdent(s.status)}${fresh ? " fresh" : ""}`,
         role: "treeitem",
+        id: `row-${this.id}-${s.span_id}`,
         "aria-level": row.depth + 1,
         "aria-expanded": row.kids ? String(open) : null,
         "aria-selected": String(this.selected === s.span_id),
         dataset: { spanId: s.span_id, traceId: this.id, depth: row.depth, kind: s.kind, status: s.status },
         style: { top: `${index * ROW}px` },
         title: s.error || null,
-        onclick: () => this.select(s.span_id),
+        onclick: () => {
+          this.select(s.span_id);
+          this.grid.focus({ preventScroll: true });
+        },
       }, label, el("div", { class: "track" }, bar, dur));
       return node;
     }
@@ -604,13 +828,18 @@
   // -- one conversation --------------------------------------------------------------------------
 
   function conversationView(id, params) {
-    document.title = `${id} · Traces`;
+    document.title = `${idText(id)} · Traces`;
     document.body.dataset.view = "conversation";
     const traces = new Map(); // trace id -> TraceView
     const order = []; // TraceViews by start
     let authContext = null;
     let live = null;
     let closed = false;
+    let loaded = false; // the first load answered (spans, or none yet)
+    let failed = false; // it failed: load again once the server answers
+    let mark = ""; // the conversation's mark as of the spans this page has
+    let since = 0; // the newest end time this page has (µs)
+    let healedMark = null;
     const controller = new AbortController();
 
     const chips = el("div", { class: "chips", id: "conversation-chips" });
@@ -620,22 +849,22 @@
       el("span", null, el("span", { class: "swatch bar status-ERROR", style: { position: "static" } }), "error"));
     main.replaceChildren(
       el("div", { class: "crumbs" }, el("a", { href: "#/", text: "‹ Conversations" })),
-      el("h1", { text: id }),
+      idEl("h1", id),
       chips, legend, turnsBox);
 
+    // Turns within 800 px of the screen have their rows; others only reserve their height.
     const observer = new IntersectionObserver((entries) => {
       for (const entry of entries) {
-        if (entry.isIntersecting) {
-          const view = traces.get(entry.target.dataset.traceId);
-          if (view) view.mount();
-          observer.unobserve(entry.target);
-        }
+        const view = traces.get(entry.target.dataset.traceId);
+        if (!view || view.section !== entry.target) continue;
+        if (entry.isIntersecting) view.mount();
+        else view.unmount();
       }
     }, { rootMargin: "800px 0px" });
 
     function onSelect(view, spanId) {
       for (const other of order) if (other !== view) other.unselect();
-      openSpan(view.id, spanId, () => view.unselect());
+      openSpan(view.id, spanId, view.onPanelClose, view.grid);
       setHashQuietly(`${conversationHash(id)}?span=${view.id}-${spanId}`);
     }
 
@@ -665,19 +894,34 @@
         for (const s of view.spans.values()) if (s.status === "ERROR") errors += 1;
         for (const root of view.roots()) duration += root.duration_ns;
       }
-      chips.replaceChildren(
+      chips.replaceChildren(...[
         authContext !== null ? el("span", { class: "chip", text: `auth ${authContext}` }) : null,
         el("span", { class: "chip", id: "turn-count", text: plural(order.length, "turn") }),
         el("span", { class: "chip", id: "span-count", text: plural(spans, "span") }),
         el("span", { class: `chip${errors ? " error" : " ok"}`, text: plural(errors, "error") }),
         el("span", { class: "chip", text: `total ${fmtDuration(duration)}` }),
-        order.length ? el("span", { class: "chip", text: `${fmtTime(order[0].start)} – ${fmtTime(order[order.length - 1].end)}` }) : null);
+        order.length ? el("span", {
+          class: "chip",
+          title: `${utcTitle(order[0].start)} – ${utcTitle(order[order.length - 1].end)}`,
+          text: `${fmtTime(order[0].start)} – ${fmtTime(order[order.length - 1].end)}`,
+        }) : null,
+      ].filter(Boolean)); // replaceChildren would show a null as the text "null"
+    }
+
+    // The first screenful is drawn at once, not a frame later when the observer reports.
+    function mountNearScreen() {
+      for (const view of order) {
+        const box = view.section.getBoundingClientRect();
+        if (box.top > window.innerHeight + 800) break;
+        if (box.bottom >= -800) view.mount();
+      }
     }
 
     function renderTurns() {
       order.sort((a, b) => a.start - b.start);
       const sections = order.map((view, i) => view.section_(i));
       turnsBox.replaceChildren(...sections);
+      observer.disconnect();
       for (const section of sections) observer.observe(section);
     }
 
@@ -706,12 +950,42 @@
         const old = view.section;
         const section = view.section_(order.indexOf(view));
         old.replaceWith(section);
+        observer.unobserve(old);
+        observer.observe(section);
         if (mounted) view.mount();
-        else observer.observe(section);
       }
       renderHeader();
       const empty = document.getElementById("no-spans");
       if (empty) empty.remove();
+    }
+
+    function spanTotal() {
+      let total = 0;
+      for (const view of order) total += view.spans.size;
+      return total;
+    }
+
+    async function onUpdate(data) {
+      if (!loaded) {
+        if (failed) await load();
+        return;
+      }
+      const news = data.conversation;
+      if (!news) return;
+      if (news.auth_context !== null && authContext === null) {
+        authContext = news.auth_context;
+        renderHeader();
+      }
+      if (news.mark === mark && news.mark) return;
+      mark = news.mark;
+      applyLive(news.spans);
+      for (const s of news.spans) since = Math.max(since, s.end_us);
+      // A span stored long after a later-ending one is outside the resent window: read all.
+      if (news.span_count !== null && spanTotal() < news.span_count && healedMark !== mark) {
+        healedMark = mark;
+        const all = await getJSON(`/api/conversations/${encodeURIComponent(id)}`, controller.signal);
+        if (!closed) applyLive(all.spans);
+      }
     }
 
     async function load() {
@@ -721,6 +995,7 @@
       } catch (error) {
         if (error.name === "AbortError") return;
         if (error.status !== 404) {
+          failed = !error.status || error.status >= 500;
           showError(turnsBox, error);
           return;
         }
@@ -728,14 +1003,17 @@
           "No spans for this conversation yet; they appear here as they are stored."));
       }
       if (closed) return;
-      let since = 0;
+      failed = false;
+      loaded = true;
       if (data) {
         authContext = data.auth_context ?? null;
+        mark = data.mark;
         const { created } = addSpans(data.spans, false);
         order.push(...created);
         for (const s of data.spans) since = Math.max(since, s.end_us);
         renderTurns();
         renderHeader();
+        mountNearScreen();
         const wanted = params.get("span");
         if (wanted && wanted.includes("-")) {
           const [traceId, spanId] = wanted.split("-");
@@ -747,13 +1025,17 @@
         }
       }
       document.body.dataset.ready = "conversation";
-      performance.mark("gat-interactive");
-      live = connectLive(
-        `/api/events?conversation=${encodeURIComponent(id)}&since_us=${since}`,
-        { spans: (event) => applyLive(event.spans) });
     }
 
-    load();
+    // Polls start once the first load has answered (its spans and mark), not alongside it.
+    function startLive() {
+      if (live || closed) return;
+      live = poll(
+        () => `/api/updates?${new URLSearchParams({ conversation: id, mark, since_us: String(since) })}`,
+        onUpdate);
+    }
+
+    load().finally(startLive);
     return {
       close() {
         closed = true;
@@ -768,19 +1050,24 @@
 
   let panelToken = 0;
   let panelOnClose = null;
+  let panelOpener = null; // the tree whose row opened the panel
+  const PANEL_COVERS = window.matchMedia("(max-width: 900px)"); // as in app.css
 
   function closePanel() {
+    const hadFocus = panel.contains(document.activeElement);
     panel.hidden = true;
     panel.replaceChildren();
     document.body.classList.remove("has-panel");
     if (panelOnClose) panelOnClose();
     panelOnClose = null;
+    if (hadFocus && panelOpener && panelOpener.isConnected) panelOpener.focus({ preventScroll: true });
   }
 
-  async function openSpan(traceId, spanId, onClose) {
+  async function openSpan(traceId, spanId, onClose, opener) {
     const token = ++panelToken;
     if (panelOnClose && panelOnClose !== onClose) panelOnClose();
     panelOnClose = onClose;
+    panelOpener = opener;
     panel.hidden = false;
     document.body.classList.add("has-panel");
     panel.replaceChildren(el("p", { class: "muted", text: "Loading span…" }));
@@ -813,8 +1100,8 @@
         span.labels.map((label) => el("span", { class: "badge", text: label }))),
       el("dl", { class: "meta" },
         meta("Duration", fmtDuration(span.duration_ns)),
-        meta("Started", span.started_at),
-        meta("Ended", span.ended_at),
+        meta("Started", timeEl("span", span.start_us, { precise: true })),
+        meta("Ended", timeEl("span", span.end_us, { precise: true })),
         meta("Trace", span.trace_id),
         meta("Span", span.span_id),
         meta("Parent", span.parent_span_id ?? "none (root)"),
@@ -829,9 +1116,10 @@
     if (io.length) parts.push(el("h3", { text: "Input and output" }), el("div", { class: "io" }, io));
 
     for (const [key, value] of attrs) {
+      let toolNames = null;
       if (isChat(value)) {
         parts.push(el("h3", { text: `Messages (${value.length}) · ${key}` }),
-          el("div", { class: "chat" }, value.map(messageEl)));
+          el("div", { class: "chat" }, value.map((m, _, all) => messageEl(m, toolNames ??= toolNamesOf(all)))));
       }
     }
     const tools = attrs.get("ai.llm.request.tools");
@@ -844,33 +1132,40 @@
       el("table", { class: "attrs", id: "span-attributes" }, el("tbody", null, span.attributes.map((a) =>
         el("tr", { class: a.inherited ? "inherited" : "", dataset: { key: a.key } },
           el("td", { class: "key" }, a.key, a.inherited ? el("span", { class: "badge", title: "inherited from an ancestor span", text: "inherited" }) : null),
-          el("td", { class: "val" }, valueEl(a.value)))))));
+          el("td", { class: "val" }, valueEl(a.value, a.key)))))));
     const resource = Object.entries(span.resource_attributes || {});
     if (resource.length) {
       parts.push(el("h3", { text: "Resource" }), el("table", { class: "attrs" }, el("tbody", null, resource.map(([k, v]) =>
-        el("tr", null, el("td", { class: "key", text: k }), el("td", { class: "val" }, valueEl(v)))))));
+        el("tr", null, el("td", { class: "key", text: k }), el("td", { class: "val" }, valueEl(v, k)))))));
     }
     panel.replaceChildren(...parts);
     panel.scrollTop = 0;
+    // Where the panel covers the page, the focus goes into it (and back to the tree on close).
+    if (PANEL_COVERS.matches) focusHeading(panel);
   }
 
   function meta(term, value) {
-    return [el("dt", { text: term }), el("dd", { text: value })];
+    return [el("dt", { text: term }), value instanceof Node ? el("dd", null, value) : el("dd", { text: value })];
   }
 
-  function valueEl(value) {
+  // A value's box; it may scroll, so it is a labelled region keyboard users can reach.
+  function preEl(text, label, extra = "") {
+    return el("pre", { class: `value${extra}`, text, tabindex: 0, role: "region", "aria-label": label });
+  }
+
+  function valueEl(value, key) {
     const text = pretty(value);
     if (typeof value === "string" && !text.includes("\n") && text.length <= 200) {
       return el("span", { class: "plain", text });
     }
-    return el("pre", { class: "value", text });
+    return preEl(text, key);
   }
 
   function ioValue(key, value) {
     if (key === "ai.llm.response.output" && value && typeof value === "object" && !Array.isArray(value) && "tool_call" in value) {
       return el("div", { class: "toolcall", text: toolCallText(value.tool_call, value.arguments) });
     }
-    return el("pre", { class: "value", text: pretty(value) });
+    return preEl(pretty(value), key);
   }
 
   function errorSection(span, attrs) {
@@ -885,7 +1180,7 @@
     return el("section", { class: "exception", "aria-label": "Exception" },
       el("h3", { text: "Exception" }),
       el("div", { class: "error-box", text: headline }),
-      traceback !== undefined ? el("pre", { class: "value traceback", text: String(traceback) }) : null);
+      traceback !== undefined ? preEl(String(traceback), "Traceback", " traceback") : null);
   }
 
   function isChat(value) {
@@ -900,7 +1195,34 @@
     return `${name}(${input === undefined ? "" : typeof input === "string" ? input : JSON.stringify(input)})`;
   }
 
-  function messageEl(message) {
+  // The tool names of a chat's tool calls by id (Bedrock's toolUseId, Anthropic's id), so a
+  // tool result can say which tool it came from.
+  function toolNamesOf(messages) {
+    const names = new Map();
+    for (const message of messages) {
+      if (!Array.isArray(message.content)) continue;
+      for (const block of message.content) {
+        const use = block && (block.toolUse || (block.type === "tool_use" ? block : null));
+        if (use && typeof use.name === "string") names.set(use.toolUseId ?? use.id, use.name);
+      }
+    }
+    return names;
+  }
+
+  // A tool's result block (Bedrock toolResult, Anthropic tool_result) as one line of text.
+  function toolResultEl(result, toolNames) {
+    const failed = result.status === "error" || result.is_error === true;
+    const name = toolNames.get(result.toolUseId ?? result.tool_use_id) || "tool";
+    const parts = Array.isArray(result.content) ? result.content : [result.content];
+    const text = parts.map((part) => {
+      if (part && typeof part.text === "string") return part.text;
+      if (part && part.json !== undefined) return JSON.stringify(part.json);
+      return typeof part === "string" ? part : JSON.stringify(part);
+    }).join("\n");
+    return el("div", { class: `toolresult${failed ? " is-error" : ""}`, text: `${name}${failed ? " failed" : ""}: ${text}` });
+  }
+
+  function messageEl(message, toolNames = new Map()) {
     const role = String(message.role);
     const box = el("div", { class: `msg role-${cssIdent(role)}${message.error ? " is-error" : ""}` },
       el("div", { class: "role", text: message.error ? `${role} · error` : role }));
@@ -912,15 +1234,17 @@
         else if (block && (block.toolUse || block.type === "tool_use")) {
           const use = block.toolUse || block;
           box.append(el("div", { class: "toolcall", text: toolCallText(use.name, use.input) }));
-        } else box.append(el("pre", { class: "value", text: pretty(block) }));
+        } else if (block && (block.toolResult || block.type === "tool_result")) {
+          box.append(toolResultEl(block.toolResult || block, toolNames));
+        } else box.append(preEl(pretty(block), `${role} message content`));
       }
-    } else if (content !== undefined && content !== null) box.append(el("pre", { class: "value", text: pretty(content) }));
+    } else if (content !== undefined && content !== null) box.append(preEl(pretty(content), `${role} message content`));
     if (message.tool_call !== undefined) box.append(el("div", { class: "toolcall", text: toolCallText(message.tool_call, message.arguments) }));
     if (Array.isArray(message.tool_calls)) {
       for (const call of message.tool_calls) box.append(el("div", { class: "toolcall", text: toolCallText(call) }));
     }
     const rest = Object.keys(message).filter((k) => !["role", "content", "tool_call", "tool_calls", "arguments", "error"].includes(k));
-    if (rest.length) box.append(el("pre", { class: "value", text: pretty(Object.fromEntries(rest.map((k) => [k, message[k]]))) }));
+    if (rest.length) box.append(preEl(pretty(Object.fromEntries(rest.map((k) => [k, message[k]]))), `${role} message fields`));
     return box;
   }
 
@@ -933,9 +1257,7 @@
       setHashQuietly(`#${path}`);
     }
   });
+  document.getElementById("zone").textContent = `Times in ${zoneName()}`;
   window.addEventListener("hashchange", route);
-  getJSON("/api/info").then((info) => {
-    document.getElementById("source").textContent = info.title || "";
-  }).catch(() => {});
   route();
 })();
