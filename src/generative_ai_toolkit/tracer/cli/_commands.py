@@ -182,6 +182,13 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         spans = list(query.conversation_spans(args.conversation))
     elif args.trace_id:
         spans = list(query.get_traces(trace_id=args.trace_id))
+    elif args.source.dynamodb:
+        if not args.scan:
+            raise CliError(
+                "exporting every span of a DynamoDB table scans the whole table: pass "
+                "--conversation or --trace-id, or --scan to scan it anyway"
+            )
+        spans = list(query.get_traces(allow_scan=True))
     else:
         spans = list(query.get_traces())
     progress = Progress("exporting", len(spans), sys.stderr)

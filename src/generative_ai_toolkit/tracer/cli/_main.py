@@ -101,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
     p.add_argument("--conversation", help="only this conversation")
     p.add_argument("--trace-id", help="only this trace")
+    p.add_argument("--scan", action="store_true", help="DynamoDB: every span (scans the table)")
     p.set_defaults(handler=cmd_export)
 
     p = commands.add_parser(

@@ -25,6 +25,7 @@ from .._query import (
     summarize,
 )
 from .._trace import Trace
+from ._capacity import CapacityMeter
 from ._item import index_text, item_to_span, partition_key, read_header
 
 if TYPE_CHECKING:
@@ -96,7 +97,8 @@ class DynamoDbTraceQuery:
     uses on its own (it writes nothing and holds no background thread).
 
     ``conversation_id_gsi_name`` names the GSI on ``conversation_id``; without it, conversation
-    lookups raise ``ValueError`` rather than fall back to a ``Scan``.
+    lookups raise ``ValueError`` rather than fall back to a ``Scan``. Every request asks for its
+    consumed capacity, logs it at DEBUG and adds it to ``meter`` (``capacity``).
     """
 
     def __init__(
@@ -105,24 +107,38 @@ class DynamoDbTraceQuery:
         table_name: str,
         *,
         conversation_id_gsi_name: str | None = None,
+        meter: CapacityMeter | None = None,
     ) -> None:
         self._client = client
         self._table = table_name
         self._gsi = conversation_id_gsi_name
+        self._meter = meter or CapacityMeter()
+
+    @property
+    def capacity(self) -> CapacityMeter:
+        """The capacity units this reader's requests consumed."""
+        return self._meter
 
     def get_traces(
-        self, trace_id: str | None = None, attribute_filter: Mapping[str, Any] | None = None
+        self,
+        trace_id: str | None = None,
+        attribute_filter: Mapping[str, Any] | None = None,
+        *,
+        allow_scan: bool = False,
     ) -> list[Trace]:
         """Spans of ``trace_id`` matching every ``attribute_filter`` item exactly, by start.
 
         With a trace id: one ``Query`` on the table. Else with ``ai.conversation.id``: one
-        ``Query`` on the GSI. Else a ``Scan`` of the whole table. ``ai.auth.context`` is applied
-        on the server (a ``FilterExpression``) and checked again here, so spans of another auth
-        context never come back.
+        ``Query`` on the GSI. Else, only with ``allow_scan=True``, a ``Scan`` of the whole table
+        (``ValueError`` without it). ``ai.auth.context`` is applied on the server (a
+        ``FilterExpression``) and checked again here, so spans of another auth context never
+        come back.
         """
         attribute_filter = dict(attribute_filter or {})
         auth = attribute_filter.get(AUTH_CONTEXT)
         conversation = index_text(attribute_filter.get(CONVERSATION_ID))
+        if trace_id is None and conversation is None and not allow_scan:
+            raise ValueError(refuse_scan_message(self._table))
         if trace_id is not None:
             items = self._query_trace(_parse_trace_id(trace_id), auth, conversation)
         elif conversation is not None:
@@ -200,20 +216,35 @@ class DynamoDbTraceQuery:
 
     def _scan(self, auth: Any) -> Iterator[Mapping[str, Any]]:
         _log.debug("get_traces without trace or conversation id: scanning table %r", self._table)
-        params: dict[str, Any] = {}
+        # Only span items: the table also holds conversation summaries (see _summaries).
+        params: dict[str, Any] = {
+            "FilterExpression": "begins_with(pk, :span_prefix)",
+            "ExpressionAttributeValues": {":span_prefix": {"S": partition_key("")}},
+        }
         _add_auth_filter(params, auth)
         return self._pages("scan", params)
 
     def _pages(self, operation: str, params: dict[str, Any]) -> Iterator[Mapping[str, Any]]:
         request = getattr(self._client, operation)
-        params = {"TableName": self._table, **params}
+        params = {"TableName": self._table, "ReturnConsumedCapacity": "TOTAL", **params}
+        name = "Query" if operation == "query" else "Scan"
         while True:
             page = request(**params)
+            self._meter.record(name, page, self._table)
             yield from page.get("Items", [])
             last = page.get("LastEvaluatedKey")
             if not last:
                 return
             params["ExclusiveStartKey"] = last
+
+
+def refuse_scan_message(table: str) -> str:
+    """Why ``get_traces()`` without a trace or conversation id refuses to run."""
+    return (
+        f"get_traces() without a trace_id or an ai.conversation.id filter would Scan the whole "
+        f"DynamoDB table {table!r} (every item, every time); pass allow_scan=True to do it "
+        f"anyway"
+    )
 
 
 def _add_auth_filter(params: dict[str, Any], auth: Any) -> None:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .._clock import Clock
 from .._export import DEFAULT_SCHEDULE_DELAY
 from .._exporting import StoringTracer
 from .._ids import IdGenerator
+from .._query import CONVERSATION_ID
 from .._span import Scope
 from .._trace import Trace
+from ._capacity import CapacityMeter
 from ._item import Item, span_to_item
-from ._reader import DynamoDbTraceQuery, TableSetupError
+from ._reader import DynamoDbTraceQuery, TableSetupError, refuse_scan_message
 from ._reader import verify_table as verify_table_setup
 
 if TYPE_CHECKING:
@@ -70,6 +73,8 @@ class DynamoDbTracer(StoringTracer):
     the export engine's (see ``ExportingTracer``).
     """
 
+    _reader: DynamoDbTraceQuery
+
     def __init__(
         self,
         table_name: str,
@@ -112,15 +117,20 @@ class DynamoDbTracer(StoringTracer):
         self._expire_after = expire_after
         self._read_flush_timeout = read_flush_timeout
         self._client = client
+        self._capacity = CapacityMeter()
+        self._capacity.attach(client)
         self._reader = DynamoDbTraceQuery(
-            client, table_name, conversation_id_gsi_name=conversation_id_gsi_name
+            client,
+            table_name,
+            conversation_id_gsi_name=conversation_id_gsi_name,
+            meter=self._capacity,
         )
         writer = DynamoDbWriter(
             client,
             table_name,
             encode=self._encode,
             max_concurrency=max_concurrency,
-            reconnect=(lambda: dynamodb_client(session)) if owns_client else None,
+            reconnect=(lambda: self._measured(dynamodb_client(session))) if owns_client else None,
         )
         super().__init__(
             writer,
@@ -141,6 +151,38 @@ class DynamoDbTracer(StoringTracer):
     def table_name(self) -> str:
         """The table spans are written to."""
         return self._table_name
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """The export counts (see ``ExportingTracer.stats``) plus ``read_capacity`` and
+        ``write_capacity``: the capacity units DynamoDB reported for this tracer's reads and
+        ``BatchWriteItem`` requests, rounded up to whole units (exact: ``capacity``)."""
+        return {**super().stats, **self._capacity.stats()}
+
+    @property
+    def capacity(self) -> CapacityMeter:
+        """The exact capacity units consumed so far (``read``, ``write``)."""
+        return self._capacity
+
+    def get_traces(
+        self,
+        trace_id: str | None = None,
+        attribute_filter: Mapping[str, Any] | None = None,
+        *,
+        allow_scan: bool = False,
+    ) -> Sequence[Trace]:
+        """Stored spans of ``trace_id`` and/or one conversation (``ai.conversation.id`` in
+        ``attribute_filter``) matching every filter item exactly, by start time. With neither,
+        ``ValueError`` unless ``allow_scan=True`` (then: a ``Scan`` of the whole table)."""
+        keyed = trace_id is not None or (attribute_filter or {}).get(CONVERSATION_ID) is not None
+        if not keyed and not allow_scan:
+            raise ValueError(refuse_scan_message(self._table_name))
+        self._flush_before_read()
+        return self._reader.get_traces(trace_id, attribute_filter, allow_scan=allow_scan)
+
+    def _measured(self, client: DynamoDBClient) -> DynamoDBClient:
+        self._capacity.attach(client)
+        return client
 
     def _encode(self, span: Trace) -> Item:
         expire_at = None
