@@ -166,6 +166,7 @@ PUBLIC: dict[str, set[str]] = {
     },
     f"{PREFIX}.otlp": {"OtlpSpanWriter", "OtlpTracer"},
     f"{PREFIX}.dynamodb": {
+        "ConversationPage",
         "DynamoDbTraceQuery",
         "DynamoDbTracer",
         "TableSetupError",

@@ -9,6 +9,7 @@ each is in ``docs/dynamodb.md``.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -27,12 +28,16 @@ from .._query import (
 from .._trace import Trace
 from ._capacity import CapacityMeter
 from ._item import index_text, item_to_span, partition_key, read_header
+from ._listing import ConversationPage, SummaryListing
+from ._summary_item import ACTIVITY_INDEX, AUTH_ACTIVITY_INDEX
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
 
+#: How often a reader looks again for summary indexes it did not find (a migration may add them).
+_RECHECK_S: Final = 300.0
 #: What ``list_conversations`` reads of each span: its keys and header, not the attributes.
 _SUMMARY_FIELDS: Final = ("conversation_id", "auth_context", "span")
 
@@ -113,6 +118,10 @@ class DynamoDbTraceQuery:
         self._table = table_name
         self._gsi = conversation_id_gsi_name
         self._meter = meter or CapacityMeter()
+        self._listing = SummaryListing(client, table_name, meter=self._meter)
+        self._summaries_checked: float | None = None
+        self._summaries_ready = False
+        self._warned = False
 
     @property
     def capacity(self) -> CapacityMeter:
@@ -168,9 +177,56 @@ class DynamoDbTraceQuery:
     def list_conversations(
         self, where: ConversationFilter | None = None, *, limit: int = 50, offset: int = 0
     ) -> list[ConversationSummary]:
-        """Conversations, most recently active first: a ``Scan`` of the GSI (only spans with a
-        conversation id are in it) reading the summary fields only, filtered by auth context on
-        the server when ``where.auth_context`` is given."""
+        """Conversations, most recently active first: ``Query``s of the summary indexes that
+        read about as many items as they return (``offset`` more are read and skipped). On a
+        table without those indexes: a ``Scan`` of the conversation GSI, with a warning once."""
+        if self._has_summaries():
+            page = self._listing.page(where, limit=limit, cursor=None, skip=offset)
+            return page.summaries
+        return self._scan_conversations(where, limit=limit, offset=offset)
+
+    def list_conversations_page(
+        self, where: ConversationFilter | None = None, *, limit: int = 50, cursor: str | None = None
+    ) -> ConversationPage:
+        """One page of conversations, newest first, after ``cursor`` (the previous page's
+        ``cursor``; ``None`` for the first page). Needs the summary indexes."""
+        if not self._has_summaries():
+            raise ValueError(missing_index_message(self._table))
+        return self._listing.page(where, limit=limit, cursor=cursor)
+
+    @property
+    def listing(self) -> SummaryListing:
+        """The summary-index reader (its ``items_read`` counts every item read)."""
+        return self._listing
+
+    def _has_summaries(self) -> bool:
+        now = time.monotonic()
+        if self._summaries_checked is not None and (
+            self._summaries_ready or now - self._summaries_checked < _RECHECK_S
+        ):
+            return self._summaries_ready
+        self._summaries_checked = now
+        try:
+            table = self._client.describe_table(TableName=self._table)["Table"]
+        except Exception as exc:  # noqa: BLE001 - no permission to describe: assume the indexes
+            _log.info("could not describe DynamoDB table %r (%s)", self._table, exc)
+            self._summaries_ready = True
+            return True
+        statuses = {
+            index["IndexName"]: index.get("IndexStatus", "ACTIVE")
+            for index in table.get("GlobalSecondaryIndexes", [])
+        }
+        self._summaries_ready = all(
+            statuses.get(name) == "ACTIVE" for name in (ACTIVITY_INDEX, AUTH_ACTIVITY_INDEX)
+        )
+        if not self._summaries_ready and not self._warned:
+            self._warned = True
+            _log.warning("%s", missing_index_message(self._table))
+        return self._summaries_ready
+
+    def _scan_conversations(
+        self, where: ConversationFilter | None, *, limit: int, offset: int
+    ) -> list[ConversationSummary]:
         auth = where.auth_context if where is not None else None
         params: dict[str, Any] = {
             "ProjectionExpression": ", ".join(f"#f{i}" for i in range(len(_SUMMARY_FIELDS))),
@@ -236,6 +292,15 @@ class DynamoDbTraceQuery:
             if not last:
                 return
             params["ExclusiveStartKey"] = last
+
+
+def missing_index_message(table: str) -> str:
+    """The warning for a table without the summary indexes: what it costs, what to run."""
+    return (
+        f"DynamoDB table {table!r} has no active {ACTIVITY_INDEX!r} and {AUTH_ACTIVITY_INDEX!r} "
+        f"indexes: list_conversations scans every span of the conversation index instead; add "
+        f"them with `gat-traces dynamodb migrate --table {table}`"
+    )
 
 
 def refuse_scan_message(table: str) -> str:

@@ -11,13 +11,16 @@ from .._clock import Clock
 from .._export import DEFAULT_SCHEDULE_DELAY
 from .._exporting import StoringTracer
 from .._ids import IdGenerator
-from .._query import CONVERSATION_ID
+from .._query import CONVERSATION_ID, ConversationFilter
 from .._span import Scope
 from .._trace import Trace
+from .._writer import SpanWriter
 from ._capacity import CapacityMeter
 from ._item import Item, span_to_item
+from ._listing import ConversationPage
 from ._reader import DynamoDbTraceQuery, TableSetupError, refuse_scan_message
 from ._reader import verify_table as verify_table_setup
+from ._summaries import SummarizingWriter, SummaryUpdater
 
 if TYPE_CHECKING:
     import boto3
@@ -70,7 +73,9 @@ class DynamoDbTracer(StoringTracer):
     ``client`` or ``session`` replace the default boto3 client; ``expire_after`` sets the TTL
     attribute ``expire_at`` to that long after each span ends; ``verify_table`` checks the table
     and index once, at construction (``TableSetupError`` when missing). The remaining options are
-    the export engine's (see ``ExportingTracer``).
+    the export engine's (see ``ExportingTracer``). ``conversation_summaries`` keeps one summary
+    item per conversation current (one ``UpdateItem`` per conversation per batch), which
+    ``list_conversations`` reads instead of scanning (see ``docs/dynamodb.md``).
     """
 
     _reader: DynamoDbTraceQuery
@@ -85,6 +90,7 @@ class DynamoDbTracer(StoringTracer):
         session: boto3.session.Session | None = None,
         expire_after: float | timedelta | None = None,
         verify_table: bool = True,
+        conversation_summaries: bool = True,
         read_flush_timeout: float = DEFAULT_READ_FLUSH_TIMEOUT,
         max_concurrency: int = 8,
         max_queue_size: int = 20_000,
@@ -125,13 +131,24 @@ class DynamoDbTracer(StoringTracer):
             conversation_id_gsi_name=conversation_id_gsi_name,
             meter=self._capacity,
         )
-        writer = DynamoDbWriter(
+        reconnect = (lambda: self._measured(dynamodb_client(session))) if owns_client else None
+        writer: SpanWriter = DynamoDbWriter(
             client,
             table_name,
             encode=self._encode,
             max_concurrency=max_concurrency,
-            reconnect=(lambda: self._measured(dynamodb_client(session))) if owns_client else None,
+            reconnect=reconnect,
         )
+        self._summaries: SummaryUpdater | None = None
+        if conversation_summaries:
+            self._summaries = SummaryUpdater(
+                client,
+                table_name,
+                meter=self._capacity,
+                max_concurrency=max_concurrency,
+                reconnect=reconnect,
+            )
+            writer = SummarizingWriter(writer, self._summaries)
         super().__init__(
             writer,
             max_queue_size=max_queue_size,
@@ -156,8 +173,10 @@ class DynamoDbTracer(StoringTracer):
     def stats(self) -> dict[str, int]:
         """The export counts (see ``ExportingTracer.stats``) plus ``read_capacity`` and
         ``write_capacity``: the capacity units DynamoDB reported for this tracer's reads and
-        ``BatchWriteItem`` requests, rounded up to whole units (exact: ``capacity``)."""
-        return {**super().stats, **self._capacity.stats()}
+        writes, rounded up to whole units (exact: ``capacity``); ``summary_errors``: updates of
+        conversation summaries that failed (each logged once per cause)."""
+        errors = self._summaries.errors if self._summaries is not None else 0
+        return {**super().stats, **self._capacity.stats(), "summary_errors": errors}
 
     @property
     def capacity(self) -> CapacityMeter:
@@ -179,6 +198,15 @@ class DynamoDbTracer(StoringTracer):
             raise ValueError(refuse_scan_message(self._table_name))
         self._flush_before_read()
         return self._reader.get_traces(trace_id, attribute_filter, allow_scan=allow_scan)
+
+    def list_conversations_page(
+        self, where: ConversationFilter | None = None, *, limit: int = 50, cursor: str | None = None
+    ) -> ConversationPage:
+        """One page of conversations, newest first, after ``cursor`` (the ``cursor`` of the
+        previous page; ``None`` for the first). Needs the summary indexes (``ValueError``
+        naming ``gat-traces dynamodb migrate`` without them)."""
+        self._flush_before_read()
+        return self._reader.list_conversations_page(where, limit=limit, cursor=cursor)
 
     def _measured(self, client: DynamoDBClient) -> DynamoDBClient:
         self._capacity.attach(client)
