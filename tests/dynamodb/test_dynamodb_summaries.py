@@ -4,19 +4,24 @@ a table without the summary indexes still listed (by Scan) with one warning."""
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from generative_ai_toolkit.tracer import ConversationFilter, Trace
 from generative_ai_toolkit.tracer._query import SpanListQuery
-from generative_ai_toolkit.tracer.dynamodb import DynamoDbTracer
+from generative_ai_toolkit.tracer.dynamodb import DynamoDbTraceQuery, DynamoDbTracer
 from generative_ai_toolkit.tracer.testing import ended_span
 from services.dynamodb_local import DynamoDbLocal
 
+from . import concurrent_writer
 from .tables import create_table_with_summaries
 
 if TYPE_CHECKING:
@@ -187,3 +192,22 @@ def test_table_without_summary_indexes_is_listed_by_scan_with_one_warning(
 
 def datetime_at(seconds: float) -> datetime:
     return datetime.fromtimestamp(_ns(seconds) / 1e9, UTC)
+
+
+def test_concurrent_writers_lose_no_update(
+    ddb_env: DynamoDbLocal, summary_table: str, ddb_client: DynamoDBClient
+) -> None:
+    """Four processes write turns of the same five conversations at once, out of order and
+    across days: every summary equals the truth (counts, errors, first and last activity)."""
+    script = Path(__file__).with_name("concurrent_writer.py")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    writers = [
+        subprocess.Popen([sys.executable, str(script), summary_table, str(n)], env=env)
+        for n in range(4)
+    ]
+    assert [0, 0, 0, 0] == [writer.wait(timeout=300) for writer in writers]
+    spans = [span for n in range(4) for span in concurrent_writer.spans_of(n)]
+    query = DynamoDbTraceQuery(ddb_client, summary_table)
+    expected = SpanListQuery(spans).list_conversations()
+    assert 5 == len(expected)
+    assert expected == query.list_conversations()
