@@ -18,7 +18,9 @@ import pytest
 from generative_ai_toolkit.tracer import ConversationFilter, Trace
 from generative_ai_toolkit.tracer._query import SpanListQuery
 from generative_ai_toolkit.tracer.dynamodb import DynamoDbTraceQuery, DynamoDbTracer
+from generative_ai_toolkit.tracer.dynamodb._summary_item import SHARDS
 from generative_ai_toolkit.tracer.testing import ended_span
+from generative_ai_toolkit.tracer.viewer._live import LiveFeed
 from services.dynamodb_local import DynamoDbLocal
 
 from . import concurrent_writer
@@ -211,3 +213,27 @@ def test_concurrent_writers_lose_no_update(
     expected = SpanListQuery(spans).list_conversations()
     assert 5 == len(expected)
     assert expected == query.list_conversations()
+
+
+def test_live_view_polls_read_only_what_changed(
+    make_tracer: Callable[..., DynamoDbTracer], summary_table: str, ddb_client: DynamoDBClient
+) -> None:
+    """A viewer following one conversation among 60: a quiet poll reads a handful of summary
+    items and no spans; a new span in it is reported on the next poll."""
+    tracer = make_tracer(summary_table)
+    _store(tracer, [s for n in range(60) for s in _turn(100 + n, f"old-{n}", "alice", -900 + n)])
+    _store(tracer, SPANS)
+    query = DynamoDbTraceQuery(
+        ddb_client, summary_table, conversation_id_gsi_name="conversation_index"
+    )
+    feed = LiveFeed(query, "b", since_us=_ns(5) // 1000)
+    feed.poll()
+    read_before, spans_before = query.listing.items_read, query.capacity.read
+    assert [] == feed.poll()
+    assert query.listing.items_read - read_before <= 2 * (1 + SHARDS)
+    _store(tracer, _turn(50, "b", "bob", 9))
+    spans_read_quietly = query.capacity.read - spans_before
+    events = feed.poll()
+    assert ["conversations", "spans"] == [event for event, _ in events]
+    assert ["converse", "llm"] == [s["name"] for s in events[1][1]["spans"]]
+    assert spans_read_quietly <= 2 * (1 + SHARDS) * 0.5
