@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..sqlite import DB_PATH_ENV, TraceDatabaseError
 from ._commands import cmd_export, cmd_import, cmd_list, cmd_show, cmd_tail, parse_time
+from ._migrate import add_dynamodb_command
 from ._serve import add_serve_command
 from ._sources import DEFAULT_GSI, PROG, CliError, Source, one_line
 
@@ -115,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_import)
 
     add_serve_command(commands, source)
+    add_dynamodb_command(commands)
     return parser
 
 

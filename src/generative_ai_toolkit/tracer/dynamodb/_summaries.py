@@ -19,6 +19,7 @@ from .._trace import Trace
 from .._writer import RetryableError, SpanWriter
 from ._capacity import CapacityMeter
 from ._summary_item import (
+    BACKFILL_PREFIX,
     COUNTERS,
     META_KEY,
     Delta,
@@ -167,14 +168,7 @@ class SummaryUpdater:
 def _apply(request: Callable[..., Mapping[str, Any]], delta: Delta) -> int:
     sets, names, values = identity_values(delta)
     names.update({"#first": "first_ns", "#last": "last_ns", "#day": "activity_day"})
-    day = activity_day(day_of(delta.last_ns), shard(delta.conversation, delta.auth))
-    values.update(
-        {
-            ":first": {"N": str(delta.first_ns)},
-            ":last": {"N": str(delta.last_ns)},
-            ":day": {"S": day},
-        }
-    )
+    values.update(_time_values(delta))
     adds = []
     for i, counter in enumerate(COUNTERS):
         if delta.counts[counter]:
@@ -203,6 +197,38 @@ def _apply(request: Callable[..., Mapping[str, Any]], delta: Delta) -> int:
             raise
     # Out of order (another writer got further, or older spans arrive late): count them
     # unconditionally, then move first/last outwards only where these spans reach further.
+    return _set_then_move_outwards(
+        request, key, delta, sets=sets, adds_text=adds_text, names=names, values=values
+    )
+
+
+def apply_backfill(request: Callable[..., Mapping[str, Any]], delta: Delta) -> int:
+    """Write ``delta`` (what ``migrate`` found in uncounted spans) into the ``bf_`` counters
+    with ``SET``, so a second run overwrites instead of adding; first/last move outwards as
+    the writers move them. Returns the conversation's duration as seen."""
+    sets, names, values = identity_values(delta)
+    names.update({"#first": "first_ns", "#last": "last_ns", "#day": "activity_day"})
+    values.update(_time_values(delta))
+    for i, counter in enumerate(COUNTERS):
+        names[f"#b{i}"] = BACKFILL_PREFIX + counter
+        values[f":b{i}"] = {"N": str(delta.counts[counter])}
+        sets.append(f"#b{i} = :b{i}")
+    key = summary_key(delta.conversation, delta.auth)
+    return _set_then_move_outwards(
+        request, key, delta, sets=sets, adds_text="", names=names, values=values
+    )
+
+
+def _set_then_move_outwards(
+    request: Callable[..., Mapping[str, Any]],
+    key: Mapping[str, Any],
+    delta: Delta,
+    *,
+    sets: list[str],
+    adds_text: str,
+    names: dict[str, str],
+    values: dict[str, Any],
+) -> int:
     response = request(
         Key=key,
         UpdateExpression="SET "
@@ -242,6 +268,15 @@ def _apply(request: Callable[..., Mapping[str, Any]], delta: Delta) -> int:
         )
         duration = max(duration, moved)
     return duration
+
+
+def _time_values(delta: Delta) -> dict[str, Any]:
+    day = activity_day(day_of(delta.last_ns), shard(delta.conversation, delta.auth))
+    return {
+        ":first": {"N": str(delta.first_ns)},
+        ":last": {"N": str(delta.last_ns)},
+        ":day": {"S": day},
+    }
 
 
 def _move(

@@ -37,6 +37,8 @@ COUNTERS: Final = (
     "output_tokens",
 )
 BACKFILL_PREFIX: Final = "bf_"
+#: Marks a span item whose summarizing writer counted it (``migrate`` skips those).
+SUMMARIZED: Final = "summarized"
 _MAX_KEY_BYTES: Final = 1024
 
 
@@ -177,3 +179,26 @@ def index_definitions() -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
         for name, key in ((ACTIVITY_INDEX, "activity_day"), (AUTH_ACTIVITY_INDEX, "auth_activity"))
     ]
     return attributes, indexes
+
+
+def summary_item(delta: Delta) -> dict[str, dict[str, str]]:
+    """The whole summary item of a conversation whose spans add up to ``delta``, as the
+    writer's updates leave it (for bulk loading; the writer itself only sends updates)."""
+    item = {
+        **summary_key(delta.conversation, delta.auth),
+        "summary_conversation": {"S": delta.conversation},
+        "first_ns": {"N": str(delta.first_ns)},
+        "last_ns": {"N": str(delta.last_ns)},
+        "activity_day": {
+            "S": activity_day(day_of(delta.last_ns), shard(delta.conversation, delta.auth))
+        },
+    }
+    if delta.auth is not None:
+        item["summary_auth"] = {"S": delta.auth}
+        item["auth_activity"] = {
+            "S": auth_activity(delta.auth, shard(delta.conversation, delta.auth))
+        }
+    for counter in COUNTERS:
+        if delta.counts[counter]:
+            item[counter] = {"N": str(delta.counts[counter])}
+    return item
