@@ -18,7 +18,7 @@ import pytest
 from generative_ai_toolkit.tracer import ConversationFilter, Trace
 from generative_ai_toolkit.tracer._query import SpanListQuery
 from generative_ai_toolkit.tracer.dynamodb import DynamoDbTraceQuery, DynamoDbTracer
-from generative_ai_toolkit.tracer.dynamodb._summary_item import SHARDS
+from generative_ai_toolkit.tracer.dynamodb._summary_item import SHARDS, deltas, summary_item
 from generative_ai_toolkit.tracer.testing import ended_span
 from generative_ai_toolkit.tracer.viewer._live import LiveFeed
 from services.dynamodb_local import DynamoDbLocal
@@ -175,6 +175,20 @@ def test_token_totals_are_kept(
         Key={"pk": {"S": "CONVERSATION#b"}, "sk": {"S": "SUMMARY#bob"}},
     )["Item"]
     assert (20, 2 + 6) == (int(item["input_tokens"]["N"]), int(item["output_tokens"]["N"]))
+
+
+def test_bulk_loaded_summary_items_equal_the_writers(
+    make_tracer: Callable[..., DynamoDbTracer],
+    summary_table: str,
+    ddb_client: DynamoDBClient,
+) -> None:
+    """summary_item (what the tests' bulk loader writes) is the item the writer's updates leave."""
+    tracer = make_tracer(summary_table)
+    _store(tracer, SPANS)
+    for delta in deltas(SPANS).values():
+        expected = summary_item(delta)
+        key = {"pk": expected["pk"], "sk": expected["sk"]}
+        assert expected == ddb_client.get_item(TableName=summary_table, Key=key)["Item"]
 
 
 def test_table_without_summary_indexes_is_listed_by_scan_with_one_warning(
