@@ -251,3 +251,19 @@ def test_live_view_polls_read_only_what_changed(
     assert ["conversations", "spans"] == [event for event, _ in events]
     assert ["converse", "llm"] == [s["name"] for s in events[1][1]["spans"]]
     assert spans_read_quietly <= 2 * (1 + SHARDS) * 0.5
+
+
+def test_summaries_expire_with_their_last_span(
+    make_tracer: Callable[..., DynamoDbTracer], summary_table: str, ddb_client: DynamoDBClient
+) -> None:
+    """With expire_after, a summary's expire_at follows its conversation's last span, also when
+    turns arrive out of order."""
+    tracer = make_tracer(summary_table, expire_after=86_400)
+    for turn in reversed(TURNS):
+        _store(tracer, turn)
+    for delta in deltas(SPANS).values():
+        key = summary_item(delta)
+        item = ddb_client.get_item(TableName=summary_table, Key={"pk": key["pk"], "sk": key["sk"]})[
+            "Item"
+        ]
+        assert int(delta.last_ns / 1e9 + 86_400) == int(item["expire_at"]["N"])

@@ -56,8 +56,10 @@ class SummaryUpdater:
         meter: CapacityMeter | None = None,
         max_concurrency: int = 8,
         reconnect: Callable[[], DynamoDBClient] | None = None,
+        expire_after: float | None = None,
     ) -> None:
         self._client = client
+        self._expire_after = expire_after
         self._table = table_name
         self._meter = meter or CapacityMeter()
         self._max_concurrency = max_concurrency
@@ -88,7 +90,7 @@ class SummaryUpdater:
     def _apply_one(self, delta: Delta) -> int:
         """Apply one delta; the conversation's duration as last seen (0 if unknown)."""
         try:
-            return _apply(self._retried_request, delta)
+            return _apply(self._retried_request, delta, self._expire_after)
         except Exception as exc:  # noqa: BLE001 - telemetry never breaks the traced program
             self._failed(exc, f"{delta.counts['span_count']} span(s)")
             return 0
@@ -165,10 +167,16 @@ class SummaryUpdater:
             pool.shutdown(wait=True)
 
 
-def _apply(request: Callable[..., Mapping[str, Any]], delta: Delta) -> int:
+def _apply(
+    request: Callable[..., Mapping[str, Any]], delta: Delta, expire_after: float | None = None
+) -> int:
     sets, names, values = identity_values(delta)
     names.update({"#first": "first_ns", "#last": "last_ns", "#day": "activity_day"})
     values.update(_time_values(delta))
+    if expire_after is not None:
+        # Expires with the conversation's last span (set wherever last_ns moves).
+        names["#exp"] = "expire_at"
+        values[":exp"] = {"N": str(int(delta.last_ns / 1e9 + expire_after))}
     adds = []
     for i, counter in enumerate(COUNTERS):
         if delta.counts[counter]:
@@ -183,7 +191,7 @@ def _apply(request: Callable[..., Mapping[str, Any]], delta: Delta) -> int:
             Key=key,
             UpdateExpression="SET "
             + ", ".join([*sets, "#first = if_not_exists(#first, :first)", "#last = :last"])
-            + ", #day = :day"
+            + _with_expiry(", #day = :day", values)
             + adds_text,
             ConditionExpression="(attribute_not_exists(#last) OR #last <= :last) AND "
             "(attribute_not_exists(#first) OR #first <= :first)",
@@ -237,7 +245,9 @@ def _set_then_move_outwards(
                 *sets,
                 "#first = if_not_exists(#first, :first)",
                 "#last = if_not_exists(#last, :last)",
-                "#day = if_not_exists(#day, :day)",
+                _with_expiry(
+                    "#day = if_not_exists(#day, :day)", values, "#exp = if_not_exists(#exp, :exp)"
+                ),
             ]
         )
         + adds_text,
@@ -262,12 +272,20 @@ def _set_then_move_outwards(
             request,
             key,
             condition="#last < :last",
-            update="SET #last = :last, #day = :day",
-            names={"#last": "last_ns", "#day": "activity_day"},
-            values={":last": values[":last"], ":day": values[":day"]},
+            update=_with_expiry("SET #last = :last, #day = :day", values),
+            names={"#last": "last_ns", "#day": "activity_day", **_expiry(names)},
+            values={":last": values[":last"], ":day": values[":day"], **_expiry(values)},
         )
         duration = max(duration, moved)
     return duration
+
+
+def _with_expiry(clause: str, values: Mapping[str, Any], extra: str = "#exp = :exp") -> str:
+    return f"{clause}, {extra}" if ":exp" in values else clause
+
+
+def _expiry(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in mapping.items() if k in {"#exp", ":exp"}}
 
 
 def _time_values(delta: Delta) -> dict[str, Any]:

@@ -148,6 +148,7 @@ class DynamoDbTracer(StoringTracer):
                 meter=self._capacity,
                 max_concurrency=max_concurrency,
                 reconnect=reconnect,
+                expire_after=expire_after,
             )
             writer = SummarizingWriter(writer, self._summaries)
         super().__init__(
