@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -45,8 +46,10 @@ _RETRY_DELAY: Final = 0.05
 class SummaryUpdater:
     """Applies ``Delta``s to the summaries: one ``UpdateItem`` per conversation in the common
     case (the new spans end after everything stored and start after its first span), two or
-    three otherwise. Failures are retried a few times, then counted (``errors``) and logged
-    once per cause, never raised: the spans themselves are written already."""
+    three otherwise. Throttling and refused connections are retried a few times; other failures
+    are counted (``errors``) and logged once per cause, never raised: the spans themselves are
+    written already. ``apply`` runs on the export worker; updates go out ``max_concurrency`` at
+    a time."""
 
     def __init__(
         self,
@@ -70,6 +73,7 @@ class SummaryUpdater:
         self._max_duration = 0
         self.errors = 0
         self._causes: set[str] = set()
+        self._lock = threading.Lock()
 
     def apply(self, spans: Sequence[Trace]) -> None:
         """Add ``spans`` (just written) to their conversations' summaries."""
@@ -111,9 +115,9 @@ class SummaryUpdater:
         if duration > self._max_duration:
             try:
                 raise_max(self._retried_request, duration)
+                self._max_duration = duration
             except Exception as exc:  # noqa: BLE001
                 self._failed(exc, "the longest conversation")
-            self._max_duration = duration
 
     def _request(self, **params: Any) -> Mapping[str, Any]:
         response = self._client.update_item(
@@ -136,10 +140,12 @@ class SummaryUpdater:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _failed(self, exc: Exception, what: str) -> None:
-        self.errors += 1
         cause = _cause(exc)
-        if cause not in self._causes:
+        with self._lock:
+            self.errors += 1
+            first = cause not in self._causes
             self._causes.add(cause)
+        if first:
             _log.warning(
                 "updating the conversation summary (%s) in %s failed: %s; counted in "
                 "stats['summary_errors'], further failures of this kind are not logged",
