@@ -1,9 +1,11 @@
 """Reading spans back from the traces table: ``DynamoDbTraceQuery`` (a ``TraceQuery``).
 
 Every read is one paginated request stream: a ``Query`` on the table by trace, a ``Query`` on
-the conversation GSI by conversation (never a ``Scan``), and a ``Scan`` only where no key is
-given (``get_traces()`` without trace or conversation id, ``list_conversations``). The cost of
-each is in ``docs/dynamodb.md``.
+the conversation GSI by conversation, ``Query``s of the summary indexes to list conversations
+(``_listing``). A ``Scan`` happens only when asked for (``get_traces(allow_scan=True)``) and
+for ``list_conversations`` on a table without the summary indexes (with a warning). Every
+request's consumed capacity is logged at DEBUG and counted. The cost of each read is in
+``docs/dynamodb.md``.
 """
 
 from __future__ import annotations
