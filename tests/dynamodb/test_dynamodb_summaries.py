@@ -160,6 +160,8 @@ def test_pages_follow_the_cursor(
             break
     assert _reference() == listed
     assert 3 == pages
+    with pytest.raises(ValueError, match="not a conversation cursor"):
+        tracer.list_conversations_page(cursor="junk")
 
 
 def test_token_totals_are_kept(
@@ -200,6 +202,8 @@ def test_table_without_summary_indexes_is_listed_by_scan_with_one_warning(
     with caplog.at_level(logging.WARNING, logger="generative_ai_toolkit.tracer"):
         assert _reference() == tracer.list_conversations()
         assert _reference(limit=1) == tracer.list_conversations(limit=1)
+    with pytest.raises(ValueError, match=f"gat-traces dynamodb migrate --table {table}"):
+        tracer.list_conversations_page()
     warnings = [r.getMessage() for r in caplog.records if "migrate" in r.getMessage()]
     assert [f"gat-traces dynamodb migrate --table {table}"] == [
         w[w.index("gat-traces") :].rstrip("`") for w in warnings
