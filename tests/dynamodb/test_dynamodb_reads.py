@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from generative_ai_toolkit.tracer.cli import main
+from generative_ai_toolkit.tracer.cli import _sources, main
 from generative_ai_toolkit.tracer.dynamodb import DynamoDbTraceQuery, DynamoDbTracer
 from services.dynamodb_local import DynamoDbLocal
 
@@ -53,10 +53,16 @@ def test_read_only_query_refuses_to_scan_too(
 
 
 def test_cli_export_never_scans_unasked(
-    tracer: DynamoDbTracer, table: str, capsys: pytest.CaptureFixture[str]
+    tracer: DynamoDbTracer,
+    table: str,
+    ddb_client: DynamoDBClient,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """`gat-traces export --dynamodb T` refuses without --conversation, --trace-id or --scan."""
     assert tracer.flush(10)
+    reader = DynamoDbTraceQuery(ddb_client, table, conversation_id_gsi_name="conversation_index")
+    monkeypatch.setattr(_sources, "open_dynamodb", lambda *_: reader)  # no second client
     assert 1 == main(["export", "--dynamodb", table])
     assert "--scan" in capsys.readouterr().err
     assert 0 == main(["export", "--dynamodb", table, "--scan"])
