@@ -4,10 +4,12 @@
    against ``InMemoryTracer``, interleaved. The background worker is held back during the timed
    loops (long schedule delay, batch larger than a round) and drains between them, so the figure
    is the agent thread's own cost (open, attribute, end, queue), not the worker's.
-2. Sustained write throughput: 2 KB spans produced as fast as possible and written by
-   ``DynamoDbTracer`` (``BatchWriteItem``, 25 items a request, 8 in flight), first span to
-   flush done; against the previous design, one ``PutItem`` per span on the agent's thread,
-   measured in the same run.
+2. Sustained write throughput: 2 KB spans of 20 conversations produced as fast as possible and
+   written by ``DynamoDbTracer`` (``BatchWriteItem``, 25 items a request, 8 in flight, plus one
+   summary ``UpdateItem`` per conversation per batch) to a table with every index, first span
+   to flush done; against the previous design, one ``PutItem`` per span on the agent's thread,
+   and against the tracer without summaries, measured in the same run.
+3. Listing the newest 50 of 100,000 conversations (``_dynamodb_listing``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from generative_ai_toolkit.tracer.dynamodb import DynamoDbTracer, dynamodb_clien
 from generative_ai_toolkit.tracer.dynamodb._item import span_to_item
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from services.dynamodb_local import DynamoDbLocal, create_notebook_table
+from _dynamodb_listing import measure as measure_listing
+from dynamodb.tables import create_table_with_summaries
+from services.dynamodb_local import DynamoDbLocal
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -40,6 +44,7 @@ THROUGHPUT_SPANS = 6000
 PUT_ITEM_SPANS = 800  # about as long a window as the batched run (~2.5 s): sustained rates, both
 THROUGHPUT_ROUNDS = 5
 WARM_UP_SPANS = 20_000  # DynamoDB Local (JVM) keeps getting faster for ~20k items
+CONVERSATIONS = 20  # spans of this many conversations interleaved: 20 summary updates a batch
 
 
 class PutItemPerSpanTracer(BaseTracer):
@@ -57,7 +62,7 @@ class PutItemPerSpanTracer(BaseTracer):
 def _emit(tracer: BaseTracer, count: int, conversation: str) -> None:
     for i in range(count):
         with tracer.trace("llm", span_kind="CLIENT") as span:
-            span.add_attribute("ai.conversation.id", conversation)
+            span.add_attribute("ai.conversation.id", f"{conversation}-{i % CONVERSATIONS}")
             span.add_attribute("ai.auth.context", "bench")
             span.add_attribute("ai.llm.response.output", PAYLOAD)
             span.add_attribute("turn", i)
@@ -94,8 +99,10 @@ def _caller_cost(report: Report, client: DynamoDBClient, table: str) -> None:
         report.note(f"caller-cost run dropped {stats['dropped']} span(s): {stats}")
 
 
-def _batched_rate(client: DynamoDBClient, table: str, count: int) -> tuple[float, dict[str, int]]:
-    tracer = DynamoDbTracer(table, client=client)
+def _batched_rate(
+    client: DynamoDBClient, table: str, count: int, *, summaries: bool = True
+) -> tuple[float, dict[str, int]]:
+    tracer = DynamoDbTracer(table, client=client, conversation_summaries=summaries)
     gc.collect()
     start = time.perf_counter()
     _emit(tracer, count, f"batched-{time.monotonic_ns()}")
@@ -120,16 +127,22 @@ def _throughput(report: Report, client: DynamoDBClient, table: str) -> None:
     previous_client = boto3.client("dynamodb")
     _batched_rate(client, table, WARM_UP_SPANS)  # warm DynamoDB Local's JIT up
     _put_item_rate(previous_client, table, 100)
-    batched, put_item, put_item_tuned = 0.0, 0.0, 0.0
+    batched, put_item, put_item_tuned, unsummarized = 0.0, 0.0, 0.0, 0.0
     for _ in range(THROUGHPUT_ROUNDS):
         put_item = max(put_item, _put_item_rate(previous_client, table, PUT_ITEM_SPANS))
         put_item_tuned = max(put_item_tuned, _put_item_rate(client, table, PUT_ITEM_SPANS))
         rate, stats = _batched_rate(client, table, THROUGHPUT_SPANS)
-        if stats["written"] != THROUGHPUT_SPANS or stats["dropped"]:
+        if stats["written"] != THROUGHPUT_SPANS or stats["dropped"] or stats["summary_errors"]:
             report.note(f"batched run did not write every span: {stats}")
         batched = max(batched, rate)
+        rate, _ = _batched_rate(client, table, THROUGHPUT_SPANS, summaries=False)
+        unsummarized = max(unsummarized, rate)
+    report.note(
+        f"dynamodb: without conversation summaries {unsummarized:,.0f} spans/s; with them "
+        f"{batched / unsummarized:.2f}x that"
+    )
     report.add(
-        "DynamoDbTracer sustained writes to DynamoDB Local, 2 KB spans",
+        "DynamoDbTracer sustained writes to DynamoDB Local, 2 KB spans, with summaries",
         f"{batched:,.0f} spans/s",
         ">= 1,500 spans/s",
         batched >= 1500,
@@ -154,12 +167,13 @@ def run(report: Report) -> None:
         os.environ.update(server.env())  # as a user would: AWS_ENDPOINT_URL_DYNAMODB
         try:
             setup = server.client(Config(read_timeout=30))
-            create_notebook_table(setup, table_name="BenchTraces")
+            create_table_with_summaries(setup, "BenchTraces")
             setup.close()
             client = dynamodb_client()  # what DynamoDbTracer makes when given no client
             _caller_cost(report, client, "BenchTraces")
             _throughput(report, client, "BenchTraces")
             client.close()
+            measure_listing(report, server)
         finally:
             os.environ.clear()
             os.environ.update(saved)

@@ -169,6 +169,7 @@ PUBLIC: dict[str, set[str]] = {
     },
     f"{PREFIX}.otlp": {"OtlpReceiver", "OtlpSpanWriter", "OtlpTracer"},
     f"{PREFIX}.dynamodb": {
+        "ConversationPage",
         "DynamoDbTraceQuery",
         "DynamoDbTracer",
         "TableSetupError",

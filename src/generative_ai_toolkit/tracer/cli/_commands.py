@@ -190,11 +190,19 @@ def _follow_jsonl(path: Path, args: argparse.Namespace) -> Iterator[list[Trace]]
 
 
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
+    keyed = args.conversation or args.trace_id
+    if args.source.dynamodb and not keyed and not args.scan:
+        raise CliError(
+            "exporting every span of a DynamoDB table scans the whole table: pass "
+            "--conversation or --trace-id, or --scan to scan it anyway"
+        )
     query = args.source.open()
     if args.conversation:
         spans = list(query.conversation_spans(args.conversation))
     elif args.trace_id:
         spans = list(query.get_traces(trace_id=args.trace_id))
+    elif args.source.dynamodb:
+        spans = list(query.get_traces(allow_scan=True))
     else:
         spans = list(query.get_traces())
     if not spans and (args.conversation or args.trace_id):

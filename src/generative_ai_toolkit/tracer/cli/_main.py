@@ -25,6 +25,7 @@ from ._commands import (
     parse_time,
 )
 from ._import import DEFAULT_TIMEOUT, cmd_import
+from ._migrate import add_dynamodb_command
 from ._serve import add_serve_command
 from ._sources import DEFAULT_GSI, PROG, CliError, Source, one_line
 
@@ -138,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
     p.add_argument("--conversation", help="only this conversation")
     p.add_argument("--trace-id", help="only this trace")
+    p.add_argument("--scan", action="store_true", help="DynamoDB: every span (scans the table)")
     add_source_options(p, color=False)
     p.set_defaults(handler=cmd_export)
 
@@ -158,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_import)
 
     add_serve_command(commands, add_source_options)
+    add_dynamodb_command(commands)
     return parser
 
 

@@ -18,7 +18,14 @@ Owns the table layout (items, the conversation index), the background writer and
 May import the core (``generative_ai_toolkit.tracer._*``) and nothing else of this package.
 """
 
+from ._listing import ConversationPage
 from ._reader import DynamoDbTraceQuery, TableSetupError
 from ._tracer import DynamoDbTracer, dynamodb_client
 
-__all__ = ["DynamoDbTraceQuery", "DynamoDbTracer", "TableSetupError", "dynamodb_client"]
+__all__ = [
+    "ConversationPage",
+    "DynamoDbTraceQuery",
+    "DynamoDbTracer",
+    "TableSetupError",
+    "dynamodb_client",
+]

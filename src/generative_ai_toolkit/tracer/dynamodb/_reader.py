@@ -1,14 +1,17 @@
 """Reading spans back from the traces table: ``DynamoDbTraceQuery`` (a ``TraceQuery``).
 
 Every read is one paginated request stream: a ``Query`` on the table by trace, a ``Query`` on
-the conversation GSI by conversation (never a ``Scan``), and a ``Scan`` only where no key is
-given (``get_traces()`` without trace or conversation id, ``list_conversations``). The cost of
-each is in ``docs/dynamodb.md``.
+the conversation GSI by conversation, ``Query``s of the summary indexes to list conversations
+(``_listing``). A ``Scan`` happens only when asked for (``get_traces(allow_scan=True)``) and
+for ``list_conversations`` on a table without the summary indexes (with a warning). Every
+request's consumed capacity is logged at DEBUG and counted. The cost of each read is in
+``docs/dynamodb.md``.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -25,13 +28,18 @@ from .._query import (
     summarize,
 )
 from .._trace import Trace
+from ._capacity import CapacityMeter
 from ._item import index_text, item_to_span, partition_key, read_header
+from ._listing import ConversationPage, SummaryListing
+from ._summary_item import ACTIVITY_INDEX, AUTH_ACTIVITY_INDEX
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
 
+#: How often a reader looks again for summary indexes it did not find (a migration may add them).
+_RECHECK_S: Final = 300.0
 #: What ``list_conversations`` reads of each span: its keys and header, not the attributes.
 _SUMMARY_FIELDS: Final = ("conversation_id", "auth_context", "span")
 
@@ -96,7 +104,8 @@ class DynamoDbTraceQuery:
     uses on its own (it writes nothing and holds no background thread).
 
     ``conversation_id_gsi_name`` names the GSI on ``conversation_id``; without it, conversation
-    lookups raise ``ValueError`` rather than fall back to a ``Scan``.
+    lookups raise ``ValueError`` rather than fall back to a ``Scan``. Every request asks for its
+    consumed capacity, logs it at DEBUG and adds it to ``meter`` (``capacity``).
     """
 
     def __init__(
@@ -105,24 +114,42 @@ class DynamoDbTraceQuery:
         table_name: str,
         *,
         conversation_id_gsi_name: str | None = None,
+        meter: CapacityMeter | None = None,
     ) -> None:
         self._client = client
         self._table = table_name
         self._gsi = conversation_id_gsi_name
+        self._meter = meter or CapacityMeter()
+        self._listing = SummaryListing(client, table_name, meter=self._meter)
+        self._summaries_checked: float | None = None
+        self._summaries_ready = False
+        self._warned = False
+
+    @property
+    def capacity(self) -> CapacityMeter:
+        """The capacity units this reader's requests consumed."""
+        return self._meter
 
     def get_traces(
-        self, trace_id: str | None = None, attribute_filter: Mapping[str, Any] | None = None
+        self,
+        trace_id: str | None = None,
+        attribute_filter: Mapping[str, Any] | None = None,
+        *,
+        allow_scan: bool = False,
     ) -> list[Trace]:
         """Spans of ``trace_id`` matching every ``attribute_filter`` item exactly, by start.
 
         With a trace id: one ``Query`` on the table. Else with ``ai.conversation.id``: one
-        ``Query`` on the GSI. Else a ``Scan`` of the whole table. ``ai.auth.context`` is applied
-        on the server (a ``FilterExpression``) and checked again here, so spans of another auth
-        context never come back.
+        ``Query`` on the GSI. Else, only with ``allow_scan=True``, a ``Scan`` of the whole table
+        (``ValueError`` without it). ``ai.auth.context`` is applied on the server (a
+        ``FilterExpression``) and checked again here, so spans of another auth context never
+        come back.
         """
         attribute_filter = dict(attribute_filter or {})
         auth = attribute_filter.get(AUTH_CONTEXT)
         conversation = index_text(attribute_filter.get(CONVERSATION_ID))
+        if trace_id is None and conversation is None and not allow_scan:
+            raise ValueError(refuse_scan_message(self._table))
         if trace_id is not None:
             items = self._query_trace(_parse_trace_id(trace_id), auth, conversation)
         elif conversation is not None:
@@ -152,9 +179,56 @@ class DynamoDbTraceQuery:
     def list_conversations(
         self, where: ConversationFilter | None = None, *, limit: int = 50, offset: int = 0
     ) -> list[ConversationSummary]:
-        """Conversations, most recently active first: a ``Scan`` of the GSI (only spans with a
-        conversation id are in it) reading the summary fields only, filtered by auth context on
-        the server when ``where.auth_context`` is given."""
+        """Conversations, most recently active first: ``Query``s of the summary indexes that
+        read about as many items as they return (``offset`` more are read and skipped). On a
+        table without those indexes: a ``Scan`` of the conversation GSI, with a warning once."""
+        if self._has_summaries():
+            page = self._listing.page(where, limit=limit, cursor=None, skip=offset)
+            return page.summaries
+        return self._scan_conversations(where, limit=limit, offset=offset)
+
+    def list_conversations_page(
+        self, where: ConversationFilter | None = None, *, limit: int = 50, cursor: str | None = None
+    ) -> ConversationPage:
+        """One page of conversations, newest first, after ``cursor`` (the previous page's
+        ``cursor``; ``None`` for the first page). Needs the summary indexes."""
+        if not self._has_summaries():
+            raise ValueError(missing_index_message(self._table))
+        return self._listing.page(where, limit=limit, cursor=cursor)
+
+    @property
+    def listing(self) -> SummaryListing:
+        """The summary-index reader (its ``items_read`` counts every item read)."""
+        return self._listing
+
+    def _has_summaries(self) -> bool:
+        now = time.monotonic()
+        if self._summaries_checked is not None and (
+            self._summaries_ready or now - self._summaries_checked < _RECHECK_S
+        ):
+            return self._summaries_ready
+        self._summaries_checked = now
+        try:
+            table = self._client.describe_table(TableName=self._table)["Table"]
+        except Exception as exc:  # noqa: BLE001 - no permission to describe: assume the indexes
+            _log.info("could not describe DynamoDB table %r (%s)", self._table, exc)
+            self._summaries_ready = True
+            return True
+        statuses = {
+            index["IndexName"]: index.get("IndexStatus", "ACTIVE")
+            for index in table.get("GlobalSecondaryIndexes", [])
+        }
+        self._summaries_ready = all(
+            statuses.get(name) == "ACTIVE" for name in (ACTIVITY_INDEX, AUTH_ACTIVITY_INDEX)
+        )
+        if not self._summaries_ready and not self._warned:
+            self._warned = True
+            _log.warning("%s", missing_index_message(self._table))
+        return self._summaries_ready
+
+    def _scan_conversations(
+        self, where: ConversationFilter | None, *, limit: int, offset: int
+    ) -> list[ConversationSummary]:
         auth = where.auth_context if where is not None else None
         params: dict[str, Any] = {
             "ProjectionExpression": ", ".join(f"#f{i}" for i in range(len(_SUMMARY_FIELDS))),
@@ -200,20 +274,44 @@ class DynamoDbTraceQuery:
 
     def _scan(self, auth: Any) -> Iterator[Mapping[str, Any]]:
         _log.debug("get_traces without trace or conversation id: scanning table %r", self._table)
-        params: dict[str, Any] = {}
+        # Only span items: the table also holds conversation summaries (see _summaries).
+        params: dict[str, Any] = {
+            "FilterExpression": "begins_with(pk, :span_prefix)",
+            "ExpressionAttributeValues": {":span_prefix": {"S": partition_key("")}},
+        }
         _add_auth_filter(params, auth)
         return self._pages("scan", params)
 
     def _pages(self, operation: str, params: dict[str, Any]) -> Iterator[Mapping[str, Any]]:
         request = getattr(self._client, operation)
-        params = {"TableName": self._table, **params}
+        params = {"TableName": self._table, "ReturnConsumedCapacity": "TOTAL", **params}
+        name = "Query" if operation == "query" else "Scan"
         while True:
             page = request(**params)
+            self._meter.record(name, page, self._table)
             yield from page.get("Items", [])
             last = page.get("LastEvaluatedKey")
             if not last:
                 return
             params["ExclusiveStartKey"] = last
+
+
+def missing_index_message(table: str) -> str:
+    """The warning for a table without the summary indexes: what it costs, what to run."""
+    return (
+        f"DynamoDB table {table!r} has no active {ACTIVITY_INDEX!r} and {AUTH_ACTIVITY_INDEX!r} "
+        f"indexes: list_conversations scans every span of the conversation index instead; add "
+        f"them with `gat-traces dynamodb migrate --table {table}`"
+    )
+
+
+def refuse_scan_message(table: str) -> str:
+    """Why ``get_traces()`` without a trace or conversation id refuses to run."""
+    return (
+        f"get_traces() without a trace_id or an ai.conversation.id filter would Scan the whole "
+        f"DynamoDB table {table!r} (every item, every time); pass allow_scan=True to do it "
+        f"anyway"
+    )
 
 
 def _add_auth_filter(params: dict[str, Any], auth: Any) -> None:

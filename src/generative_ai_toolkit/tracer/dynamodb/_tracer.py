@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .._clock import Clock
 from .._export import DEFAULT_SCHEDULE_DELAY
 from .._exporting import StoringTracer
 from .._ids import IdGenerator
+from .._query import CONVERSATION_ID, ConversationFilter
 from .._span import Scope
 from .._spanqueue import QueueFullPolicy
 from .._trace import Trace
+from .._writer import SpanWriter
+from ._capacity import CapacityMeter
 from ._item import Item, span_to_item
-from ._reader import DynamoDbTraceQuery, TableSetupError
+from ._listing import ConversationPage
+from ._reader import DynamoDbTraceQuery, TableSetupError, refuse_scan_message
 from ._reader import verify_table as verify_table_setup
+from ._summaries import SummarizingWriter, SummaryUpdater
+from ._summary_item import SUMMARIZED
 
 if TYPE_CHECKING:
     import boto3
@@ -72,9 +79,13 @@ class DynamoDbTracer(StoringTracer):
     attribute ``expire_at`` to that long after each span ends; ``verify_table`` checks the table
     and index once, at construction (``TableSetupError`` when missing), waiting at most
     ``verify_timeout`` seconds: an endpoint that does not answer by then is logged and the
-    check finishes in the background. The remaining options are
-    the export engine's (see ``ExportingTracer``).
+    check finishes in the background. The remaining options are the export engine's (see
+    ``ExportingTracer``). ``conversation_summaries`` keeps one summary item per conversation
+    current (one ``UpdateItem`` per conversation per batch), which ``list_conversations``
+    reads instead of scanning (see ``docs/dynamodb.md``).
     """
+
+    _reader: DynamoDbTraceQuery
 
     def __init__(
         self,
@@ -87,6 +98,7 @@ class DynamoDbTracer(StoringTracer):
         expire_after: float | timedelta | None = None,
         verify_table: bool = True,
         verify_timeout: float = DEFAULT_VERIFY_TIMEOUT,
+        conversation_summaries: bool = True,
         read_flush_timeout: float = DEFAULT_READ_FLUSH_TIMEOUT,
         max_concurrency: int = 8,
         max_queue_size: int = 20_000,
@@ -123,16 +135,33 @@ class DynamoDbTracer(StoringTracer):
         self._expire_after = expire_after
         self._read_flush_timeout = read_flush_timeout
         self._client = client
+        self._capacity = CapacityMeter()
+        self._capacity.attach(client)
         self._reader = DynamoDbTraceQuery(
-            client, table_name, conversation_id_gsi_name=conversation_id_gsi_name
+            client,
+            table_name,
+            conversation_id_gsi_name=conversation_id_gsi_name,
+            meter=self._capacity,
         )
-        writer = DynamoDbWriter(
+        reconnect = (lambda: self._measured(dynamodb_client(session))) if owns_client else None
+        writer: SpanWriter = DynamoDbWriter(
             client,
             table_name,
             encode=self._encode,
             max_concurrency=max_concurrency,
-            reconnect=(lambda: dynamodb_client(session)) if owns_client else None,
+            reconnect=reconnect,
         )
+        self._summaries: SummaryUpdater | None = None
+        if conversation_summaries:
+            self._summaries = SummaryUpdater(
+                client,
+                table_name,
+                meter=self._capacity,
+                max_concurrency=max_concurrency,
+                reconnect=reconnect,
+                expire_after=expire_after,
+            )
+            writer = SummarizingWriter(writer, self._summaries)
         super().__init__(
             writer,
             max_queue_size=max_queue_size,
@@ -155,11 +184,57 @@ class DynamoDbTracer(StoringTracer):
         """The table spans are written to."""
         return self._table_name
 
+    @property
+    def stats(self) -> dict[str, int]:
+        """The export counts (see ``ExportingTracer.stats``) plus ``read_capacity`` and
+        ``write_capacity``: the capacity units DynamoDB reported for this tracer's reads and
+        writes, rounded up to whole units (exact: ``capacity``); ``summary_errors``: updates of
+        conversation summaries that failed (each logged once per cause)."""
+        errors = self._summaries.errors if self._summaries is not None else 0
+        return {**super().stats, **self._capacity.stats(), "summary_errors": errors}
+
+    @property
+    def capacity(self) -> CapacityMeter:
+        """The exact capacity units consumed so far (``read``, ``write``)."""
+        return self._capacity
+
+    def get_traces(
+        self,
+        trace_id: str | None = None,
+        attribute_filter: Mapping[str, Any] | None = None,
+        *,
+        allow_scan: bool = False,
+    ) -> Sequence[Trace]:
+        """Stored spans of ``trace_id`` and/or one conversation (``ai.conversation.id`` in
+        ``attribute_filter``) matching every filter item exactly, by start time. With neither,
+        ``ValueError`` unless ``allow_scan=True`` (then: a ``Scan`` of the whole table)."""
+        keyed = trace_id is not None or (attribute_filter or {}).get(CONVERSATION_ID) is not None
+        if not keyed and not allow_scan:
+            raise ValueError(refuse_scan_message(self._table_name))
+        self._flush_before_read()
+        return self._reader.get_traces(trace_id, attribute_filter, allow_scan=allow_scan)
+
+    def list_conversations_page(
+        self, where: ConversationFilter | None = None, *, limit: int = 50, cursor: str | None = None
+    ) -> ConversationPage:
+        """One page of conversations, newest first, after ``cursor`` (the ``cursor`` of the
+        previous page; ``None`` for the first). Needs the summary indexes (``ValueError``
+        naming ``gat-traces dynamodb migrate`` without them)."""
+        self._flush_before_read()
+        return self._reader.list_conversations_page(where, limit=limit, cursor=cursor)
+
+    def _measured(self, client: DynamoDBClient) -> DynamoDBClient:
+        self._capacity.attach(client)
+        return client
+
     def _encode(self, span: Trace) -> Item:
         expire_at = None
         if self._expire_after is not None:
             expire_at = int(span._end_ns / 1e9 + self._expire_after)
-        return span_to_item(span, identifier=self._identifier, expire_at=expire_at)
+        item = span_to_item(span, identifier=self._identifier, expire_at=expire_at)
+        if self._summaries is not None:
+            item[SUMMARIZED] = {"N": "1"}  # counted by this writer: `migrate` skips it
+        return item
 
 
 def _verify_within(

@@ -22,6 +22,8 @@ _log = logging.getLogger(__name__)
 #: Spans that end up to this long before the page's newest one are sent again when live
 #: updates (re)connect: stores may write a span after a later-ending one; the page de-duplicates.
 LIVE_OVERLAP_US: Final = 10_000_000
+#: How many matching conversations a poll asks for when looking for the followed one.
+_MARK_PAGE: Final = 100
 
 
 def list_mark(query: TraceQuery) -> tuple[str, ConversationSummary | None]:
@@ -98,6 +100,7 @@ class LiveFeed:
         self._list_mark: object = None
         self._conversation_mark: object = None
         self._seen: set[tuple[int, int]] | None = None
+        self._conversation_since = datetime_from_ns(max(self._since_us, 0) * 1000)
 
     def poll(self) -> list[tuple[str, Any]]:
         """``[(event, data), ...]`` for what changed; the first poll reports spans only."""
@@ -127,10 +130,18 @@ class LiveFeed:
         return fresh
 
     def _summary_mark(self, conversation: str) -> object:
-        # A conversation's summary changes whenever a span is added to it. None: not found on
-        # the first page of matches, so the spans are read on every poll instead.
-        summary = conversation_summary(self._query, conversation)
-        return None if summary is None else conversation_mark(summary)
+        # A conversation's summary changes whenever a span is added to it. Only conversations
+        # active since this one's last known activity are asked for, so a poll reads what
+        # changed, not every conversation (a Query on DynamoDB's summary index). None: not
+        # found on a full page of matches, so the spans are read on every poll instead.
+        since = self._conversation_since
+        where = ConversationFilter(search=conversation, since=since)
+        found = self._query.list_conversations(where, limit=_MARK_PAGE)
+        for summary in found:
+            if summary.conversation_id == conversation:
+                self._conversation_since = summary.last_ended_at
+                return (summary.span_count, summary.last_ended_at, summary.error_count)
+        return None if len(found) >= _MARK_PAGE else ("quiet since", since)
 
 
 class ReloadingQuery:
