@@ -1,11 +1,11 @@
 """The package layout is the architecture: imports flow one way, into the core.
 
 The core is every module directly in ``generative_ai_toolkit/tracer/`` (``_base``, ``_trace``,
-``_export`` ..., and ``testing``). Each folder below it is one part. The package's own
-``__init__`` is the public facade and may re-export any part (``SqliteTracer``); nothing else in
-the core may import a part, and a part imports the core and, for the application parts only,
-the parts it composes. Every import counts: module-level, inside functions and under
-``TYPE_CHECKING``.
+``_export`` ...). Each folder below it is one part; ``testing`` is one too, and like the stores it
+imports only the core. The package's own ``__init__`` is the public facade and may re-export any
+part (``SqliteTracer``); nothing else in the core may import a part, and a part imports the core
+and, for the application parts only, the parts it composes. Every import counts: module-level,
+inside functions and under ``TYPE_CHECKING``.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ ALLOWED: dict[str, set[str]] = {
     "dynamodb": set(),
     "otlp": set(),
     "viewer": set(),
+    "testing": set(),
     # The applications compose the stores and the viewer; they read only through TraceQuery.
-    "cli": {"sqlite", "dynamodb", "viewer"},
+    "cli": {"sqlite", "dynamodb", "otlp", "viewer"},
     "demo": {"sqlite"},
 }
 
@@ -164,7 +165,7 @@ PUBLIC: dict[str, set[str]] = {
         "traced",
         "with_current_context",
     },
-    f"{PREFIX}.otlp": {"OtlpSpanWriter", "OtlpTracer"},
+    f"{PREFIX}.otlp": {"OtlpReceiver", "OtlpSpanWriter", "OtlpTracer"},
     f"{PREFIX}.dynamodb": {
         "DynamoDbTraceQuery",
         "DynamoDbTracer",
@@ -178,7 +179,18 @@ PUBLIC: dict[str, set[str]] = {
         "TraceDatabaseError",
         "default_db_path",
     },
-    f"{PREFIX}.testing": {"SequentialIds", "StepClock", "ended_span"},
+    f"{PREFIX}.testing": {
+        "SequentialIds",
+        "Spans",
+        "StepClock",
+        "TokenUsage",
+        "assert_called_tool",
+        "assert_no_errors",
+        "assert_tool_order",
+        "capture_spans",
+        "ended_span",
+    },
+    f"{PREFIX}.testing.pytest_plugin": {"gat_tracer"},
     f"{PREFIX}.viewer": {
         "CONTENT_SECURITY_POLICY",
         "ReloadingQuery",

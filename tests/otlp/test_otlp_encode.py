@@ -24,7 +24,7 @@ from generative_ai_toolkit.tracer.otlp._encode import (
     partial_success,
 )
 from generative_ai_toolkit.tracer.otlp._values import fill_span
-from otlp.wire import T0, attributes_of, ended_span, spans_of, value_of
+from otlp.wire import MARKER, T0, attributes_of, ended_span, spans_of, value_of
 
 
 def encode(*spans: Any, **options: Any) -> list[Span]:
@@ -135,7 +135,7 @@ def test_default_scope_is_the_toolkit() -> None:
 def test_attribute_values_are_typed(value: Any, kind: str, expected: Any) -> None:
     """Native OTLP values for str/bool/int/float and homogeneous lists; text for the rest."""
     (message,) = encode(ended_span(attributes={"key": value}))
-    (attribute,) = message.attributes
+    (attribute,) = [kv for kv in message.attributes if kv.key != MARKER]
     assert kind == attribute.value.WhichOneof("value")
     assert expected == value_of(attribute.value)
 
@@ -235,7 +235,7 @@ def test_genai_keys_never_replace_the_spans_own() -> None:
     """A gen_ai key the span already has wins over the mirrored one."""
     attributes = {"ai.tool.name": "ours", "gen_ai.tool.name": "theirs"}
     (message,) = encode(ended_span(attributes=attributes))
-    assert ["ai.tool.name", "gen_ai.tool.name"] == [kv.key for kv in message.attributes]
+    assert ["ai.tool.name", "gen_ai.tool.name", MARKER] == [kv.key for kv in message.attributes]
     assert "theirs" == attributes_of(message)["gen_ai.tool.name"]
 
 
@@ -324,7 +324,7 @@ _values = st.recursive(
 def test_any_attributes_encode_and_decode(attributes: dict[str, Any]) -> None:
     """Whatever the attribute values, the span encodes into a request that decodes."""
     (message,) = encode(ended_span(attributes=attributes), genai_semconv=False)
-    assert len(attributes) == len(message.attributes)
+    assert len(attributes) + 1 == len(message.attributes)  # and the round-trip marker
 
 
 @settings(max_examples=200, deadline=None)

@@ -25,9 +25,13 @@ def value_of(value: AnyValue) -> Any:
     return getattr(value, kind)
 
 
+#: The exporter's round-trip marker, asserted on in test_otlp_receiver.py; left out elsewhere.
+MARKER = "ai.storage.otlp"
+
+
 def attributes_of(message: Any) -> dict[str, Any]:
-    """A span's, event's or resource's attributes as a dict."""
-    return {kv.key: value_of(kv.value) for kv in message.attributes}
+    """A span's, event's or resource's attributes as a dict (without the round-trip marker)."""
+    return {kv.key: value_of(kv.value) for kv in message.attributes if kv.key != MARKER}
 
 
 def spans_of(body: bytes) -> list[Span]:

@@ -16,12 +16,12 @@ from urllib.parse import quote, urlsplit
 import pytest
 
 from generative_ai_toolkit.tracer import InMemoryTracer, SpanListQuery, StructuredLogsTracer
-from generative_ai_toolkit.tracer.viewer._live import ReloadingQuery
-from generative_ai_toolkit.tracer.viewer._server import (
+from generative_ai_toolkit.tracer.viewer import (
     CONTENT_SECURITY_POLICY,
     ViewerServer,
     check_bind_address,
 )
+from generative_ai_toolkit.tracer.viewer._live import ReloadingQuery
 from viewer.conftest import make_demo_db, serving
 from viewer.spans import BASE_NS, XSS_IMG, XSS_SCRIPT, many_conversations, turn, xss_turn
 

@@ -10,6 +10,7 @@ from typing import Any, TextIO
 from .._query import TraceQuery
 from ..viewer import ReloadingQuery, ViewerServer, check_bind_address
 from ..viewer._server import DEFAULT_HOST, DEFAULT_PORT
+from ._otlp import add_otlp_option, start_receiver
 
 
 def add_serve_command(commands: Any, source: argparse.ArgumentParser) -> None:
@@ -30,12 +31,23 @@ def add_serve_command(commands: Any, source: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--poll", type=float, default=1.0, help="live updates every S seconds (1)")
     p.add_argument("--open", action="store_true", help="open the page in a web browser")
+    add_otlp_option(p)
     p.set_defaults(handler=run_serve)
 
 
 def run_serve(args: argparse.Namespace, out: TextIO) -> int:
     """The ``serve`` command: serve ``args.source`` until interrupted."""
     check_bind_address(args.host, allow_remote=args.allow_remote)
+    receiver = start_receiver(args, out) if args.otlp is not None else None
+    try:
+        return _serve(args, out)
+    finally:
+        if receiver is not None:
+            receiver[0].close()
+            receiver[1].shutdown()
+
+
+def _serve(args: argparse.Namespace, out: TextIO) -> int:
     source = args.source
     query: TraceQuery
     if source.jsonl is not None and str(source.jsonl) != "-":

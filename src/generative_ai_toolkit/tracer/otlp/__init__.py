@@ -16,6 +16,7 @@ transport. May import the core (``generative_ai_toolkit.tracer._*``) and nothing
 package.
 """
 
+from ._receiver import OtlpReceiver
 from ._tracer import OtlpSpanWriter, OtlpTracer
 
-__all__ = ["OtlpSpanWriter", "OtlpTracer"]
+__all__ = ["OtlpReceiver", "OtlpSpanWriter", "OtlpTracer"]

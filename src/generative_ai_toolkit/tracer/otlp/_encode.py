@@ -26,7 +26,15 @@ from .._genai_semconv import genai_attributes
 from .._span import Scope
 from .._trace import Trace
 from ._config import DEFAULT_MAX_REQUEST_BYTES
-from ._values import fill_attributes, fill_outcome, fill_span, set_value, valid_text
+from ._values import (
+    ROUND_TRIP_ATTRIBUTE,
+    fill_attributes,
+    fill_outcome,
+    fill_span,
+    round_trip_marker,
+    set_value,
+    valid_text,
+)
 from ._wire import SpanWireEncoder, any_value_bytes, field, span_fields_bytes, varint
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
@@ -106,12 +114,10 @@ class OtlpEncoder:
 
     def _extras(self, span: Trace) -> bytes:
         attrs = span._attrs
-        extra = b""
-        if self.genai_semconv:
-            added = genai_attributes(attrs)
-            if added:
-                attribute = self._wire.attribute
-                extra = b"".join([attribute(key, value) for key, value in added.items()])
+        attribute = self._wire.attribute
+        added = genai_attributes(attrs) if self.genai_semconv else {}
+        extra = b"".join([attribute(key, value) for key, value in added.items()])
+        extra += attribute(ROUND_TRIP_ATTRIBUTE, round_trip_marker(span, list(added)))
         if span._status != "UNSET" or "exception.type" in attrs or "exception.message" in attrs:
             extra += span_fields_bytes(lambda message: fill_outcome(message, span))
         return extra

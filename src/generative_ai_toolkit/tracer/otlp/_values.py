@@ -146,10 +146,40 @@ def fill_span(message: Span, span: Trace, *, genai_semconv: bool, safe: bool = F
             set_value_safely(add(key=valid_text(safe_str(key))).value, value)
         else:
             set_value(add(key=key).value, value)
-    if genai_semconv:
-        for key, value in genai_attributes(attrs).items():
-            set_value_safely(add(key=key).value, value)
+    added = genai_attributes(attrs) if genai_semconv else {}
+    for key, value in added.items():
+        set_value_safely(add(key=key).value, value)
+    add(key=ROUND_TRIP_ATTRIBUTE).value.string_value = round_trip_marker(span, list(added))
     fill_outcome(message, span)
+
+
+#: Our marker on exported spans: what a receiver of ours needs to rebuild the span exactly.
+ROUND_TRIP_ATTRIBUTE: Final = "ai.storage.otlp"
+
+
+def round_trip_marker(span: Trace, added: Sequence[str]) -> str:
+    """The ``ai.storage.otlp`` value for ``span``: the keys sent as JSON text (dicts, sets,
+    mixed lists), the ``gen_ai.*`` keys ``added`` on export, and how many keys are inherited."""
+    info: dict[str, Any] = {}
+    sent_as_json = [key for key, value in span._attrs.items() if _sent_as_json(value)]
+    if sent_as_json:
+        info["json"] = sent_as_json
+    if added:
+        info["added"] = list(added)
+    inherited = len(span.inherited_attribute_keys)
+    if inherited:
+        info["inherited"] = inherited
+    return encode_value(info)
+
+
+def _sent_as_json(value: Any) -> bool:
+    kind = type(value)
+    if kind is list or kind is tuple:
+        if not value:
+            return False
+        first = type(value[0])
+        return first not in _ARRAY_FIELDS or any(type(item) is not first for item in value)
+    return isinstance(value, (Mapping, set, frozenset))
 
 
 def fill_outcome(message: Span, span: Trace) -> None:

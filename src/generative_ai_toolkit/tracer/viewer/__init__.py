@@ -12,7 +12,8 @@ Owns the HTTP server, its JSON API, live updates and the static page (``static/`
 only through the core's ``TraceQuery``: it may import the core and nothing else of this package.
 """
 
+from .._loopback import check_bind_address
 from ._live import ReloadingQuery
-from ._server import CONTENT_SECURITY_POLICY, ViewerServer, check_bind_address
+from ._server import CONTENT_SECURITY_POLICY, ViewerServer
 
 __all__ = ["CONTENT_SECURITY_POLICY", "ReloadingQuery", "ViewerServer", "check_bind_address"]

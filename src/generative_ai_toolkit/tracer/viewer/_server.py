@@ -21,7 +21,6 @@ Endpoints (all GET):
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import threading
@@ -33,6 +32,7 @@ from typing import Any, Final
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .._human_format import value_text
+from .._loopback import check_bind_address, is_loopback_host
 from .._query import AUTH_CONTEXT, TraceQuery
 from ._json import (
     BadRequest,
@@ -63,33 +63,6 @@ _STATIC_TYPES: Final = {
     "app.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }
-
-
-def check_bind_address(host: str, *, allow_remote: bool = False) -> None:
-    """``ValueError`` unless ``host`` is a loopback address (or ``allow_remote``)."""
-    if allow_remote or host == "localhost":
-        return
-    try:
-        loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
-        raise ValueError(
-            f"refusing to listen on {host}: not a loopback address; the viewer shows your "
-            "traces to anyone who can reach it (use 127.0.0.1, or pass --allow-remote)"
-        )
-
-
-def _is_loopback_host(header: str) -> bool:
-    host = header.rsplit(":", 1)[0] if header.count(":") == 1 else header
-    if host.startswith("["):
-        host = host[1 : host.find("]")]
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _load_static() -> dict[str, bytes]:
@@ -197,7 +170,7 @@ class ViewerHandler(BaseHTTPRequestHandler):
 
     def _handle(self, *, head: bool) -> None:
         self._head = head
-        if not self.server.allow_remote and not _is_loopback_host(self.headers.get("Host", "")):
+        if not self.server.allow_remote and not is_loopback_host(self.headers.get("Host", "")):
             self._send_json({"error": "unexpected Host header"}, HTTPStatus.MISDIRECTED_REQUEST)
             return
         url = urlsplit(self.path)

@@ -1,12 +1,4 @@
-"""Helpers for testing code that is traced: a deterministic clock and id generator.
-
-```python
-from generative_ai_toolkit.tracer import InMemoryTracer
-from generative_ai_toolkit.tracer.testing import SequentialIds, StepClock
-
-tracer = InMemoryTracer(clock=StepClock(), id_generator=SequentialIds())
-```
-"""
+"""A deterministic clock and id generator, and ended spans built field by field."""
 
 from __future__ import annotations
 
@@ -16,9 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ._trace import Trace
-
-__all__ = ["SequentialIds", "StepClock", "ended_span"]
+from .._trace import Trace
 
 
 class StepClock:
