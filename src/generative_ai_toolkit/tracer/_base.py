@@ -13,6 +13,9 @@ from typing import Any, ClassVar, Final, Protocol, runtime_checkable
 from ._clock import OFFSET_NS, Clock, monotonic_wall_ns
 from ._freeze import private_copy, safe_str
 from ._ids import IdGenerator, RandomIdGenerator
+from ._privacy import SpanPolicy
+from ._redact import Redact
+from ._sampling import Sampler, UnsampledSpan
 from ._span import DEFAULT_SCOPE, SPAN_KINDS, Scope
 from ._trace import CURRENT_SPAN, Trace
 
@@ -84,6 +87,10 @@ class BaseTracer(ABC):
     _scope: Scope = DEFAULT_SCOPE
     _persist_errors: int = 0
     _errors_lock: ClassVar[threading.Lock] = threading.Lock()
+    #: ``redact=`` / ``sampler=`` when given (see ``_privacy``); ``None`` costs nothing.
+    _policy: SpanPolicy | None = None
+    #: Exporting tracers redact on their background worker, not in ``persist``.
+    _redacts_in_background: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -91,6 +98,8 @@ class BaseTracer(ABC):
         clock: Clock | None = None,
         id_generator: IdGenerator | None = None,
         scope: Scope | None = None,
+        redact: Redact | None = None,
+        sampler: Sampler | None = None,
     ) -> None:
         if clock is not None:
             self._clock = clock
@@ -98,6 +107,11 @@ class BaseTracer(ABC):
             self._ids = id_generator
         if scope is not None:
             self._scope = scope
+        if redact is not None or sampler is not None:
+            self._policy = SpanPolicy(
+                redact=redact, sampler=sampler, redact_in_background=self._redacts_in_background
+            )
+            self._policy.install(self)
 
     def trace(
         self, span_name: str, *, span_kind: str = "INTERNAL", parent: Trace | None = None
@@ -114,6 +128,8 @@ class BaseTracer(ABC):
             parent = CURRENT_SPAN.get()
             while parent is not None and parent._owner is not self:
                 parent = parent._outer
+        elif type(parent) is UnsampledSpan:
+            return self._follow_unsampled(span_name, span_kind, parent)
         ids = self._ids
         clock = self._clock
         if ids is _RANDOM_IDS:  # the default, inlined: two method calls less per span
@@ -133,6 +149,13 @@ class BaseTracer(ABC):
             self._resource,
             self._scope,
         )
+
+    def _follow_unsampled(self, span_name: str, span_kind: str, parent: Trace) -> Trace:
+        # A remote parent said "not sampled" (traceparent flags 00): from now on this tracer
+        # opens spans through the path that lets children follow such a decision.
+        policy = self._policy or SpanPolicy(redact=None, sampler=None)
+        self.trace = policy.head_trace(self, None)  # type: ignore[method-assign]
+        return self.trace(span_name, span_kind=span_kind, parent=parent)
 
     @property
     def current_trace(self) -> Trace:
@@ -198,7 +221,10 @@ class BaseTracer(ABC):
     @property
     def stats(self) -> dict[str, int]:
         """Counters of what this tracer did; ``persist_errors`` counts spans ``persist`` failed."""
-        return {"persist_errors": self._persist_errors}
+        policy = self._policy
+        if policy is None:
+            return {"persist_errors": self._persist_errors}
+        return {"persist_errors": self._persist_errors, **policy.stats}
 
     def _emit(self, trace: Trace) -> None:
         try:

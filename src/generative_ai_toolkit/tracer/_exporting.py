@@ -10,7 +10,10 @@ from ._base import BaseTracer
 from ._clock import Clock
 from ._export import DEFAULT_SCHEDULE_DELAY, BackgroundExporter
 from ._ids import IdGenerator
+from ._privacy import RedactingWriter
 from ._query import ConversationFilter, ConversationSummary, SpanNode, TraceQuery
+from ._redact import Redact
+from ._sampling import Sampler
 from ._span import Scope
 from ._trace import Trace
 from ._writer import SpanWriter
@@ -22,8 +25,11 @@ class ExportingTracer(BaseTracer):
     """A tracer that queues each ended span for a ``SpanWriter`` run by a ``BackgroundExporter``.
 
     The traced code never waits for I/O: ``persist`` only appends to a bounded queue. Queue
-    and batch sizes and timings are keyword options of every such tracer.
+    and batch sizes and timings are keyword options of every such tracer. ``redact=`` runs on
+    the background worker, just before each batch is written (see ``BaseTracer``).
     """
+
+    _redacts_in_background = True
 
     def __init__(
         self,
@@ -37,8 +43,15 @@ class ExportingTracer(BaseTracer):
         clock: Clock | None = None,
         id_generator: IdGenerator | None = None,
         scope: Scope | None = None,
+        redact: Redact | None = None,
+        sampler: Sampler | None = None,
     ) -> None:
-        super().__init__(clock=clock, id_generator=id_generator, scope=scope)
+        super().__init__(
+            clock=clock, id_generator=id_generator, scope=scope, redact=redact, sampler=sampler
+        )
+        policy = self._policy
+        if policy is not None and policy.redact is not None:
+            writer = RedactingWriter(writer, policy)  # redacted on the worker, not here
         self._exporter = BackgroundExporter(
             writer,
             name=type(self).__name__,

@@ -1,30 +1,27 @@
 """Redaction: what a span may carry out of the process, decided once per span before it is stored.
 
 A redactor is any callable ``(key, value, span) -> value to store``; it sees every attribute of
-an ended span (values as the span holds them: lists and dicts included) and returns the value
-unchanged, or another one. The built-in ``Redactor`` walks nested lists and dicts, replaces
-secrets it finds in text with ``[REDACTED:<kind>]`` and the whole value of sensitive keys
-(``password``, ``authorization`` ...) with ``[REDACTED:key]``. Every kind is opt-in:
-
-```python
-from generative_ai_toolkit.tracer import SqliteTracer, redaction
-
-tracer = SqliteTracer(redact=redaction.Redactor(secrets=True, emails=True, credit_cards=True))
-```
+an ended span (values as the span holds them: lists and dicts included, never to be mutated)
+and returns the value unchanged (the same object), or another one. The built-in ``Redactor``
+walks nested lists and dicts, replaces secrets it finds in text with ``[REDACTED:<kind>]`` and
+the whole value of sensitive keys (``password``, ``authorization`` ...) with ``[REDACTED:key]``.
+Every kind is opt-in. ``content_omitted()`` keeps LLM and tool spans' metadata and replaces
+their content with a size marker.
 
 ``redact_span`` applies a redactor to a span: the result is a new ended span whose changed keys
 are listed in ``ai.redacted.keys``. A redactor that raises never loses the span: that value
-becomes ``[REDACTED:error]`` and the failure is reported to the caller, who counts and logs it.
+becomes ``[REDACTED:error]`` and the failure is handed back for the tracer to count and log.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ._trace import Trace, stored_span
+from ._freeze import ATOMIC_TYPES, freeze, safe_str
+from ._trace import Trace
 
 #: A redactor: ``(key, value, span) -> the value to store``.
 Redact = Callable[[str, Any, Trace], Any]
@@ -32,8 +29,10 @@ Redact = Callable[[str, Any, Trace], Any]
 #: The attribute listing the keys a redactor changed on a span.
 REDACTED_KEYS_ATTRIBUTE: Final = "ai.redacted.keys"
 ERROR_MARKER: Final = "[REDACTED:error]"
+KEY_MARKER: Final = "[REDACTED:key]"
 
-#: Key names whose whole value is a secret (compared without case, ``-``, ``_`` or ``.``).
+#: Key names whose whole value is a secret (compared without case, ``-``, ``_`` or ``.``, as
+#: the whole key or its last dotted part: ``http.request.header.authorization`` matches).
 SENSITIVE_KEYS: Final = frozenset(
     {
         "password",
@@ -60,12 +59,12 @@ SENSITIVE_KEYS: Final = frozenset(
     }
 )
 
-#: The secrets found in text, by kind. Each is checked further where a pattern alone would
+#: The secrets found in text, by kind. Some are checked further, where a pattern alone would
 #: catch ordinary text (see ``_CHECKS``).
 SECRET_PATTERNS: Final[dict[str, str]] = {
     "aws-key": r"\b(?:AKIA|ASIA|AROA|AIDA|ANPA|ANVA|AGPA)[0-9A-Z]{16}\b",
     "aws-secret": r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])",
-    "bearer-token": r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]{8,}=*",
+    "bearer-token": r"\b[Bb][Ee][Aa][Rr][Ee][Rr]\s+[A-Za-z0-9\-._~+/]{8,}=*",
     "jwt": r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}",
     "api-key": (
         r"\b(?:sk-(?:ant-|proj-)?[A-Za-z0-9_-]{20,}"
@@ -80,10 +79,13 @@ SECRET_PATTERNS: Final[dict[str, str]] = {
 EMAIL_PATTERN: Final = r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"
 CARD_PATTERN: Final = r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])"
 
+#: Deeper nesting than this is left as it is (the JSON encoders stop at 200 levels anyway).
+_MAX_DEPTH: Final = 64
+
 
 def luhn_valid(text: str) -> bool:
     """Whether the digits of ``text`` pass the Luhn check (as payment card numbers do)."""
-    digits = [int(c) for c in text if c.isdigit()]
+    digits = [int(c) for c in text if "0" <= c <= "9"]
     total = 0
     for index, digit in enumerate(reversed(digits)):
         doubled = digit * 2 if index % 2 else digit
@@ -108,92 +110,160 @@ _CHECKS: Final[dict[str, Callable[[str], bool]]] = {
 }
 
 
-@dataclass(frozen=True)
+def _normal(key: str) -> str:
+    return key.lower().replace("-", "").replace("_", "").replace(".", "")
+
+
 class Redactor:
     """The built-in redactor: secrets, e-mail addresses, card numbers, sensitive keys.
 
-    Each kind is off unless asked for. ``keys`` adds key names whose whole value is redacted
-    (compared without case, ``-``, ``_`` or ``.``); ``patterns`` adds kinds of text to find
-    (``{"employee-id": r"\\bE\\d{6}\\b"}``). One pass of one regular expression over each text.
+    Each kind is off unless asked for: ``secrets`` (AWS access and secret keys, bearer tokens,
+    JWTs, API keys of OpenAI, Anthropic, GitHub, Slack, Google and GitLab, PEM private keys, and
+    the sensitive key names), ``emails``, ``credit_cards`` (13 to 19 digits, Luhn-checked, in
+    text or as an int) and ``sensitive_keys`` (only the key names). ``keys`` adds key names
+    whose whole value is redacted; ``patterns`` adds kinds of text to find
+    (``{"employee-id": r"\\bE\\d{6}\\b"}``, shown as ``[REDACTED:employee-id]``).
+
+    Stateless and thread-safe. Text is scanned once, by one regular expression.
     """
 
-    secrets: bool = False
-    emails: bool = False
-    credit_cards: bool = False
-    sensitive_keys: bool = False
-    keys: Iterable[str] = ()
-    patterns: Mapping[str, str] = field(default_factory=dict)
+    __slots__ = ("_keys", "_names", "_regex")
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        secrets: bool = False,
+        emails: bool = False,
+        credit_cards: bool = False,
+        sensitive_keys: bool = False,
+        keys: Iterable[str] = (),
+        patterns: Mapping[str, str] | None = None,
+    ) -> None:
         kinds: dict[str, str] = {}
-        if self.secrets:
+        if secrets:
             kinds.update(SECRET_PATTERNS)
-        if self.emails:
+        if emails:
             kinds["email"] = EMAIL_PATTERN
-        if self.credit_cards:
+        if credit_cards:
             kinds["card"] = CARD_PATTERN
-        kinds.update(self.patterns)
-        names = {f"k{i}": kind for i, kind in enumerate(kinds)}
-        combined = "|".join(f"(?P<{name}>{kinds[kind]})" for name, kind in names.items())
-        object.__setattr__(self, "_names", names)
-        object.__setattr__(self, "_regex", re.compile(combined) if combined else None)
-        keys = {_normal(key) for key in self.keys}
-        if self.sensitive_keys or self.secrets:
-            keys |= SENSITIVE_KEYS
-        object.__setattr__(self, "_keys", frozenset(keys))
+        for kind, pattern in (patterns or {}).items():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(
+                    f"pattern {kind!r} is not a valid regular expression: {exc}"
+                ) from None
+            kinds[kind] = pattern
+        self._names = {f"k{i}": kind for i, kind in enumerate(kinds)}
+        combined = "|".join(f"(?P<{name}>{kinds[kind]})" for name, kind in self._names.items())
+        self._regex = re.compile(combined) if combined else None
+        names = {_normal(key) for key in keys}
+        if sensitive_keys or secrets:
+            names |= SENSITIVE_KEYS
+        self._keys = frozenset(names)
+
+    def __repr__(self) -> str:
+        return f"Redactor(kinds={sorted(set(self._names.values()))}, keys={len(self._keys)})"
 
     def __call__(self, key: str, value: Any, span: Trace | None = None) -> Any:
         """``value`` with what this redactor finds replaced (the same object when nothing is)."""
-        if _normal(key) in self._keys:  # type: ignore[attr-defined]
-            return "[REDACTED:key]"
+        if self._is_sensitive(key):
+            return KEY_MARKER
         return self._walk(value, 0)
 
     def redact_text(self, text: str) -> str:
         """``text`` with every secret this redactor finds replaced by ``[REDACTED:<kind>]``."""
-        regex: re.Pattern[str] | None = self._regex  # type: ignore[attr-defined]
+        regex = self._regex
         if regex is None:
             return text
         return regex.sub(self._replacement, text)
 
+    def _is_sensitive(self, key: str) -> bool:
+        keys = self._keys
+        if not keys:
+            return False
+        return _normal(key) in keys or _normal(key.rpartition(".")[2]) in keys
+
     def _replacement(self, match: re.Match[str]) -> str:
-        kind: str = self._names[match.lastgroup or ""]  # type: ignore[attr-defined]
+        kind = self._names[match.lastgroup or ""]
         check = _CHECKS.get(kind)
         if check is not None and not check(match.group()):
             return match.group()
         return f"[REDACTED:{kind}]"
 
-    def _walk(self, value: Any, depth: int) -> Any:
+    def _walk(self, value: Any, depth: int) -> Any:  # noqa: PLR0911 - one return per type
         kind = type(value)
         if kind is str:
-            return self.redact_text(value)
-        if depth > 32:
+            return self.redact_text(value) if self._regex is not None else value
+        if depth > _MAX_DEPTH:
             return value
         if kind is list or kind is tuple:
             items = [self._walk(item, depth + 1) for item in value]
-            changed = any(new is not old for new, old in zip(items, value, strict=True))
-            return kind(items) if changed else value
+            for item, old in zip(items, value, strict=True):
+                if item is not old:
+                    return kind(items)
+            return value
         if isinstance(value, Mapping):
             out: dict[Any, Any] = {}
             changed = False
             for item_key, item in value.items():
-                if isinstance(item_key, str) and _normal(item_key) in self._keys:  # type: ignore[attr-defined]
-                    new: Any = "[REDACTED:key]"
+                if isinstance(item_key, str) and self._is_sensitive(item_key):
+                    new: Any = KEY_MARKER
                 else:
                     new = self._walk(item, depth + 1)
                 changed = changed or new is not item
                 out[item_key] = new
             return out if changed else value
-        if kind is int and self.credit_cards and luhn_valid(str(value)):
+        if kind is int and "card" in self._names.values() and luhn_valid(str(value)):
             return "[REDACTED:card]"
         return value
 
 
-def _normal(key: str) -> str:
-    return key.lower().replace("-", "").replace("_", "").replace(".", "")
+#: The attributes that hold what was said and done (prompts, answers, tool arguments and
+#: results): what ``content_omitted()`` replaces.
+CONTENT_KEYS: Final = frozenset(
+    {
+        "ai.llm.request.messages",
+        "ai.llm.request.system",
+        "ai.llm.response.output",
+        "ai.tool.input",
+        "ai.tool.output",
+        "ai.user.input",
+        "ai.agent.response",
+        "gen_ai.tool.call.arguments",
+        "gen_ai.tool.call.result",
+        "gen_ai.input.messages",
+        "gen_ai.output.messages",
+        "gen_ai.system_instructions",
+    }
+)
+
+
+def content_omitted(keys: Iterable[str] = CONTENT_KEYS) -> Redact:
+    """A redactor keeping only metadata: each content attribute becomes a size marker.
+
+    Model, token usage, durations, statuses and errors stay; prompts, answers and tool inputs
+    and outputs (``CONTENT_KEYS``, or ``keys``) become ``[REDACTED:content] 1234 chars``, the
+    length of the value as text (JSON for lists and dicts).
+    """
+    omitted = frozenset(keys)
+
+    def omit(key: str, value: Any, span: Trace) -> Any:
+        if key not in omitted or value is None:
+            return value
+        if type(value) is str:
+            size = len(value)
+        else:
+            size = len(json.dumps(value, ensure_ascii=False, default=safe_str))
+        return f"[REDACTED:content] {size} chars"
+
+    return omit
 
 
 def chain(*redactors: Redact) -> Redact:
     """One redactor applying ``redactors`` in order, each to what the previous returned."""
+    if len(redactors) == 1:
+        return redactors[0]
 
     def redact(key: str, value: Any, span: Trace) -> Any:
         for redactor in redactors:
@@ -203,54 +273,68 @@ def chain(*redactors: Redact) -> Redact:
     return redact
 
 
-@dataclass
-class RedactionResult:
-    """A redacted span and the failures met on the way (for the tracer to count and log)."""
+class RedactedSpan(Trace):
+    """A span as a redactor left it: a new ended span, never redacted again."""
 
-    span: Trace
-    errors: list[tuple[str, Exception]] = field(default_factory=list)
+    __slots__ = ()
 
 
-def redact_span(span: Trace, redact: Redact) -> RedactionResult:
-    """A new ended span: ``span`` with ``redact`` applied to every attribute value.
+def redact_span(span: Trace, redact: Redact) -> tuple[Trace, list[tuple[str, Exception]]]:
+    """``span`` with ``redact`` applied to every attribute value, and the failures met.
 
-    The keys whose values changed are listed in ``ai.redacted.keys`` (appended to what an
-    earlier redaction listed). Returns ``span`` itself when nothing changed.
+    Returns a new ended span (a ``RedactedSpan``) listing the keys whose values changed in
+    ``ai.redacted.keys`` (after the keys an earlier redaction listed), or ``span`` itself when
+    nothing changed. A value whose redactor raised becomes ``[REDACTED:error]``.
     """
+    raw = span._raw
     attrs = span._attrs
-    out: dict[str, Any] = {}
+    out: dict[str, Any] | None = None
     changed: list[str] = []
     errors: list[tuple[str, Exception]] = []
-    for key, value in attrs.items():
+    for index, (key, value) in enumerate(attrs.items()):
         try:
             new = redact(key, value, span)
         except Exception as exc:  # noqa: BLE001 - a broken redactor must not lose the span
             errors.append((key, exc))
             new = ERROR_MARKER
-        if new is not value:
-            changed.append(key)
-        out[key] = new
-    if not changed:
-        return RedactionResult(span, errors)
-    listed = out.get(REDACTED_KEYS_ATTRIBUTE)
-    before = list(listed) if isinstance(listed, (list, tuple)) else []
+        if new is value:
+            if out is not None:
+                out[key] = raw[key]
+            continue
+        if out is None:
+            # Unchanged values are taken as the span holds them (frozen), never shared thawed.
+            out = {k: raw[k] for k in list(raw)[:index]}
+        changed.append(key)
+        # A new container is frozen like any attribute value, so readers get copies.
+        out[key] = new if type(new) in ATOMIC_TYPES else freeze(new)
+    if out is None:
+        return span, errors
     inherited = len(span.inherited_attribute_keys)
-    own_keys = list(out)[: len(out) - inherited]
-    ordered = {key: out[key] for key in own_keys}
-    ordered[REDACTED_KEYS_ATTRIBUTE] = before + [k for k in changed if k not in before]
-    ordered.update((key, out[key]) for key in list(out)[len(out) - inherited :])
-    redacted = stored_span(
+    keys = list(out)
+    own = keys[: len(keys) - inherited]
+    ordered = {key: out[key] for key in own if key != REDACTED_KEYS_ATTRIBUTE}
+    listed = attrs.get(REDACTED_KEYS_ATTRIBUTE)
+    before = [str(k) for k in listed] if isinstance(listed, (list, tuple)) else []
+    ordered[REDACTED_KEYS_ATTRIBUTE] = freeze(
+        before + [k for k in changed if k not in before and k != REDACTED_KEYS_ATTRIBUTE]
+    )
+    for key in keys[len(keys) - inherited :]:
+        ordered[key] = out[key]
+    redacted = RedactedSpan(
         span._name,
         span._kind,
         span._trace_id,
         span._span_id,
-        span._parent_id,
+        None,
         span._start_ns,
-        span._end_ns,
-        ordered,
-        span._status,
+        None,
         span._resource,
         span._scope,
-        inherited,
     )
-    return RedactionResult(redacted, errors)
+    redacted._parent_id = span._parent_id
+    redacted._end_ns = span._end_ns
+    redacted._raw = ordered
+    redacted._status = span._status
+    if inherited:
+        redacted._n_own = len(ordered) - inherited
+    return redacted, errors

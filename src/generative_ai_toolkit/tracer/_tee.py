@@ -10,6 +10,8 @@ from typing import Any, Self
 from ._base import BaseTracer, Tracer
 from ._clock import Clock
 from ._ids import IdGenerator
+from ._redact import Redact
+from ._sampling import Sampler
 from ._span import Scope
 from ._trace import Trace
 
@@ -29,8 +31,12 @@ class TeeTracer(BaseTracer):
         clock: Clock | None = None,
         id_generator: IdGenerator | None = None,
         scope: Scope | None = None,
+        redact: Redact | None = None,
+        sampler: Sampler | None = None,
     ) -> None:
-        super().__init__(clock=clock, id_generator=id_generator, scope=scope)
+        super().__init__(
+            clock=clock, id_generator=id_generator, scope=scope, redact=redact, sampler=sampler
+        )
         self._tracers: tuple[Tracer, ...] = tuple(tracers)
 
     @property

@@ -10,6 +10,8 @@ from .._clock import Clock
 from .._export import DEFAULT_SCHEDULE_DELAY
 from .._exporting import StoringTracer
 from .._ids import IdGenerator
+from .._redact import Redact
+from .._sampling import Sampler
 from .._span import Scope
 from .._trace import Trace
 from ._item import Item, span_to_item
@@ -90,6 +92,8 @@ class DynamoDbTracer(StoringTracer):
         clock: Clock | None = None,
         id_generator: IdGenerator | None = None,
         scope: Scope | None = None,
+        redact: Redact | None = None,
+        sampler: Sampler | None = None,
     ) -> None:
         if not table_name:
             raise ValueError("table_name must be a non-empty string")
@@ -132,6 +136,8 @@ class DynamoDbTracer(StoringTracer):
             clock=clock,
             id_generator=id_generator,
             scope=scope,
+            redact=redact,
+            sampler=sampler,
         )
 
     def __repr__(self) -> str:

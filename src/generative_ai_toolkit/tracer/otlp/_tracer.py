@@ -13,6 +13,8 @@ from .._clock import Clock
 from .._export import DEFAULT_SCHEDULE_DELAY
 from .._exporting import ExportingTracer
 from .._ids import IdGenerator, XRayIdGenerator
+from .._redact import Redact
+from .._sampling import Sampler
 from .._span import Scope
 from .._trace import Trace
 from .._writer import RetryableError
@@ -134,6 +136,8 @@ class OtlpTracer(ExportingTracer):
         clock: Clock | None = None,
         id_generator: IdGenerator | None = None,
         scope: Scope | None = None,
+        redact: Redact | None = None,
+        sampler: Sampler | None = None,
     ) -> None:
         settings = resolve_settings(
             host=host,
@@ -173,6 +177,8 @@ class OtlpTracer(ExportingTracer):
             clock=clock,
             id_generator=id_generator,
             scope=scope,
+            redact=redact,
+            sampler=sampler,
         )
 
     def __repr__(self) -> str:
