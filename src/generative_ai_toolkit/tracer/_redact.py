@@ -64,7 +64,7 @@ SENSITIVE_KEYS: Final = frozenset(
 SECRET_PATTERNS: Final[dict[str, str]] = {
     "aws-key": r"\b(?:AKIA|ASIA|AROA|AIDA|ANPA|ANVA|AGPA)[0-9A-Z]{16}\b",
     "aws-secret": r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])",
-    "bearer-token": r"\b[Bb][Ee][Aa][Rr][Ee][Rr]\s+[A-Za-z0-9\-._~+/]{8,}=*",
+    "bearer-token": r"\b(?:Bearer|bearer|BEARER)\s+[A-Za-z0-9\-._~+/]{8,}=*",
     "jwt": r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}",
     "api-key": (
         r"\b(?:sk-(?:ant-|proj-)?[A-Za-z0-9_-]{20,}"
@@ -79,6 +79,23 @@ SECRET_PATTERNS: Final[dict[str, str]] = {
 EMAIL_PATTERN: Final = r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"
 CARD_PATTERN: Final = r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])"
 
+#: What every match of a kind contains, searched first: most text has none of them, and
+#: searching for them costs a fraction of the full expressions. Kinds without one (AWS secret
+#: keys: their own pattern is as cheap; users' patterns) are searched for directly.
+ANCHORS: Final[dict[str, str]] = {
+    "aws-key": "AKIA|ASIA|AROA|AIDA|ANPA|ANVA|AGPA",
+    "bearer-token": "earer|EARER",
+    "jwt": "eyJ",
+    "api-key": "sk-|gh[pousr]_|github_pat_|xox|AIza|glpat-",
+    "private-key": "PRIVATE KEY",
+    "email": "@",
+    "card": r"\d[\d -]{11,}\d",
+}
+
+#: No secret of a built-in kind is shorter (``a@b.co``); users' patterns may be.
+_SHORTEST_SECRET: Final = 6
+#: Key names whose verdict is remembered per redactor.
+_KEYS_CACHED: Final = 4096
 #: Deeper nesting than this is left as it is (the JSON encoders stop at 200 levels anyway).
 _MAX_DEPTH: Final = 64
 
@@ -124,10 +141,11 @@ class Redactor:
     whose whole value is redacted; ``patterns`` adds kinds of text to find
     (``{"employee-id": r"\\bE\\d{6}\\b"}``, shown as ``[REDACTED:employee-id]``).
 
-    Stateless and thread-safe. Text is scanned once, by one regular expression.
+    Stateless and thread-safe. Each text is first searched for what secrets contain (``AKIA``,
+    ``@``, a run of digits ...), and only text holding such an anchor is searched in full.
     """
 
-    __slots__ = ("_keys", "_names", "_regex")
+    __slots__ = ("_has_cards", "_key_cache", "_keys", "_names", "_passes", "_shortest")
 
     def __init__(
         self,
@@ -155,12 +173,27 @@ class Redactor:
                 ) from None
             kinds[kind] = pattern
         self._names = {f"k{i}": kind for i, kind in enumerate(kinds)}
-        combined = "|".join(f"(?P<{name}>{kinds[kind]})" for name, kind in self._names.items())
-        self._regex = re.compile(combined) if combined else None
+        groups: dict[str, list[str]] = {}
+        for name, kind in self._names.items():
+            # Anchored kinds share one pass; cards (a costly gate) and the rest get their own.
+            anchor = ANCHORS.get(kind) if kind not in (patterns or {}) else None
+            group = "card" if kind == "card" and anchor else ("anchored" if anchor else name)
+            groups.setdefault(group, []).append(name)
+        self._passes: list[tuple[re.Pattern[str] | None, re.Pattern[str]]] = []
+        for group, members in groups.items():
+            full = "|".join(f"(?P<{name}>{kinds[self._names[name]]})" for name in members)
+            gates = (
+                [ANCHORS[self._names[n]] for n in members] if group in ("card", "anchored") else []
+            )
+            self._passes.append((re.compile("|".join(gates)) if gates else None, re.compile(full)))
+        self._has_cards = credit_cards
+        self._shortest = 1 if patterns else _SHORTEST_SECRET
         names = {_normal(key) for key in keys}
         if sensitive_keys or secrets:
             names |= SENSITIVE_KEYS
         self._keys = frozenset(names)
+        # Message lists repeat a few key names ("role", "content", "text") many times over.
+        self._key_cache: dict[str, bool] = {}
 
     def __repr__(self) -> str:
         return f"Redactor(kinds={sorted(set(self._names.values()))}, keys={len(self._keys)})"
@@ -173,16 +206,22 @@ class Redactor:
 
     def redact_text(self, text: str) -> str:
         """``text`` with every secret this redactor finds replaced by ``[REDACTED:<kind>]``."""
-        regex = self._regex
-        if regex is None:
+        if len(text) < self._shortest:
             return text
-        return regex.sub(self._replacement, text)
+        for gate, regex in self._passes:
+            if gate is None or gate.search(text) is not None:
+                text = regex.sub(self._replacement, text)
+        return text
 
     def _is_sensitive(self, key: str) -> bool:
+        known = self._key_cache.get(key)
+        if known is not None:
+            return known
         keys = self._keys
-        if not keys:
-            return False
-        return _normal(key) in keys or _normal(key.rpartition(".")[2]) in keys
+        sensitive = bool(keys) and (_normal(key) in keys or _normal(key.rpartition(".")[2]) in keys)
+        if len(self._key_cache) < _KEYS_CACHED:
+            self._key_cache[key] = sensitive
+        return sensitive
 
     def _replacement(self, match: re.Match[str]) -> str:
         kind = self._names[match.lastgroup or ""]
@@ -194,7 +233,10 @@ class Redactor:
     def _walk(self, value: Any, depth: int) -> Any:  # noqa: PLR0911 - one return per type
         kind = type(value)
         if kind is str:
-            return self.redact_text(value) if self._regex is not None else value
+            if not self._passes:
+                return value
+            text = self.redact_text(value)
+            return value if text == value else text
         if depth > _MAX_DEPTH:
             return value
         if kind is list or kind is tuple:
@@ -214,7 +256,7 @@ class Redactor:
                 changed = changed or new is not item
                 out[item_key] = new
             return out if changed else value
-        if kind is int and "card" in self._names.values() and luhn_valid(str(value)):
+        if kind is int and self._has_cards and luhn_valid(str(value)):
             return "[REDACTED:card]"
         return value
 
