@@ -108,16 +108,18 @@ def test_decisions_are_equal_across_processes() -> None:
 
 
 def test_children_of_a_sampled_out_root_are_not_recorded_but_carry_its_context() -> None:
-    """The whole trace follows its root; ``current_trace`` still works inside it."""
+    """The whole trace follows its root, which stays current: spans below it are inert."""
     tracer = Counting(sampler=TraceIdRatio(0.0))
     with tracer.trace("root") as root, tracer.trace("child") as child:
         child.add_attribute("x", 1)
-        assert child is tracer.current_trace
+        with tracer.trace("grandchild") as grandchild:
+            assert root is tracer.current_trace
+            assert root.trace_id == grandchild.trace_id
         assert root.trace_id == child.trace_id
         assert root.span_id == child.parent_span_id
         assert {} == child.attributes
     assert [] == tracer.trace_ids
-    assert 2 == tracer.stats["sampled_out"]
+    assert 3 == tracer.stats["sampled_out"]
 
 
 def test_a_sampled_out_span_lets_the_users_exception_through() -> None:

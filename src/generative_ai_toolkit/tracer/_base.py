@@ -128,7 +128,7 @@ class BaseTracer(ABC):
             parent = CURRENT_SPAN.get()
             while parent is not None and parent._owner is not self:
                 parent = parent._outer
-        elif type(parent) is UnsampledSpan:
+        elif isinstance(parent, UnsampledSpan):
             return self._follow_unsampled(span_name, span_kind, parent)
         ids = self._ids
         clock = self._clock

@@ -31,6 +31,7 @@ from ._sampling import (
     TailBuffer,
     TailSampler,
     TraceIdRatio,
+    UnsampledChild,
     UnsampledSpan,
     conversation_of,
     keeps_trace_id,
@@ -123,16 +124,26 @@ class SpanPolicy:
                 while parent is not None and parent._owner is not tracer:
                     parent = parent._outer
             if parent is not None:
-                if type(parent) is not UnsampledSpan:
+                kind = type(parent)
+                if kind is not UnsampledSpan and kind is not UnsampledChild:
                     return base_trace(span_name, span_kind=span_kind, parent=parent)
                 if span_kind not in SPAN_KINDS:
                     raise ValueError(f"span_kind must be one of {sorted(SPAN_KINDS)}")
                 self.sampled_out += 1
-                ids = tracer._ids
-                span_id = (
-                    getrandbits(64) or 1 if type(ids) is RandomIdGenerator else ids.new_span_id()
+                if parent._owner is None:  # a remote parent: this span carries the context
+                    ids = tracer._ids
+                    span_id = (
+                        getrandbits(64) or 1
+                        if type(ids) is RandomIdGenerator
+                        else ids.new_span_id()
+                    )
+                    return UnsampledSpan(
+                        span_name, parent._trace_id, span_id, parent._span_id, tracer
+                    )
+                # The sampled-out span above stays current and carries the context.
+                return UnsampledChild(
+                    span_name, parent._trace_id, parent._span_id, parent._span_id, tracer
                 )
-                return UnsampledSpan(span_name, parent._trace_id, span_id, parent._span_id, tracer)
             if span_kind not in SPAN_KINDS:
                 raise ValueError(f"span_kind must be one of {sorted(SPAN_KINDS)}")
             ids = tracer._ids

@@ -21,11 +21,12 @@ import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Final
+from types import TracebackType
+from typing import Any, ClassVar, Final, Self
 
 from ._freeze import safe_str, thaw
 from ._span import DEFAULT_SCOPE
-from ._trace import Trace
+from ._trace import CURRENT_SPAN, Trace
 
 #: The low 64 bits of a trace id, which the decision reads (as OpenTelemetry's does).
 _LOW64: Final = (1 << 64) - 1
@@ -159,10 +160,44 @@ class UnsampledSpan(Trace):
     def record_exception(self, exc: BaseException) -> None:
         """Ignored: nothing of this span is recorded."""
 
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        token = self._token
+        if token is not None:
+            self._token = None
+            try:
+                CURRENT_SPAN.reset(token)
+            except ValueError:  # exited in another context than entered: as Trace does
+                CURRENT_SPAN.set(self._outer)
+        self._end_ns = 1
+
     def end(self, exc: BaseException | None = None) -> None:
         """Mark the span ended; it is not handed to any tracer."""
         self._end_ns = 1
         self._outer = None
+
+
+class UnsampledChild(UnsampledSpan):
+    """A span opened under an ``UnsampledSpan``: inert like ``NoopTracer``'s, so spans below
+    a sampled-out root cost next to nothing. It never becomes current (the sampled-out span
+    above it stays current, so spans opened inside it follow the same decision)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
 
 
 def unsampled_remote_parent(trace_id: str, span_id: str) -> Trace:

@@ -35,7 +35,7 @@ _ZERO_SPAN: Final = "0" * 16
 def format_traceparent(span: Trace) -> str:
     """The ``traceparent`` value naming ``span`` as the parent: flags ``01`` (sampled), or
     ``00`` when ``span`` is not recorded (sampled out)."""
-    flags = "00" if type(span) is UnsampledSpan else "01"
+    flags = "00" if isinstance(span, UnsampledSpan) else "01"
     return f"00-{span.trace_id}-{span.span_id}-{flags}"
 
 
