@@ -198,3 +198,37 @@ def test_chain_applies_each_redactor_in_turn(secrets: list[str]) -> None:
     upper = chain(Redactor(emails=True), lambda k, v, s: v.upper() if isinstance(v, str) else v)
     text = " ".join(secrets)
     assert Redactor(emails=True)("t", text).upper() == upper("t", text, ended())
+
+
+@pytest.mark.parametrize("number", [4111111111111111, -4111111111111111, 378282246310005])
+def test_card_numbers_as_ints_inside_a_spans_containers_are_redacted(number: int) -> None:
+    """The quick look at a container's bytes sees big ints too."""
+    redacted, _ = redact_span(ended(order={"card": [number], "qty": 2}), EVERYTHING)
+    assert {"card": ["[REDACTED:card]"], "qty": 2} == redacted.attributes["order"]
+
+
+@given(planted(), st.sampled_from(["pass_word", "API-Key", "x.auth.token", "Set-Cookie"]))
+def test_a_spans_containers_are_never_skipped_when_they_hold_something(
+    case: tuple[Any, str], key: str
+) -> None:
+    """Secrets and sensitive keys nested in a span's values are found through the quick look."""
+    value, secret = case
+    redacted, _ = redact_span(ended(args={"nested": value, key: "x"}), EVERYTHING)
+    out = json.dumps(redacted.attributes)
+    assert secret not in out
+    assert '"[REDACTED:key]"' in out
+
+
+def test_every_sensitive_key_name_contains_a_stem_the_quick_look_searches() -> None:
+    """The quick look at a container's bytes searches for these stems of the key names."""
+    from generative_ai_toolkit.tracer._redact import _KEY_STEMS, SENSITIVE_KEYS  # noqa: PLC0415
+
+    assert [] == [k for k in SENSITIVE_KEYS if not any(s.decode() in k for s in _KEY_STEMS)]
+
+
+@pytest.mark.parametrize("spelling", ["social_security_number", "Social-Security.Number"])
+def test_extra_key_names_nested_in_a_spans_containers_are_redacted(spelling: str) -> None:
+    """The quick look compares key names as the redactor does: without case or separators."""
+    redactor = Redactor(keys=["socialSecurityNumber"])
+    redacted, _ = redact_span(ended(args={"person": {spelling: "123"}}), redactor)
+    assert {"person": {spelling: "[REDACTED:key]"}} == redacted.attributes["args"]

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
-from ._freeze import ATOMIC_TYPES, freeze, safe_str
+from ._freeze import ATOMIC_TYPES, Frozen, freeze, safe_str, thaw
 from ._trace import Trace
 
 #: A redactor: ``(key, value, span) -> the value to store``.
@@ -92,6 +92,43 @@ ANCHORS: Final[dict[str, str]] = {
     "card": r"\d[\d -]{11,}\d",
 }
 
+#: A quick look at a container's ``marshal`` bytes (where its texts stand verbatim, UTF-8)
+#: rules out what it cannot hold, so containers with nothing to redact are neither rebuilt nor
+#: walked. Each check is a necessary condition of a kind's matches: most run on the bytes with
+#: lowercase letters and spaces deleted (short for most text), the rest on the bytes.
+_LOWER_AND_SPACE: Final = bytes(range(ord("a"), ord("z") + 1)) + b" "
+_UPPER_ANCHORS: Final = (
+    *(a.encode() for a in ANCHORS["aws-key"].split("|")),
+    b"EARER",
+    b"PRIVATEKEY",
+)
+_GITHUB_ANCHORS: Final = (b"hp_", b"ho_", b"hu_", b"hs_", b"hr_", b"github_pat_")
+_DASHED_ANCHORS: Final = (b"sk-", b"xox", b"glpat-")
+#: Every byte that may be part of an AWS secret key becomes ``a``: 40 of them in a row or none.
+_BASE64_RUNS: Final = bytes(
+    0x61 if chr(c).isascii() and (chr(c).isalnum() or chr(c) in "/+") else 0x20 for c in range(256)
+)
+#: Cards in text: digits and separators, with spaces (deleted) gone.
+_CARD_RUN: Final = re.compile(rb"[0-9][0-9-]{11,}[0-9]")
+#: Ints of 13 to 19 digits are marshalled as ``TYPE_LONG`` of 3 to 5 15-bit digits.
+_CARD_INTS: Final = tuple(
+    code + n.to_bytes(4, "little", signed=True)
+    for code in (b"l", b"\xec")  # with and without marshal's reference flag
+    for n in (3, 4, 5, -3, -4, -5)
+)
+#: Every name in ``SENSITIVE_KEYS`` contains one of these (checked in the lowercased bytes
+#: without separators; names given as ``keys`` are checked whole).
+_KEY_STEMS: Final = (
+    b"pass",
+    b"pwd",
+    b"secret",
+    b"auth",
+    b"key",
+    b"token",
+    b"cookie",
+    b"credential",
+)
+
 #: No secret of a built-in kind is shorter (``a@b.co``); users' patterns may be.
 _SHORTEST_SECRET: Final = 6
 #: Key names whose verdict is remembered per redactor.
@@ -145,7 +182,18 @@ class Redactor:
     ``@``, a run of digits ...), and only text holding such an anchor is searched in full.
     """
 
-    __slots__ = ("_has_cards", "_key_cache", "_keys", "_names", "_passes", "_shortest")
+    __slots__ = (
+        "_has_cards",
+        "_has_emails",
+        "_has_patterns",
+        "_has_secrets",
+        "_key_cache",
+        "_key_stems",
+        "_keys",
+        "_names",
+        "_passes",
+        "_shortest",
+    )
 
     def __init__(
         self,
@@ -187,11 +235,18 @@ class Redactor:
             )
             self._passes.append((re.compile("|".join(gates)) if gates else None, re.compile(full)))
         self._has_cards = credit_cards
+        self._has_emails = emails
+        self._has_secrets = secrets
+        self._has_patterns = bool(patterns)
         self._shortest = 1 if patterns else _SHORTEST_SECRET
         names = {_normal(key) for key in keys}
         if sensitive_keys or secrets:
             names |= SENSITIVE_KEYS
         self._keys = frozenset(names)
+        self._key_stems = (
+            *(_KEY_STEMS if sensitive_keys or secrets else ()),
+            *(name.encode("utf-8", "surrogatepass") for name in names - SENSITIVE_KEYS),
+        )
         # Message lists repeat a few key names ("role", "content", "text") many times over.
         self._key_cache: dict[str, bool] = {}
 
@@ -203,6 +258,34 @@ class Redactor:
         if self._is_sensitive(key):
             return KEY_MARKER
         return self._walk(value, 0)
+
+    def skips_frozen(self, key: str, blob: bytes) -> bool:
+        """Whether a container, as its ``marshal`` bytes, certainly holds nothing to redact
+        (so ``redact_span`` need not rebuild and walk it)."""
+        if self._has_patterns or self._is_sensitive(key):
+            return False
+        rest = blob.translate(None, _LOWER_AND_SPACE)
+        if self._has_secrets and (
+            any(anchor in rest for anchor in _UPPER_ANCHORS)
+            or b"earer" in blob
+            or (b"J" in rest and b"eyJ" in blob)
+            or (b"_" in rest and any(anchor in blob for anchor in _GITHUB_ANCHORS))
+            or (b"-" in rest and any(anchor in blob for anchor in _DASHED_ANCHORS))
+            or (b"AI" in rest and b"AIza" in blob)
+            or b"a" * 40 in blob.translate(_BASE64_RUNS)
+        ):
+            return False
+        if self._has_emails and b"@" in rest:
+            return False
+        if self._has_cards and (
+            _CARD_RUN.search(rest) is not None or any(n in blob for n in _CARD_INTS)
+        ):
+            return False
+        if self._key_stems:
+            # As key names are compared: without case, "-", "_" or ".".
+            normal = blob.lower().translate(None, b"-_.")
+            return not any(stem in normal for stem in self._key_stems)
+        return True
 
     def redact_text(self, text: str) -> str:
         """``text`` with every secret this redactor finds replaced by ``[REDACTED:<kind>]``."""
@@ -329,11 +412,19 @@ def redact_span(span: Trace, redact: Redact) -> tuple[Trace, list[tuple[str, Exc
     nothing changed. A value whose redactor raised becomes ``[REDACTED:error]``.
     """
     raw = span._raw
-    attrs = span._attrs
+    skips = redact.skips_frozen if isinstance(redact, Redactor) else None
     out: dict[str, Any] | None = None
     changed: list[str] = []
     errors: list[tuple[str, Exception]] = []
-    for index, (key, value) in enumerate(attrs.items()):
+    for index, (key, stored) in enumerate(raw.items()):
+        if type(stored) is Frozen:
+            if skips is not None and skips(key, stored.blob):
+                if out is not None:
+                    out[key] = stored
+                continue
+            value = stored.thaw()
+        else:
+            value = stored
         try:
             new = redact(key, value, span)
         except Exception as exc:  # noqa: BLE001 - a broken redactor must not lose the span
@@ -355,7 +446,7 @@ def redact_span(span: Trace, redact: Redact) -> tuple[Trace, list[tuple[str, Exc
     keys = list(out)
     own = keys[: len(keys) - inherited]
     ordered = {key: out[key] for key in own if key != REDACTED_KEYS_ATTRIBUTE}
-    listed = attrs.get(REDACTED_KEYS_ATTRIBUTE)
+    listed = thaw(raw.get(REDACTED_KEYS_ATTRIBUTE))
     before = [str(k) for k in listed] if isinstance(listed, (list, tuple)) else []
     ordered[REDACTED_KEYS_ATTRIBUTE] = freeze(
         before + [k for k in changed if k not in before and k != REDACTED_KEYS_ATTRIBUTE]
