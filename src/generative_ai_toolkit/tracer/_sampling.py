@@ -188,6 +188,18 @@ class UnsampledChild(UnsampledSpan):
 
     __slots__ = ()
 
+    # Never entered, never ended: these stay as they are, so they need not be set per span.
+    _end_ns: ClassVar[int] = 0  # type: ignore[misc]
+    _outer: ClassVar[None] = None  # type: ignore[misc]
+    _token: ClassVar[None] = None  # type: ignore[misc]
+
+    def __init__(self, name: str, trace_id: int, span_id: int, parent_id: int, owner: Any) -> None:
+        self._name = name
+        self._trace_id = trace_id
+        self._span_id = span_id
+        self._parent_id = parent_id
+        self._owner = owner
+
     def __enter__(self) -> Self:
         return self
 
@@ -198,6 +210,9 @@ class UnsampledChild(UnsampledSpan):
         tb: TracebackType | None,
     ) -> None:
         return None
+
+    def end(self, exc: BaseException | None = None) -> None:
+        """Nothing to do: the span was never current and is never recorded."""
 
 
 def unsampled_remote_parent(trace_id: str, span_id: str) -> Trace:
