@@ -221,7 +221,7 @@ def test_a_spans_containers_are_never_skipped_when_they_hold_something(
 
 def test_every_sensitive_key_name_contains_a_stem_the_quick_look_searches() -> None:
     """The quick look at a container's bytes searches for these stems of the key names."""
-    from generative_ai_toolkit.tracer._redact import _KEY_STEMS, SENSITIVE_KEYS  # noqa: PLC0415
+    from generative_ai_toolkit.tracer._redactor import _KEY_STEMS, SENSITIVE_KEYS  # noqa: PLC0415
 
     assert [] == [k for k in SENSITIVE_KEYS if not any(s.decode() in k for s in _KEY_STEMS)]
 

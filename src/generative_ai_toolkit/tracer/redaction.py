@@ -15,11 +15,11 @@ from ._redact import (
     CONTENT_KEYS,
     REDACTED_KEYS_ATTRIBUTE,
     Redact,
-    Redactor,
     chain,
     content_omitted,
     redact_span,
 )
+from ._redactor import Redactor
 
 __all__ = [
     "CONTENT_KEYS",
