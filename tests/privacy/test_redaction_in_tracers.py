@@ -30,7 +30,7 @@ from generative_ai_toolkit.tracer import (
 from generative_ai_toolkit.tracer.redaction import Redactor, content_omitted
 from otlp.capture import CaptureServer
 
-from .values import SECRETS, planted
+from .values import SECRETS, nested, planted
 
 REDACT = Redactor(secrets=True, emails=True, credit_cards=True)
 #: Each example writes a few spans at once, so the stores' round trips are shared.
@@ -63,6 +63,17 @@ def test_in_memory(cases: list[tuple[Any, str]]) -> None:
     trace_values(tracer, [v for v, _ in cases])
     stored = json.dumps([t.attributes for t in tracer.get_traces()])
     assert_redacted(stored, [s for _, s in cases])
+
+
+@given(st.lists(nested, min_size=1, max_size=4))
+def test_values_without_secrets_are_stored_unchanged(values: list[Any]) -> None:
+    """A redacting tracer stores clean values exactly as a plain one does, listing nothing."""
+    plain, redacting = InMemoryTracer(), InMemoryTracer(redact=REDACT)
+    trace_values(plain, values)
+    trace_values(redacting, values)
+    assert [t.attributes for t in plain.get_traces()] == [
+        t.attributes for t in redacting.get_traces()
+    ]
 
 
 @given(batches)
