@@ -95,20 +95,20 @@ _BASE64_RUNS: Final = bytes(
 )
 #: Cards in text: digits and separators, with spaces (deleted) gone.
 _CARD_RUN: Final = re.compile(rb"[0-9][0-9-]{11,}[0-9]")
-#: Ints of 13 to 19 digits are marshalled as ``TYPE_LONG`` of 3 to 5 15-bit digits.
-_CARD_INTS: Final = tuple(
-    code + n.to_bytes(4, "little", signed=True)
-    for code in (b"l", b"\xec")  # with and without marshal's reference flag
-    for n in (3, 4, 5, -3, -4, -5)
-)
-#: Every name in ``SENSITIVE_KEYS`` contains one of these (checked in the lowercased bytes
-#: without separators; names given as ``keys`` are checked whole).
+#: Ints of 13 to 19 digits are marshalled as ``TYPE_LONG`` (``l``; ``\xec`` with the reference
+#: flag, turned into ``l`` first) followed by their count of 15-bit digits: 3 to 5 (negative for
+#: negative ints) as a little-endian int32.
+_LONG_CODES: Final = bytes(c if c != 0xEC else ord("l") for c in range(256))
+_CARD_INTS: Final = re.compile(rb"l[\x03-\x05\xfb-\xfd][\x00\xff][\x00\xff][\x00\xff]")
+#: Every name in ``SENSITIVE_KEYS`` contains one of these (long ones search faster), checked in
+#: the lowercased bytes without separators; names given as ``keys`` are checked whole.
 _KEY_STEMS: Final = (
-    b"pass",
+    b"passw",
     b"pwd",
     b"secret",
-    b"auth",
-    b"key",
+    b"authoriz",
+    b"apikey",
+    b"privatekey",
     b"token",
     b"cookie",
     b"credential",
@@ -263,7 +263,8 @@ class Redactor:
         if self._has_emails and b"@" in rest:
             return False
         if self._has_cards and (
-            _CARD_RUN.search(rest) is not None or any(n in blob for n in _CARD_INTS)
+            _CARD_RUN.search(rest) is not None
+            or _CARD_INTS.search(blob.translate(_LONG_CODES)) is not None
         ):
             return False
         if self._key_stems:
