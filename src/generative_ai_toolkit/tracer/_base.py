@@ -76,6 +76,11 @@ class BaseTracer(ABC):
     (so children before parents). Whatever it raises is logged and counted in
     ``stats["persist_errors"]``, never raised into the traced code.
 
+    ``redact=`` (a ``(key, value, span) -> value`` callable, see ``redaction``) is applied to
+    each span once before it is stored; ``sampler=`` (see ``sampling``) decides which traces
+    are kept. Both are wired in at construction, so a tracer without them pays nothing for
+    them (docs/privacy.md).
+
     The class-level defaults let a subclass that defines its own ``__init__`` without calling
     ``super().__init__()`` still work.
     """

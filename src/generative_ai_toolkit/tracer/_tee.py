@@ -22,7 +22,9 @@ class TeeTracer(BaseTracer):
     """Hands every span to each added tracer, in the order they were added.
 
     One failing tracer never stops the others (each failure is logged and counted by the
-    tracer that failed). ``get_traces`` is answered by the first tracer added.
+    tracer that failed). ``get_traces`` is answered by the first tracer added. The tee's own
+    ``redact=`` hands every tracer the redacted span; a tracer's own ``redact=`` applies to
+    what that tracer stores only (a local copy can keep what an exported copy drops).
     """
 
     def __init__(
