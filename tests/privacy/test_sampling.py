@@ -7,6 +7,7 @@ import os
 import random
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,12 +19,14 @@ from generative_ai_toolkit.tracer import (
     BaseTracer,
     InMemoryTracer,
     NoopTracer,
+    SqliteTracer,
     TeeTracer,
     Trace,
     extract_traceparent,
     inject_traceparent,
 )
 from generative_ai_toolkit.tracer.sampling import ConversationRatio, TailSampler, TraceIdRatio
+from generative_ai_toolkit.tracer.sqlite import SqliteQuery
 
 
 class SeededIds:
@@ -323,3 +326,22 @@ def test_bad_sampler_options_fail_at_construction() -> None:
         TailSampler(max_buffered_spans=0)
     with pytest.raises(ValueError, match="sampler"):
         InMemoryTracer(sampler=0.1)  # type: ignore[arg-type]
+
+
+def test_an_exporting_tracer_tail_samples_and_decides_open_traces_at_shutdown(
+    tmp_path: Path,
+) -> None:
+    """SQLite stores the kept traces; shutdown stores an open trace holding an error."""
+    path = tmp_path / "t.sqlite3"
+    tracer = SqliteTracer(path, sampler=TailSampler(ratio=0.0), schedule_delay=0.01)
+    with tracer.trace("fine"), tracer.trace("step"):
+        pass
+    with tracer.trace("failed") as failed:
+        failed.set_status("ERROR")
+    still_open = tracer.trace("open")
+    with tracer.trace("broken", parent=still_open) as broken:
+        broken.set_status("ERROR")
+    tracer.shutdown()
+    stored = SqliteQuery(path)
+    assert {"failed", "broken"} == {t.span_name for t in stored.get_traces()}
+    stored.close()

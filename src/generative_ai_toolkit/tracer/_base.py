@@ -124,8 +124,9 @@ class BaseTracer(ABC):
         """Open a span named ``span_name``; use it as ``with tracer.trace(...) as span:``.
 
         The parent is ``parent`` when given, else this tracer's innermost open span in the
-        current thread or task (spans of other tracers are skipped). Raises ``ValueError`` for an
-        unknown ``span_kind``.
+        current thread or task (spans of other tracers are skipped). Under a parent that is not
+        recorded (sampled out, or a ``traceparent`` with the sampled flag off) the span is not
+        recorded either. Raises ``ValueError`` for an unknown ``span_kind``.
         """
         if span_kind not in SPAN_KINDS:
             raise ValueError(f"span_kind must be one of {sorted(SPAN_KINDS)}, not {span_kind!r}")
