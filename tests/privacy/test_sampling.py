@@ -345,3 +345,26 @@ def test_an_exporting_tracer_tail_samples_and_decides_open_traces_at_shutdown(
     stored = SqliteQuery(path)
     assert {"failed", "broken"} == {t.span_name for t in stored.get_traces()}
     stored.close()
+
+
+def test_a_failing_sampler_keeps_the_span_and_never_reaches_the_traced_code(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Telemetry never breaks the program: a sampling bug stores the span instead."""
+    tracer = Counting(sampler=TailSampler(ratio=0.0))
+    policy = tracer._policy
+    assert policy is not None
+    assert policy.tail is not None
+
+    def broken(span: Trace) -> list[Trace]:
+        raise RuntimeError("sampler bug")
+
+    monkeypatch.setattr(policy.tail, "end", broken)
+    # The persist path was built with the bound method; build it again around the broken one.
+    monkeypatch.setattr(
+        tracer, "persist", policy._persist_path(tracer, type(tracer).persist.__get__(tracer))
+    )
+    with tracer.trace("root"):
+        pass
+    assert 1 == len(tracer.trace_ids)
+    assert "sampler bug" in caplog.text
