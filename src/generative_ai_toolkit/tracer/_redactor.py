@@ -114,6 +114,9 @@ _KEY_STEMS: Final = (
     b"credential",
 )
 
+#: An AWS secret key holds an uppercase letter and a digit (``_looks_like_aws_secret``).
+_AWS_SECRET_GATES: Final = (re.compile("[A-Z]"), re.compile("[0-9]"))
+
 #: No secret of a built-in kind is shorter (``a@b.co``); users' patterns may be.
 _SHORTEST_SECRET: Final = 6
 #: Key names whose verdict is remembered per redactor.
@@ -212,13 +215,19 @@ class Redactor:
             anchor = ANCHORS.get(kind) if kind not in (patterns or {}) else None
             group = "card" if kind == "card" and anchor else ("anchored" if anchor else name)
             groups.setdefault(group, []).append(name)
-        self._passes: list[tuple[re.Pattern[str] | None, re.Pattern[str]]] = []
+        # Each pass: the searches that must all find something before the full one runs.
+        self._passes: list[tuple[tuple[re.Pattern[str], ...], re.Pattern[str]]] = []
         for group, members in groups.items():
             full = "|".join(f"(?P<{name}>{kinds[self._names[name]]})" for name in members)
-            gates = (
-                [ANCHORS[self._names[n]] for n in members] if group in ("card", "anchored") else []
-            )
-            self._passes.append((re.compile("|".join(gates)) if gates else None, re.compile(full)))
+            if group in ("card", "anchored"):
+                gates: tuple[re.Pattern[str], ...] = (
+                    re.compile("|".join(ANCHORS[self._names[n]] for n in members)),
+                )
+            elif self._names[members[0]] == "aws-secret" and "aws-secret" not in (patterns or {}):
+                gates = _AWS_SECRET_GATES  # it mixes cases and digits: text without either has none
+            else:
+                gates = ()
+            self._passes.append((gates, re.compile(full)))
         self._has_cards = credit_cards
         self._has_emails = emails
         self._has_secrets = secrets
@@ -277,8 +286,11 @@ class Redactor:
         """``text`` with every secret this redactor finds replaced by ``[REDACTED:<kind>]``."""
         if len(text) < self._shortest:
             return text
-        for gate, regex in self._passes:
-            if gate is None or gate.search(text) is not None:
+        for gates, regex in self._passes:
+            for gate in gates:
+                if gate.search(text) is None:
+                    break
+            else:
                 text = regex.sub(self._replacement, text)
         return text
 
@@ -314,7 +326,7 @@ class Redactor:
                 if item is not old:
                     return kind(items)
             return value
-        if isinstance(value, Mapping):
+        if kind is dict or isinstance(value, Mapping):
             out: dict[Any, Any] = {}
             changed = False
             for item_key, item in value.items():
