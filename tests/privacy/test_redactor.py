@@ -234,3 +234,10 @@ def test_extra_key_names_nested_in_a_spans_containers_are_redacted(spelling: str
     redactor = Redactor(keys=["socialSecurityNumber"])
     redacted, _ = redact_span(ended(args={"person": {spelling: "123"}}), redactor)
     assert {"person": {spelling: "[REDACTED:key]"}} == redacted.attributes["args"]
+
+
+@pytest.mark.parametrize("secret", sorted(SECRETS))
+def test_a_secret_that_is_a_whole_nested_value_is_redacted(secret: str) -> None:
+    """No text around it: the quick look still sees it among the container's bytes."""
+    redacted, _ = redact_span(ended(args={"items": [secret, "w" * 200]}), EVERYTHING)
+    assert [SECRETS[secret], "w" * 200] == redacted.attributes["args"]["items"]

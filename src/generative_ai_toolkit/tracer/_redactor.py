@@ -93,6 +93,20 @@ _DASHED_ANCHORS: Final = (b"sk-", b"xox", b"glpat-")
 _BASE64_RUNS: Final = bytes(
     0x61 if chr(c).isascii() and (chr(c).isalnum() or chr(c) in "/+") else 0x20 for c in range(256)
 )
+_RUN_OF_40: Final = re.compile(rb"a{40,}")
+_UPPER_BYTE: Final = re.compile(rb"[A-Z]")
+_DIGIT_BYTE: Final = re.compile(rb"[0-9]")
+
+
+def _holds_aws_secret_run(blob: bytes) -> bool:
+    """Whether some run of 40 or more base64 bytes mixes in an uppercase letter and a digit."""
+    for run in _RUN_OF_40.finditer(blob.translate(_BASE64_RUNS)):
+        chunk = blob[run.start() : run.end()]
+        if _UPPER_BYTE.search(chunk) is not None and _DIGIT_BYTE.search(chunk) is not None:
+            return True
+    return False
+
+
 #: Cards in text: digits and separators, with spaces (deleted) gone.
 _CARD_RUN: Final = re.compile(rb"[0-9][0-9-]{11,}[0-9]")
 #: Ints of 13 to 19 digits are marshalled as ``TYPE_LONG`` (``l``; ``\xec`` with the reference
@@ -266,7 +280,7 @@ class Redactor:
             or (b"_" in rest and any(anchor in blob for anchor in _GITHUB_ANCHORS))
             or (b"-" in rest and any(anchor in blob for anchor in _DASHED_ANCHORS))
             or (b"AI" in rest and b"AIza" in blob)
-            or b"a" * 40 in blob.translate(_BASE64_RUNS)
+            or _holds_aws_secret_run(blob)
         ):
             return False
         if self._has_emails and b"@" in rest:
