@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -368,3 +369,37 @@ def test_a_failing_sampler_keeps_the_span_and_never_reaches_the_traced_code(
         pass
     assert 1 == len(tracer.trace_ids)
     assert "sampler bug" in caplog.text
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_tail_samples_with_an_empty_buffer_even_if_the_lock_was_held() -> None:
+    """Forking while another thread holds the buffer's lock never deadlocks the child."""
+    tracer = Counting(sampler=TailSampler(ratio=0.0))
+    policy = tracer._policy
+    assert policy is not None
+    assert policy.tail is not None
+    open_root = tracer.trace("parent's open trace")
+    with tracer.trace("buffered", parent=open_root):
+        pass
+    read_end, write_end = os.pipe()
+    with policy.tail._lock:  # as if another thread were buffering a span right now
+        pid = os.fork()
+        if pid == 0:  # the child: report, then leave without running the parent's cleanup
+            status = 1
+            try:
+                signal.alarm(10)  # a deadlock fails the test instead of hanging it
+                buffered_at_start = tracer.stats["buffered"]
+                with tracer.trace("child root") as root:
+                    root.set_status("ERROR")
+                os.write(write_end, json.dumps([buffered_at_start, tracer.trace_ids]).encode())
+                status = 0
+            finally:
+                os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        buffered_at_start, kept = json.loads(pipe.read())
+    _, status = os.waitpid(pid, 0)
+    assert 0 == status
+    assert 0 == buffered_at_start
+    assert 1 == len(kept)
+    assert 1 == tracer.stats["buffered"]  # the parent still holds its own open trace

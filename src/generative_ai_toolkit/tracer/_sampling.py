@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -240,6 +242,7 @@ class TailBuffer:
     ``end(span)`` returns the spans to store now (none while the trace is open; all of it when
     its root ends and it is kept). Thread-safe; memory bounded by ``max_buffered_spans`` spans
     and as many remembered decisions (spans arriving after their trace was decided follow it).
+    After ``os.fork()`` the child starts with nothing buffered.
     """
 
     def __init__(self, rule: TailSampler) -> None:
@@ -254,6 +257,15 @@ class TailBuffer:
         self.buffered = 0
         self.dropped = 0
         self.decided_early = 0
+        _BUFFERS.add(self)
+
+    def _after_fork_in_child(self) -> None:
+        # The lock may have been held at fork time; the parent's open traces are the parent's
+        # to decide (as its export queue is), so the child starts empty.
+        self._lock = threading.Lock()
+        self._open = {}
+        self._roots = {}
+        self.buffered = 0
 
     def local_root(self, span: Trace) -> None:
         """Note that ``span`` is its trace's root in this process (its parent is remote)."""
@@ -311,6 +323,18 @@ class TailBuffer:
             while self._open:
                 self._decide(next(iter(self._open)), False, out)
         return out
+
+
+_BUFFERS: weakref.WeakSet[TailBuffer] = weakref.WeakSet()
+
+
+def _reinit_all_after_fork() -> None:
+    for buffer in list(_BUFFERS):
+        buffer._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reinit_all_after_fork)
 
 
 def conversation_of(span: Trace) -> Any:
