@@ -1,8 +1,8 @@
 """Run every benchmark and print the ratios table (Markdown) for benchmarks/README.md.
 
 Usage: ``python benchmarks/run.py [area ...]`` where area is one of the ``bench_*.py`` modules
-(core, sqlite, dynamodb, otlp, ingest, viewer, bedrock); all by default. Exit status 1 when a
-target is missed.
+(core, sqlite, dynamodb, otlp, ingest, viewer, bedrock, privacy); all by default. Exit status 1
+when a target is missed.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from _harness import Report
 
-AREAS = ["core", "sqlite", "dynamodb", "otlp", "ingest", "viewer", "bedrock"]
+AREAS = ["core", "sqlite", "dynamodb", "otlp", "ingest", "viewer", "bedrock", "privacy"]
 
 
 def main(argv: list[str]) -> int:

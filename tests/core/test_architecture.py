@@ -168,6 +168,16 @@ PUBLIC: dict[str, set[str]] = {
         "with_current_context",
     },
     f"{PREFIX}.otlp": {"OtlpReceiver", "OtlpSpanWriter", "OtlpTracer"},
+    f"{PREFIX}.redaction": {
+        "CONTENT_KEYS",
+        "REDACTED_KEYS_ATTRIBUTE",
+        "Redact",
+        "Redactor",
+        "chain",
+        "content_omitted",
+        "redact_span",
+    },
+    f"{PREFIX}.sampling": {"ConversationRatio", "Sampler", "TailSampler", "TraceIdRatio"},
     f"{PREFIX}.dynamodb": {
         "ConversationPage",
         "DynamoDbTraceQuery",

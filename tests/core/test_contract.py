@@ -24,6 +24,8 @@ from generative_ai_toolkit.tracer import (
     TeeTracer,
     Trace,
 )
+from generative_ai_toolkit.tracer.redaction import Redactor
+from generative_ai_toolkit.tracer.sampling import ConversationRatio, TailSampler, TraceIdRatio
 
 Reader = Callable[[], list[dict[str, Any]] | None]
 
@@ -124,7 +126,39 @@ def own_tracer() -> Subject:
     return Subject(tracer, lambda: _from_traces(tracer.kept), False)
 
 
-FACTORIES = [in_memory, structured_logs, human_readable, noop, tee, own_tracer]
+def redacting() -> Subject:
+    """Redaction that finds nothing must change nothing the contract sees."""
+    tracer = InMemoryTracer(redact=Redactor(secrets=True, emails=True, credit_cards=True))
+    return Subject(tracer, lambda: _from_traces(list(tracer.get_traces())), True)
+
+
+def head_sampled() -> Subject:
+    tracer = InMemoryTracer(sampler=TraceIdRatio(1.0))
+    return Subject(tracer, lambda: _from_traces(list(tracer.get_traces())), True)
+
+
+def conversation_sampled() -> Subject:
+    tracer = InMemoryTracer(sampler=ConversationRatio(1.0))
+    return Subject(tracer, lambda: _from_traces(list(tracer.get_traces())), True)
+
+
+def tail_sampled() -> Subject:
+    tracer = InMemoryTracer(sampler=TailSampler(ratio=1.0))
+    return Subject(tracer, lambda: _from_traces(list(tracer.get_traces())), True)
+
+
+FACTORIES = [
+    in_memory,
+    structured_logs,
+    human_readable,
+    noop,
+    tee,
+    own_tracer,
+    redacting,
+    head_sampled,
+    conversation_sampled,
+    tail_sampled,
+]
 
 
 @pytest.fixture(params=FACTORIES, ids=lambda f: f.__name__)

@@ -13,6 +13,9 @@ from typing import Any, ClassVar, Final, Protocol, runtime_checkable
 from ._clock import OFFSET_NS, Clock, monotonic_wall_ns
 from ._freeze import private_copy
 from ._ids import IdGenerator, RandomIdGenerator
+from ._privacy import SpanPolicy
+from ._redact import Redact
+from ._sampling import Sampler, UnsampledSpan
 from ._span import DEFAULT_SCOPE, SPAN_KINDS, Scope
 from ._text import MAX_NAME_LENGTH, clean_key, clean_name, valid_texts
 from ._trace import CURRENT_SPAN, Trace
@@ -74,6 +77,11 @@ class BaseTracer(ABC):
     (so children before parents). Whatever it raises is logged and counted in
     ``stats["persist_errors"]``, never raised into the traced code.
 
+    ``redact=`` (a ``(key, value, span) -> value`` callable, see ``redaction``) is applied to
+    each span once before it is stored; ``sampler=`` (see ``sampling``) decides which traces
+    are kept. Both are wired in at construction, so a tracer without them pays nothing for
+    them (docs/privacy.md).
+
     The class-level defaults let a subclass that defines its own ``__init__`` without calling
     ``super().__init__()`` still work.
     """
@@ -85,6 +93,10 @@ class BaseTracer(ABC):
     _scope: Scope = DEFAULT_SCOPE
     _persist_errors: int = 0
     _errors_lock: ClassVar[threading.Lock] = threading.Lock()
+    #: ``redact=`` / ``sampler=`` when given (see ``_privacy``); ``None`` costs nothing.
+    _policy: SpanPolicy | None = None
+    #: Exporting tracers redact on their background worker, not in ``persist``.
+    _redacts_in_background: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -92,6 +104,8 @@ class BaseTracer(ABC):
         clock: Clock | None = None,
         id_generator: IdGenerator | None = None,
         scope: Scope | None = None,
+        redact: Redact | None = None,
+        sampler: Sampler | None = None,
     ) -> None:
         if clock is not None:
             self._clock = clock
@@ -99,6 +113,11 @@ class BaseTracer(ABC):
             self._ids = id_generator
         if scope is not None:
             self._scope = scope
+        if redact is not None or sampler is not None:
+            self._policy = SpanPolicy(
+                redact=redact, sampler=sampler, redact_in_background=self._redacts_in_background
+            )
+            self._policy.install(self)
 
     def trace(
         self, span_name: str, *, span_kind: str = "INTERNAL", parent: Trace | None = None
@@ -106,8 +125,9 @@ class BaseTracer(ABC):
         """Open a span named ``span_name``; use it as ``with tracer.trace(...) as span:``.
 
         The parent is ``parent`` when given, else this tracer's innermost open span in the
-        current thread or task (spans of other tracers are skipped). Raises ``ValueError`` for an
-        unknown ``span_kind``.
+        current thread or task (spans of other tracers are skipped). Under a parent that is not
+        recorded (sampled out, or a ``traceparent`` with the sampled flag off) the span is not
+        recorded either. Raises ``ValueError`` for an unknown ``span_kind``.
         """
         if span_kind not in SPAN_KINDS:
             raise ValueError(f"span_kind must be one of {sorted(SPAN_KINDS)}, not {span_kind!r}")
@@ -118,6 +138,8 @@ class BaseTracer(ABC):
             parent = CURRENT_SPAN.get()
             while parent is not None and parent._owner is not self:
                 parent = parent._outer
+        elif isinstance(parent, UnsampledSpan):
+            return self._follow_unsampled(span_name, span_kind, parent)
         ids = self._ids
         clock = self._clock
         if ids is _RANDOM_IDS:  # the default, inlined: two method calls less per span
@@ -137,6 +159,13 @@ class BaseTracer(ABC):
             self._resource,
             self._scope,
         )
+
+    def _follow_unsampled(self, span_name: str, span_kind: str, parent: Trace) -> Trace:
+        # A remote parent said "not sampled" (traceparent flags 00): from now on this tracer
+        # opens spans through the path that lets children follow such a decision.
+        policy = self._policy or SpanPolicy(redact=None, sampler=None)
+        self.trace = policy.head_trace(self, None)  # type: ignore[method-assign]
+        return self.trace(span_name, span_kind=span_kind, parent=parent)
 
     @property
     def current_trace(self) -> Trace:
@@ -204,7 +233,10 @@ class BaseTracer(ABC):
     @property
     def stats(self) -> dict[str, int]:
         """Counters of what this tracer did; ``persist_errors`` counts spans ``persist`` failed."""
-        return {"persist_errors": self._persist_errors}
+        policy = self._policy
+        if policy is None:
+            return {"persist_errors": self._persist_errors}
+        return {"persist_errors": self._persist_errors, **policy.stats}
 
     def _emit(self, trace: Trace) -> None:
         try:

@@ -11,6 +11,8 @@ from ._clock import Clock
 from ._human_format import format_human
 from ._ids import IdGenerator
 from ._json_encode import SpanJsonEncoder
+from ._redact import Redact
+from ._sampling import Sampler
 from ._span import Scope
 from ._text import valid_text
 from ._trace import Trace
@@ -27,8 +29,12 @@ class _StreamTracer(BaseTracer):
         clock: Clock | None = None,
         id_generator: IdGenerator | None = None,
         scope: Scope | None = None,
+        redact: Redact | None = None,
+        sampler: Sampler | None = None,
     ) -> None:
-        super().__init__(clock=clock, id_generator=id_generator, scope=scope)
+        super().__init__(
+            clock=clock, id_generator=id_generator, scope=scope, redact=redact, sampler=sampler
+        )
         self._stream = stream
 
     @property
@@ -57,8 +63,17 @@ class HumanReadableTracer(_StreamTracer):
         clock: Clock | None = None,
         id_generator: IdGenerator | None = None,
         scope: Scope | None = None,
+        redact: Redact | None = None,
+        sampler: Sampler | None = None,
     ) -> None:
-        super().__init__(stream, clock=clock, id_generator=id_generator, scope=scope)
+        super().__init__(
+            stream,
+            clock=clock,
+            id_generator=id_generator,
+            scope=scope,
+            redact=redact,
+            sampler=sampler,
+        )
         # Decided once for a given stream; a default stream is re-checked, as it may be swapped.
         self._color = color if color is not None or stream is None else _wants_color(stream)
 
@@ -80,8 +95,17 @@ class StructuredLogsTracer(_StreamTracer):
         clock: Clock | None = None,
         id_generator: IdGenerator | None = None,
         scope: Scope | None = None,
+        redact: Redact | None = None,
+        sampler: Sampler | None = None,
     ) -> None:
-        super().__init__(stream, clock=clock, id_generator=id_generator, scope=scope)
+        super().__init__(
+            stream,
+            clock=clock,
+            id_generator=id_generator,
+            scope=scope,
+            redact=redact,
+            sampler=sampler,
+        )
         self._encoder = SpanJsonEncoder()
 
     def persist(self, trace: Trace) -> None:

@@ -10,7 +10,10 @@ from ._base import BaseTracer
 from ._clock import Clock
 from ._export import DEFAULT_SCHEDULE_DELAY, BackgroundExporter
 from ._ids import IdGenerator
+from ._privacy import RedactingWriter
 from ._query import ConversationFilter, ConversationSummary, SpanNode, TraceQuery
+from ._redact import Redact
+from ._sampling import Sampler
 from ._span import Scope
 from ._spanqueue import QueueFullPolicy
 from ._trace import Trace
@@ -26,8 +29,11 @@ class ExportingTracer(BaseTracer):
     queue is full, ``on_queue_full="drop"`` drops the span (counted, logged) and ``"block"``
     makes the caller wait up to ``block_timeout`` seconds for room first (then drops; a caller
     does not wait again until a write succeeds). Queue and batch sizes and timings are keyword
-    options of every such tracer.
+    options of every such tracer. ``redact=`` runs on
+    the background worker, just before each batch is written (see ``BaseTracer``).
     """
+
+    _redacts_in_background = True
 
     def __init__(
         self,
@@ -43,8 +49,15 @@ class ExportingTracer(BaseTracer):
         clock: Clock | None = None,
         id_generator: IdGenerator | None = None,
         scope: Scope | None = None,
+        redact: Redact | None = None,
+        sampler: Sampler | None = None,
     ) -> None:
-        super().__init__(clock=clock, id_generator=id_generator, scope=scope)
+        super().__init__(
+            clock=clock, id_generator=id_generator, scope=scope, redact=redact, sampler=sampler
+        )
+        policy = self._policy
+        if policy is not None and policy.redact is not None:
+            writer = RedactingWriter(writer, policy)  # redacted on the worker, not here
         self._exporter = BackgroundExporter(
             writer,
             name=type(self).__name__,

@@ -25,6 +25,8 @@ from ._query import (
     spans_of_conversation,
     summarize,
 )
+from ._redact import Redact
+from ._sampling import Sampler
 from ._span import Scope
 from ._trace import Trace
 
@@ -56,8 +58,12 @@ class InMemoryTracer(BaseTracer):
         clock: Clock | None = None,
         id_generator: IdGenerator | None = None,
         scope: Scope | None = None,
+        redact: Redact | None = None,
+        sampler: Sampler | None = None,
     ) -> None:
-        super().__init__(clock=clock, id_generator=id_generator, scope=scope)
+        super().__init__(
+            clock=clock, id_generator=id_generator, scope=scope, redact=redact, sampler=sampler
+        )
         if isinstance(memory_size, bool) or not isinstance(memory_size, int) or memory_size < 1:
             raise ValueError(f"memory_size must be a positive int, not {memory_size!r}")
         self._memory_size = memory_size

@@ -10,6 +10,8 @@ from typing import Any, Self
 from ._base import BaseTracer, Tracer
 from ._clock import Clock
 from ._ids import IdGenerator
+from ._redact import Redact
+from ._sampling import Sampler
 from ._span import Scope
 from ._trace import Trace
 
@@ -20,7 +22,9 @@ class TeeTracer(BaseTracer):
     """Hands every span to each added tracer, in the order they were added.
 
     One failing tracer never stops the others (each failure is logged and counted by the
-    tracer that failed). ``get_traces`` is answered by the first tracer added.
+    tracer that failed). ``get_traces`` is answered by the first tracer added. The tee's own
+    ``redact=`` hands every tracer the redacted span; a tracer's own ``redact=`` applies to
+    what that tracer stores only (a local copy can keep what an exported copy drops).
     """
 
     def __init__(
@@ -29,8 +33,12 @@ class TeeTracer(BaseTracer):
         clock: Clock | None = None,
         id_generator: IdGenerator | None = None,
         scope: Scope | None = None,
+        redact: Redact | None = None,
+        sampler: Sampler | None = None,
     ) -> None:
-        super().__init__(clock=clock, id_generator=id_generator, scope=scope)
+        super().__init__(
+            clock=clock, id_generator=id_generator, scope=scope, redact=redact, sampler=sampler
+        )
         self._tracers: tuple[Tracer, ...] = tuple(tracers)
 
     @property

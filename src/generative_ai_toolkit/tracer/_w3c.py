@@ -20,6 +20,7 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any, Final
 
 from ._base import NoCurrentTraceError, Tracer
+from ._sampling import UnsampledSpan, unsampled_remote_parent
 from ._trace import Trace
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
@@ -32,8 +33,10 @@ _ZERO_SPAN: Final = "0" * 16
 
 
 def format_traceparent(span: Trace) -> str:
-    """The ``traceparent`` value naming ``span`` as the parent (flags ``01``: sampled)."""
-    return f"00-{span.trace_id}-{span.span_id}-01"
+    """The ``traceparent`` value naming ``span`` as the parent: flags ``01`` (sampled), or
+    ``00`` when ``span`` is not recorded (sampled out)."""
+    flags = "00" if isinstance(span, UnsampledSpan) else "01"
+    return f"00-{span.trace_id}-{span.span_id}-{flags}"
 
 
 def inject_traceparent(headers: MutableMapping[str, str], tracer: Tracer) -> None:
@@ -63,7 +66,8 @@ def extract_traceparent(headers: Mapping[str, str] | Any) -> Trace | None:
     Pass the result as ``tracer.trace(name, parent=...)``. Header names match in any case;
     ``headers`` may be a dict or an ``email.message.Message`` (``http.server`` request headers).
     A missing, repeated or invalid header (another version, uppercase hex, all-zero ids) gives
-    ``None``.
+    ``None``. A header whose sampled flag is off gives a parent that is not recorded: spans
+    opened under it are not recorded either, whatever the tracer's sampler.
     """
     try:
         value = _single_header(headers)
@@ -72,9 +76,11 @@ def extract_traceparent(headers: Mapping[str, str] | Any) -> Trace | None:
         match = _PATTERN.fullmatch(value.strip(" \t"))
         if match is None:
             return None
-        trace_id, span_id, _flags = match.groups()
+        trace_id, span_id, flags = match.groups()
         if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
             return None
+        if not int(flags, 16) & 1:
+            return unsampled_remote_parent(trace_id, span_id)
         return Trace.remote_parent(trace_id, span_id)
     except Exception:  # noqa: BLE001 - a malformed request must not break the agent
         _log.debug("could not read traceparent", exc_info=True)

@@ -13,6 +13,8 @@ from .._export import DEFAULT_SCHEDULE_DELAY
 from .._exporting import StoringTracer
 from .._ids import IdGenerator
 from .._query import CONVERSATION_ID, ConversationFilter
+from .._redact import Redact
+from .._sampling import Sampler
 from .._span import Scope
 from .._spanqueue import QueueFullPolicy
 from .._trace import Trace
@@ -111,6 +113,8 @@ class DynamoDbTracer(StoringTracer):
         clock: Clock | None = None,
         id_generator: IdGenerator | None = None,
         scope: Scope | None = None,
+        redact: Redact | None = None,
+        sampler: Sampler | None = None,
     ) -> None:
         if not table_name:
             raise ValueError("table_name must be a non-empty string")
@@ -174,6 +178,8 @@ class DynamoDbTracer(StoringTracer):
             clock=clock,
             id_generator=id_generator,
             scope=scope,
+            redact=redact,
+            sampler=sampler,
         )
 
     def __repr__(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import ssl
 import threading
 from collections.abc import Mapping, Sequence
@@ -13,6 +14,8 @@ from .._clock import Clock
 from .._export import DEFAULT_SCHEDULE_DELAY
 from .._exporting import ExportingTracer
 from .._ids import IdGenerator, XRayIdGenerator
+from .._redact import Redact, chain, content_omitted
+from .._sampling import Sampler
 from .._span import Scope
 from .._spanqueue import QueueFullPolicy
 from .._trace import Trace
@@ -26,6 +29,9 @@ if TYPE_CHECKING:
 __all__ = ["OtlpSpanWriter", "OtlpTracer"]
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
+
+#: The GenAI semantic conventions' switch for capturing prompts and completions.
+CAPTURE_CONTENT_ENV: Final = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 
 INSTALL_HINT: Final = (
     "OtlpTracer needs protobuf and opentelemetry-proto: "
@@ -109,7 +115,12 @@ class OtlpTracer(ExportingTracer):
     ``OTEL_EXPORTER_OTLP_[TRACES_]HEADERS/TIMEOUT/COMPRESSION`` variables.
 
     ``genai_semconv`` adds OpenTelemetry GenAI semantic-convention keys (``gen_ai.*``) next to
-    ours on export. ``xray_ids`` makes trace ids AWS X-Ray accepts. A request never exceeds
+    ours on export. ``capture_content=False`` keeps only metadata of LLM and tool spans (the
+    GenAI conventions' default): prompts, answers and tool inputs/outputs become size markers
+    (``redaction.content_omitted()``); unset, the ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_
+    CONTENT`` variable decides (``false`` omits), and content is captured when it is unset too.
+    ``redact=`` and ``sampler=`` work as on every tracer; redaction runs on the export worker.
+    ``xray_ids`` makes trace ids AWS X-Ray accepts. A request never exceeds
     ``max_request_bytes``. Failed requests are retried with backoff (honouring ``Retry-After``)
     while the queue holds; see ``ExportingTracer`` for the queue options, ``stats`` for counts.
     """
@@ -124,6 +135,7 @@ class OtlpTracer(ExportingTracer):
         timeout: float | None = None,
         compression: str | None = None,
         genai_semconv: bool = True,
+        capture_content: bool | None = None,
         xray_ids: bool = False,
         max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
         ssl_context: ssl.SSLContext | None = None,
@@ -137,7 +149,11 @@ class OtlpTracer(ExportingTracer):
         clock: Clock | None = None,
         id_generator: IdGenerator | None = None,
         scope: Scope | None = None,
+        redact: Redact | None = None,
+        sampler: Sampler | None = None,
     ) -> None:
+        if not captures_content(capture_content):
+            redact = content_omitted() if redact is None else chain(content_omitted(), redact)
         settings = resolve_settings(
             host=host,
             port=port,
@@ -178,6 +194,8 @@ class OtlpTracer(ExportingTracer):
             clock=clock,
             id_generator=id_generator,
             scope=scope,
+            redact=redact,
+            sampler=sampler,
         )
 
     def __repr__(self) -> str:
@@ -198,6 +216,17 @@ class OtlpTracer(ExportingTracer):
         """``ExportingTracer.stats`` plus ``rejected``: spans a receiver refused through OTLP
         partial success (they are also counted as written: the request went through)."""
         return {**super().stats, "rejected": self._writer.rejected}
+
+
+def captures_content(
+    capture_content: bool | None, environ: Mapping[str, str] | None = None
+) -> bool:
+    """Whether content is exported: ``capture_content`` when given, else the variable (only
+    ``false``, in any case, turns it off), else yes, as before the variable existed here."""
+    if capture_content is not None:
+        return bool(capture_content)
+    value = (os.environ if environ is None else environ).get(CAPTURE_CONTENT_ENV, "")
+    return value.strip().lower() != "false"
 
 
 def _context_for(settings: OtlpSettings) -> ssl.SSLContext | None:

@@ -17,6 +17,8 @@ from .._clock import Clock
 from .._export import DEFAULT_SCHEDULE_DELAY
 from .._exporting import StoringTracer
 from .._ids import IdGenerator
+from .._redact import Redact
+from .._sampling import Sampler
 from .._span import Scope
 from .._spanqueue import QueueFullPolicy
 from ._connect import absolute_path, database_error, open_for_writing
@@ -81,6 +83,8 @@ class SqliteTracer(StoringTracer):
         clock: Clock | None = None,
         id_generator: IdGenerator | None = None,
         scope: Scope | None = None,
+        redact: Redact | None = None,
+        sampler: Sampler | None = None,
     ) -> None:
         if max_spans is not None and (isinstance(max_spans, bool) or max_spans < 1):
             raise ValueError(f"max_spans must be a positive int, not {max_spans!r}")
@@ -121,6 +125,8 @@ class SqliteTracer(StoringTracer):
             clock=clock,
             id_generator=id_generator,
             scope=scope,
+            redact=redact,
+            sampler=sampler,
         )
 
     @property

@@ -1,0 +1,359 @@
+"""The built-in ``Redactor``: secrets, e-mail addresses, card numbers and sensitive key names.
+
+Text is searched in two steps: first for what every match of a kind contains (``ANCHORS``),
+then, only where that is found, for the kinds in full. Containers a span holds are first given
+a quick look in their ``marshal`` bytes, so message lists with nothing to redact are neither
+rebuilt nor walked (``skips_frozen``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final
+
+from ._trace import Trace
+
+KEY_MARKER: Final = "[REDACTED:key]"
+
+#: Key names whose whole value is a secret (compared without case, ``-``, ``_`` or ``.``, as
+#: the whole key or its last dotted part: ``http.request.header.authorization`` matches).
+SENSITIVE_KEYS: Final = frozenset(
+    {
+        "password",
+        "passwd",
+        "pwd",
+        "secret",
+        "clientsecret",
+        "authorization",
+        "proxyauthorization",
+        "apikey",
+        "xapikey",
+        "accesstoken",
+        "refreshtoken",
+        "idtoken",
+        "token",
+        "sessiontoken",
+        "privatekey",
+        "credentials",
+        "cookie",
+        "setcookie",
+        "awssecretaccesskey",
+        "secretaccesskey",
+        "awssessiontoken",
+    }
+)
+
+#: The secrets found in text, by kind. Some are checked further, where a pattern alone would
+#: catch ordinary text (see ``_CHECKS``).
+SECRET_PATTERNS: Final[dict[str, str]] = {
+    "aws-key": r"\b(?:AKIA|ASIA|AROA|AIDA|ANPA|ANVA|AGPA)[0-9A-Z]{16}\b",
+    "aws-secret": r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])",
+    "bearer-token": r"\b(?:Bearer|bearer|BEARER)\s+[A-Za-z0-9\-._~+/]{8,}=*",
+    "jwt": r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}",
+    "api-key": (
+        r"\b(?:sk-(?:ant-|proj-)?[A-Za-z0-9_-]{20,}"
+        r"|gh[pousr]_[A-Za-z0-9]{36,}"
+        r"|github_pat_[A-Za-z0-9_]{40,}"
+        r"|xox[abposr]-[A-Za-z0-9-]{10,}"
+        r"|AIza[0-9A-Za-z_-]{35}"
+        r"|glpat-[A-Za-z0-9_-]{20,})"
+    ),
+    "private-key": r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
+}
+EMAIL_PATTERN: Final = r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"
+CARD_PATTERN: Final = r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])"
+
+#: What every match of a kind contains, searched first: most text has none of them, and
+#: searching for them costs a fraction of the full expressions. Kinds without one (AWS secret
+#: keys: their own pattern is as cheap; users' patterns) are searched for directly.
+ANCHORS: Final[dict[str, str]] = {
+    "aws-key": "AKIA|ASIA|AROA|AIDA|ANPA|ANVA|AGPA",
+    "bearer-token": "earer|EARER",
+    "jwt": "eyJ",
+    "api-key": "sk-|gh[pousr]_|github_pat_|xox|AIza|glpat-",
+    "private-key": "PRIVATE KEY",
+    "email": "@",
+    "card": r"\d[\d -]{11,}\d",
+}
+
+#: A quick look at a container's ``marshal`` bytes (where its texts stand verbatim, UTF-8)
+#: rules out what it cannot hold, so containers with nothing to redact are neither rebuilt nor
+#: walked. Each check is a necessary condition of a kind's matches: most run on the bytes with
+#: lowercase letters and spaces deleted (short for most text), the rest on the bytes.
+_LOWER_AND_SPACE: Final = bytes(range(ord("a"), ord("z") + 1)) + b" "
+_UPPER_ANCHORS: Final = (
+    *(a.encode() for a in ANCHORS["aws-key"].split("|")),
+    b"EARER",
+    b"PRIVATEKEY",
+)
+_GITHUB_ANCHORS: Final = (b"hp_", b"ho_", b"hu_", b"hs_", b"hr_", b"github_pat_")
+_DASHED_ANCHORS: Final = (b"sk-", b"xox", b"glpat-")
+#: Every byte that may be part of an AWS secret key becomes ``a``: 40 of them in a row or none.
+_BASE64_RUNS: Final = bytes(
+    0x61 if chr(c).isascii() and (chr(c).isalnum() or chr(c) in "/+") else 0x20 for c in range(256)
+)
+_RUN_OF_40: Final = re.compile(rb"a{40,}")
+_UPPER_BYTE: Final = re.compile(rb"[A-Z]")
+_DIGIT_BYTE: Final = re.compile(rb"[0-9]")
+
+
+def _holds_aws_secret_run(blob: bytes) -> bool:
+    """Whether some run of 40 or more base64 bytes mixes in an uppercase letter and a digit."""
+    runs = blob.translate(_BASE64_RUNS)
+    if b"a" * 40 not in runs:  # the common case, found by the fast substring search
+        return False
+    for run in _RUN_OF_40.finditer(runs):
+        chunk = blob[run.start() : run.end()]
+        if _UPPER_BYTE.search(chunk) is not None and _DIGIT_BYTE.search(chunk) is not None:
+            return True
+    return False
+
+
+#: Cards in text: digits and separators, with spaces (deleted) gone.
+_CARD_RUN: Final = re.compile(rb"[0-9][0-9-]{11,}[0-9]")
+#: Ints of 13 to 19 digits are marshalled as ``TYPE_LONG`` (``l``; ``\xec`` with the reference
+#: flag, turned into ``l`` first) followed by their count of 15-bit digits: 3 to 5 (negative for
+#: negative ints) as a little-endian int32.
+_LONG_CODES: Final = bytes(c if c != 0xEC else ord("l") for c in range(256))
+_CARD_INTS: Final = re.compile(rb"l[\x03-\x05\xfb-\xfd][\x00\xff][\x00\xff][\x00\xff]")
+#: Every name in ``SENSITIVE_KEYS`` contains one of these (long ones search faster), checked in
+#: the lowercased bytes without separators; names given as ``keys`` are checked whole.
+_KEY_STEMS: Final = (
+    b"passw",
+    b"pwd",
+    b"secret",
+    b"authoriz",
+    b"apikey",
+    b"privatekey",
+    b"token",
+    b"cookie",
+    b"credential",
+)
+
+#: An AWS secret key holds an uppercase letter and a digit (``_looks_like_aws_secret``).
+_AWS_SECRET_GATES: Final = (re.compile("[A-Z]"), re.compile("[0-9]"))
+
+#: No secret of a built-in kind is shorter (``a@b.co``); users' patterns may be.
+_SHORTEST_SECRET: Final = 6
+#: Key names whose verdict is remembered per redactor.
+_KEYS_CACHED: Final = 4096
+#: Deeper nesting than this is left as it is (the JSON encoders stop at 200 levels anyway).
+_MAX_DEPTH: Final = 64
+
+
+def luhn_valid(text: str) -> bool:
+    """Whether the digits of ``text`` pass the Luhn check (as payment card numbers do)."""
+    digits = [int(c) for c in text if "0" <= c <= "9"]
+    total = 0
+    for index, digit in enumerate(reversed(digits)):
+        doubled = digit * 2 if index % 2 else digit
+        total += doubled - 9 if doubled > 9 else doubled
+    return 13 <= len(digits) <= 19 and total % 10 == 0
+
+
+def _looks_like_aws_secret(text: str) -> bool:
+    # 40 base64 characters are also hashes and ids: a secret key mixes cases and digits and is
+    # not hexadecimal.
+    return (
+        any(c.isupper() for c in text)
+        and any(c.islower() for c in text)
+        and any(c.isdigit() for c in text)
+        and not all(c in "0123456789abcdefABCDEF" for c in text)
+    )
+
+
+_CHECKS: Final[dict[str, Callable[[str], bool]]] = {
+    "aws-secret": _looks_like_aws_secret,
+    "card": luhn_valid,
+}
+
+
+def _normal(key: str) -> str:
+    return key.lower().replace("-", "").replace("_", "").replace(".", "")
+
+
+class Redactor:
+    """The built-in redactor: secrets, e-mail addresses, card numbers, sensitive keys.
+
+    Each kind is off unless asked for: ``secrets`` (AWS access and secret keys, bearer tokens,
+    JWTs, API keys of OpenAI, Anthropic, GitHub, Slack, Google and GitLab, PEM private keys, and
+    the sensitive key names), ``emails``, ``credit_cards`` (13 to 19 digits, Luhn-checked, in
+    text or as an int) and ``sensitive_keys`` (only the key names). ``keys`` adds key names
+    whose whole value is redacted; ``patterns`` adds kinds of text to find
+    (``{"employee-id": r"\\bE\\d{6}\\b"}``, shown as ``[REDACTED:employee-id]``).
+
+    Stateless and thread-safe. Each text is first searched for what secrets contain (``AKIA``,
+    ``@``, a run of digits ...), and only text holding such an anchor is searched in full.
+    """
+
+    __slots__ = (
+        "_has_cards",
+        "_has_emails",
+        "_has_patterns",
+        "_has_secrets",
+        "_key_cache",
+        "_key_stems",
+        "_keys",
+        "_names",
+        "_passes",
+        "_shortest",
+    )
+
+    def __init__(
+        self,
+        *,
+        secrets: bool = False,
+        emails: bool = False,
+        credit_cards: bool = False,
+        sensitive_keys: bool = False,
+        keys: Iterable[str] = (),
+        patterns: Mapping[str, str] | None = None,
+    ) -> None:
+        kinds: dict[str, str] = {}
+        if secrets:
+            kinds.update(SECRET_PATTERNS)
+        if emails:
+            kinds["email"] = EMAIL_PATTERN
+        if credit_cards:
+            kinds["card"] = CARD_PATTERN
+        for kind, pattern in (patterns or {}).items():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(
+                    f"pattern {kind!r} is not a valid regular expression: {exc}"
+                ) from None
+            kinds[kind] = pattern
+        self._names = {f"k{i}": kind for i, kind in enumerate(kinds)}
+        groups: dict[str, list[str]] = {}
+        for name, kind in self._names.items():
+            # Anchored kinds share one pass; cards (a costly gate) and the rest get their own.
+            anchor = ANCHORS.get(kind) if kind not in (patterns or {}) else None
+            group = "card" if kind == "card" and anchor else ("anchored" if anchor else name)
+            groups.setdefault(group, []).append(name)
+        # Each pass: the searches that must all find something before the full one runs.
+        self._passes: list[tuple[tuple[re.Pattern[str], ...], re.Pattern[str]]] = []
+        for group, members in groups.items():
+            full = "|".join(f"(?P<{name}>{kinds[self._names[name]]})" for name in members)
+            if group in ("card", "anchored"):
+                gates: tuple[re.Pattern[str], ...] = (
+                    re.compile("|".join(ANCHORS[self._names[n]] for n in members)),
+                )
+            elif self._names[members[0]] == "aws-secret" and "aws-secret" not in (patterns or {}):
+                gates = _AWS_SECRET_GATES  # it mixes cases and digits: text without either has none
+            else:
+                gates = ()
+            self._passes.append((gates, re.compile(full)))
+        self._has_cards = credit_cards
+        self._has_emails = emails
+        self._has_secrets = secrets
+        self._has_patterns = bool(patterns)
+        self._shortest = 1 if patterns else _SHORTEST_SECRET
+        names = {_normal(key) for key in keys}
+        if sensitive_keys or secrets:
+            names |= SENSITIVE_KEYS
+        self._keys = frozenset(names)
+        self._key_stems = (
+            *(_KEY_STEMS if sensitive_keys or secrets else ()),
+            *(name.encode("utf-8", "surrogatepass") for name in names - SENSITIVE_KEYS),
+        )
+        # Message lists repeat a few key names ("role", "content", "text") many times over.
+        self._key_cache: dict[str, bool] = {}
+
+    def __repr__(self) -> str:
+        return f"Redactor(kinds={sorted(set(self._names.values()))}, keys={len(self._keys)})"
+
+    def __call__(self, key: str, value: Any, span: Trace | None = None) -> Any:
+        """``value`` with what this redactor finds replaced (the same object when nothing is)."""
+        if self._is_sensitive(key):
+            return KEY_MARKER
+        return self._walk(value, 0)
+
+    def skips_frozen(self, key: str, blob: bytes) -> bool:
+        """Whether a container, as its ``marshal`` bytes, certainly holds nothing to redact
+        (so ``redact_span`` need not rebuild and walk it)."""
+        if self._has_patterns or self._is_sensitive(key):
+            return False
+        rest = blob.translate(None, _LOWER_AND_SPACE)
+        if self._has_secrets and (
+            any(anchor in rest for anchor in _UPPER_ANCHORS)
+            or b"earer" in blob
+            or (b"J" in rest and b"eyJ" in blob)
+            or (b"_" in rest and any(anchor in blob for anchor in _GITHUB_ANCHORS))
+            or (b"-" in rest and any(anchor in blob for anchor in _DASHED_ANCHORS))
+            or (b"AI" in rest and b"AIza" in blob)
+            or _holds_aws_secret_run(blob)
+        ):
+            return False
+        if self._has_emails and b"@" in rest:
+            return False
+        if self._has_cards and (
+            _CARD_RUN.search(rest) is not None
+            or _CARD_INTS.search(blob.translate(_LONG_CODES)) is not None
+        ):
+            return False
+        if self._key_stems:
+            # As key names are compared: without case, "-", "_" or ".".
+            normal = blob.lower().translate(None, b"-_.")
+            return not any(stem in normal for stem in self._key_stems)
+        return True
+
+    def redact_text(self, text: str) -> str:
+        """``text`` with every secret this redactor finds replaced by ``[REDACTED:<kind>]``."""
+        if len(text) < self._shortest:
+            return text
+        for gates, regex in self._passes:
+            for gate in gates:
+                if gate.search(text) is None:
+                    break
+            else:
+                text = regex.sub(self._replacement, text)
+        return text
+
+    def _is_sensitive(self, key: str) -> bool:
+        known = self._key_cache.get(key)
+        if known is not None:
+            return known
+        keys = self._keys
+        sensitive = bool(keys) and (_normal(key) in keys or _normal(key.rpartition(".")[2]) in keys)
+        if len(self._key_cache) < _KEYS_CACHED:
+            self._key_cache[key] = sensitive
+        return sensitive
+
+    def _replacement(self, match: re.Match[str]) -> str:
+        kind = self._names[match.lastgroup or ""]
+        check = _CHECKS.get(kind)
+        if check is not None and not check(match.group()):
+            return match.group()
+        return f"[REDACTED:{kind}]"
+
+    def _walk(self, value: Any, depth: int) -> Any:  # noqa: PLR0911 - one return per type
+        kind = type(value)
+        if kind is str:
+            if not self._passes:
+                return value
+            text = self.redact_text(value)
+            return value if text == value else text
+        if depth > _MAX_DEPTH:
+            return value
+        if kind is list or kind is tuple:
+            items = [self._walk(item, depth + 1) for item in value]
+            for item, old in zip(items, value, strict=True):
+                if item is not old:
+                    return kind(items)
+            return value
+        if kind is dict or isinstance(value, Mapping):
+            out: dict[Any, Any] = {}
+            changed = False
+            for item_key, item in value.items():
+                if isinstance(item_key, str) and self._is_sensitive(item_key):
+                    new: Any = KEY_MARKER
+                else:
+                    new = self._walk(item, depth + 1)
+                changed = changed or new is not item
+                out[item_key] = new
+            return out if changed else value
+        if kind is int and self._has_cards and luhn_valid(str(value)):
+            return "[REDACTED:card]"
+        return value
