@@ -47,6 +47,20 @@ def _serve(db: str, max_pending: int, pipe: Any) -> None:
     pipe.send((committed_at, stats, peak_kb))
 
 
+def _agent_turns(tracer: Any, count: int) -> None:
+    """``count`` agent-shaped spans from an OpenTelemetry ``tracer``: turns of an agent span
+    (naming its conversation) around nine tool calls, GenAI conventions."""
+    for turn in range(count // 10):
+        with tracer.start_as_current_span("invoke_agent") as root:
+            root.set_attribute("gen_ai.operation.name", "invoke_agent")
+            root.set_attribute("session.id", f"conversation-{turn % 100}")
+            for step in range(9):
+                with tracer.start_as_current_span("execute_tool") as span:
+                    span.set_attribute("gen_ai.operation.name", "execute_tool")
+                    span.set_attribute("gen_ai.tool.name", f"tool-{step}")
+                    span.set_attribute("gen_ai.tool.call.arguments", '{"city": "Paris"}')
+
+
 def _send(url: str, count: int, *, queue: int = 20_000) -> float:
     """End ``count`` agent-shaped spans with the SDK exporting to ``url``; the start time."""
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # noqa: PLC0415
@@ -66,15 +80,7 @@ def _send(url: str, count: int, *, queue: int = 20_000) -> float:
     )
     tracer = provider.get_tracer("bench")
     start = time.time()
-    for turn in range(count // 10):
-        with tracer.start_as_current_span("invoke_agent") as root:
-            root.set_attribute("gen_ai.operation.name", "invoke_agent")
-            root.set_attribute("session.id", f"conversation-{turn % 100}")
-            for step in range(9):
-                with tracer.start_as_current_span("execute_tool") as span:
-                    span.set_attribute("gen_ai.operation.name", "execute_tool")
-                    span.set_attribute("gen_ai.tool.name", f"tool-{step}")
-                    span.set_attribute("gen_ai.tool.call.arguments", '{"city": "Paris"}')
+    _agent_turns(tracer, count)
     provider.shutdown()
     return start
 
@@ -91,15 +97,7 @@ def _made_spans(count: int) -> list[Any]:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(memory))
     tracer = provider.get_tracer("bench")
-    for turn in range(count // 10):
-        with tracer.start_as_current_span("invoke_agent") as root:
-            root.set_attribute("gen_ai.operation.name", "invoke_agent")
-            root.set_attribute("session.id", f"conversation-{turn % 100}")
-            for step in range(9):
-                with tracer.start_as_current_span("execute_tool") as span:
-                    span.set_attribute("gen_ai.operation.name", "execute_tool")
-                    span.set_attribute("gen_ai.tool.name", f"tool-{step}")
-                    span.set_attribute("gen_ai.tool.call.arguments", '{"city": "Paris"}')
+    _agent_turns(tracer, count)
     return list(memory.get_finished_spans())
 
 

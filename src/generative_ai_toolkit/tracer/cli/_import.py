@@ -18,7 +18,7 @@ from typing import TextIO
 from .._base import BaseTracer
 from ..sqlite import SqliteQuery, TraceDatabaseError, default_db_path
 from ._progress import Progress
-from ._sources import CliError, Source, one_line, open_dynamodb, read_jsonl
+from ._sources import CliError, Source, one_line, open_store, read_jsonl
 
 _LIBRARY_LOGGER = "generative_ai_toolkit.tracer"
 DEFAULT_TIMEOUT = 10.0
@@ -59,7 +59,7 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
     logger.addHandler(problems)
     try:
         before = _span_count(source)
-        tracer = _import_target(source, timeout=timeout)
+        tracer = open_store(source, shutdown_timeout=1.0)
         progress = Progress(f"importing {path}", total, sys.stderr)
         count, stopped_by, complete = 0, None, True
         try:
@@ -134,15 +134,3 @@ def _news(source: Source, before: int | None, stored: int) -> str:
         return ""
     new = after - (before or 0)
     return f" ({new} new, {stored - new} already there)"
-
-
-def _import_target(source: Source, *, timeout: float) -> BaseTracer:
-    if source.dynamodb:
-        tracer: BaseTracer = open_dynamodb(source.dynamodb, source.gsi, shutdown_timeout=1.0)
-        return tracer
-    from ..sqlite import SqliteTracer  # noqa: PLC0415
-
-    try:
-        return SqliteTracer(source.db or default_db_path(), shutdown_timeout=1.0)
-    except (TraceDatabaseError, sqlite3.Error, OSError) as exc:
-        raise CliError(one_line(exc)) from None

@@ -12,8 +12,7 @@ from typing import TextIO
 
 from .._base import BaseTracer
 from ..otlp import OtlpReceiver
-from ..sqlite import SqliteTracer, default_db_path
-from ._sources import CliError, Source, one_line, open_dynamodb
+from ._sources import CliError, open_store
 
 DEFAULT_OTLP_PORT = 4318
 
@@ -33,7 +32,9 @@ def add_otlp_option(parser: argparse.ArgumentParser, *, port: Callable[[str], in
 
 def start_receiver(args: argparse.Namespace, out: TextIO) -> tuple[OtlpReceiver, BaseTracer]:
     """The started receiver and the store it writes to (the caller closes both)."""
-    store = _store(args.source)
+    if args.source.jsonl is not None:
+        raise CliError("--otlp stores into a SQLite file (--db) or a DynamoDB table (--dynamodb)")
+    store = open_store(args.source)
     try:
         receiver = OtlpReceiver(
             store, host=args.host, port=args.otlp, allow_remote=args.allow_remote
@@ -49,15 +50,3 @@ def start_receiver(args: argparse.Namespace, out: TextIO) -> tuple[OtlpReceiver,
         raise CliError(str(exc)) from None
     print(f"Receiving OTLP/HTTP traces at {receiver.url}", file=out)
     return receiver, store
-
-
-def _store(source: Source) -> BaseTracer:
-    if source.jsonl is not None:
-        raise CliError("--otlp stores into a SQLite file (--db) or a DynamoDB table (--dynamodb)")
-    if source.dynamodb:
-        tracer: BaseTracer = open_dynamodb(source.dynamodb, source.gsi)
-        return tracer
-    try:
-        return SqliteTracer(source.db or default_db_path())
-    except Exception as exc:  # noqa: BLE001 - an unwritable path, a corrupt file: one line
-        raise CliError(one_line(exc)) from None

@@ -5,12 +5,14 @@ Every source is opened as a ``TraceQuery``; the commands read through nothing el
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from .._base import BaseTracer
 from .._query import SpanListQuery, TraceQuery
-from ..sqlite import DB_PATH_ENV, SqliteQuery, TraceDatabaseError, default_db_path
+from ..sqlite import DB_PATH_ENV, SqliteQuery, SqliteTracer, TraceDatabaseError, default_db_path
 from ._errors import PROG, CliError, one_line
 from ._jsonl import open_jsonl, read_jsonl
 
@@ -65,3 +67,15 @@ def open_dynamodb(table: str, gsi: str, **options: Any) -> Any:
         raise CliError(f"DynamoDB is not available: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - botocore errors, a missing table: one line
         raise CliError(f"cannot read DynamoDB table {table!r}: {one_line(exc)}") from None
+
+
+def open_store(source: Source, **options: Any) -> BaseTracer:
+    """A tracer writing into ``source``'s SQLite file or DynamoDB table (``options`` go to it);
+    ``CliError`` when it cannot be opened. The caller refuses JSON-lines sources."""
+    if source.dynamodb:
+        tracer: BaseTracer = open_dynamodb(source.dynamodb, source.gsi, **options)
+        return tracer
+    try:
+        return SqliteTracer(source.db or default_db_path(), **options)
+    except (TraceDatabaseError, sqlite3.Error, OSError) as exc:
+        raise CliError(one_line(exc)) from None
