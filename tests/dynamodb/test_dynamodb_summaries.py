@@ -128,7 +128,8 @@ def test_summaries_equal_the_spans_also_written_out_of_order(
 def test_listing_filters_match_the_reference(
     make_tracer: Callable[..., DynamoDbTracer], summary_table: str
 ) -> None:
-    """Auth context, time range, errors only and search give what the in-memory store gives."""
+    """Auth context, time range, errors only and search give what the in-memory store gives:
+    the auth context exactly, ``search`` and ``auth_search`` as parts in any case."""
     tracer = make_tracer(summary_table)
     _store(tracer, SPANS)
     wheres = [
@@ -138,6 +139,10 @@ def test_listing_filters_match_the_reference(
         ConversationFilter(until=datetime_at(1.5)),
         ConversationFilter(errors_only=True),
         ConversationFilter(search="2682"),
+        ConversationFilter(search="B"),
+        ConversationFilter(auth_search="LIC"),
+        ConversationFilter(auth_search="o", since=datetime_at(0.5)),
+        ConversationFilter(auth_context="ALICE"),
     ]
     for where in wheres:
         assert _reference(where) == tracer.list_conversations(where), where

@@ -125,6 +125,9 @@ def test_read_interface_agrees_with_span_list_query(tracer: SqliteTracer) -> Non
         ConversationFilter(auth_context="alice"),
         ConversationFilter(errors_only=True),
         ConversationFilter(search="c-"),
+        ConversationFilter(search="C-3"),
+        ConversationFilter(auth_search="LIC"),
+        ConversationFilter(auth_context="Alice"),
         ConversationFilter(since=datetime.fromtimestamp(BASE_NS / 1e9 + 0.25, UTC)),
         ConversationFilter(until=datetime.fromtimestamp(BASE_NS / 1e9 + 0.15, UTC)),
     ]

@@ -147,8 +147,12 @@ def test_bad_list_parameters_are_400(client: Client, query: str) -> None:
 
 @pytest.mark.parametrize("store", ["memory", "sqlite"])
 def test_search_ignores_case_in_every_store(tmp_path: Path, store: str) -> None:
-    """Searching for part of a conversation id finds it whatever the case of either."""
-    spans = [*turn("Weather-Bot", trace=1), *turn("orders", trace=2, start_ns=BASE_NS + 10**9)]
+    """Searching for part of a conversation id, or of an auth context, finds it whatever the
+    case of either."""
+    spans = [
+        *turn("Weather-Bot", trace=1),
+        *turn("orders", trace=2, auth="Bob", start_ns=BASE_NS + 10**9),
+    ]
     query: Any = SpanListQuery(spans)
     if store == "sqlite":
         tracer = SqliteTracer(tmp_path / "traces.sqlite3")
@@ -163,6 +167,11 @@ def test_search_ignores_case_in_every_store(tmp_path: Path, store: str) -> None:
             for search in ("weather", "EATHER-b", "Weather-Bot"):
                 found = client.json(f"/api/conversations?search={search}")["conversations"]
                 assert ["Weather-Bot"] == [c["conversation_id"] for c in found]
+            for part, ids in [("ALI", ["Weather-Bot"]), ("b", ["orders"]), ("zed", [])]:
+                found = client.json(f"/api/conversations?auth_search={part}")["conversations"]
+                assert ids == [c["conversation_id"] for c in found]
+            exact = client.json("/api/conversations?auth_context=Alice")["conversations"]
+            assert [] == exact  # the exact filter stays exact: it scopes a tenant
     finally:
         if isinstance(query, SqliteQuery):
             query.close()

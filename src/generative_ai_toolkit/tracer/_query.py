@@ -59,7 +59,9 @@ class ConversationFilter:
 
     ``since``/``until`` bound the conversation's last activity; ``search`` is a substring of
     the conversation id, in any case (ASCII letters only in SQLite); ``auth_context`` matches
-    exactly.
+    exactly (a tenant's scope: ``"bob"`` never lists ``"bobby"``); ``auth_search`` is a
+    substring of the auth context in any case, as ``search`` is of the id (for people looking
+    for one; conversations without an auth context never match it).
     """
 
     auth_context: str | None = None
@@ -67,6 +69,7 @@ class ConversationFilter:
     until: datetime | None = None
     errors_only: bool = False
     search: str | None = None
+    auth_search: str | None = None
 
 
 @runtime_checkable
@@ -174,9 +177,15 @@ def filter_summaries(
         and (where.until is None or s.first_started_at <= where.until)
         and (not where.errors_only or s.error_count > 0)
         and (not where.search or where.search.casefold() in s.conversation_id.casefold())
+        and (not where.auth_search or contains_folded(s.auth_context, where.auth_search))
     ]
     selected.sort(key=lambda s: (s.last_ended_at, s.conversation_id), reverse=True)
     return selected[offset : offset + limit]
+
+
+def contains_folded(text: str | None, part: str) -> bool:
+    """Whether ``part`` is in ``text`` in any case (a missing text contains nothing)."""
+    return text is not None and part.casefold() in text.casefold()
 
 
 def build_tree(traces: Iterable[Trace]) -> list[SpanNode]:

@@ -5,7 +5,9 @@ the ``SHARDS`` partitions of a day merged by ``last_ns``; with one, the shards o
 context in ``auth_activity``. Each shard is read lazily in pages sized to what is still wanted,
 so a page of 50 reads about 50 items, not 50 per shard. ``since`` is a key condition; ``until``
 (on the first span) filters on the server, and bounds the key by ``until`` plus the longest
-conversation seen (kept in the META item). Paging continues from an opaque cursor.
+conversation seen (kept in the META item). ``search`` and ``auth_search`` (any case) are
+applied to the items read; an exact ``auth_context`` uses its own index. Paging continues from
+an opaque cursor.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from .._clock import ns_from_datetime
-from .._query import ConversationFilter, ConversationSummary
+from .._query import ConversationFilter, ConversationSummary, contains_folded
 from ._capacity import CapacityMeter
 from ._item import index_text
 from ._summary_item import (
@@ -118,6 +120,8 @@ class SummaryListing:
         for index, partitions in self._groups(where, days, request.low, request.high):
             shards = [_Shard(self._query, request.params(index, pk)) for pk in partitions]
             for item in _merge(shards, still_wanted):
+                if not _found_by_text(item, where):
+                    continue
                 if after is None or not _seen(item, after):
                     found.append(item)
                 if len(found) >= want:
@@ -192,9 +196,6 @@ class _Request:
         if where.errors_only:
             filters.append("(error_count > :zero OR bf_error_count > :zero)")
             values[":zero"] = {"N": "0"}
-        if where.search:
-            filters.append("contains(summary_conversation, :search)")
-            values[":search"] = {"S": where.search}
         key = "#pk = :pk"
         if low is not None:
             values[":low"] = {"N": str(low)}
@@ -219,6 +220,20 @@ class _Request:
         if self.filters:
             params["FilterExpression"] = self.filters
         return params
+
+
+def _found_by_text(item: Item, where: ConversationFilter) -> bool:
+    # ``search`` and ``auth_search`` ignore case, which a FilterExpression's contains() cannot:
+    # they are applied here instead. It costs the same read units (DynamoDB charges for the
+    # items a Query reads, before any FilterExpression), only the bytes of the items dropped.
+    if where.search and not contains_folded(_text(item, "summary_conversation"), where.search):
+        return False
+    return not where.auth_search or contains_folded(_text(item, "summary_auth"), where.auth_search)
+
+
+def _text(item: Item, name: str) -> str | None:
+    value = item.get(name)
+    return None if value is None else str(value.get("S", ""))
 
 
 def _next_cursor(found: list[Item], after: _Cursor | None) -> str:

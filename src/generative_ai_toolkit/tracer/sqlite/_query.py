@@ -245,6 +245,9 @@ class SqliteQuery:
         if where.search:
             conditions.append("instr(lower(conversation_id), lower(?)) > 0")
             params.append(where.search)
+        if where.auth_search:
+            conditions.append("instr(lower(auth_context), lower(?)) > 0")
+            params.append(where.auth_search)
         sql = (
             "SELECT conversation_id, auth_context, first_start_ns, last_end_ns, span_count, "
             "error_count FROM conversations"

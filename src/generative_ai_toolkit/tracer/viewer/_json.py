@@ -130,10 +130,11 @@ def tree_json(nodes: Iterable[SpanNode]) -> list[dict[str, Any]]:
 
 
 def conversation_filter(params: Mapping[str, str]) -> ConversationFilter:
-    """``ConversationFilter`` from the list's query parameters (search, auth_context, errors,
-    since, until)."""
+    """``ConversationFilter`` from the list's query parameters (search, auth_context,
+    auth_search, errors, since, until)."""
     return ConversationFilter(
         auth_context=params.get("auth_context") or None,
+        auth_search=params.get("auth_search") or None,
         since=_time(params, "since"),
         until=_time(params, "until"),
         errors_only=params.get("errors", "") in ("1", "true", "on", "yes"),

@@ -9,8 +9,8 @@ on a loopback address unless ``allow_remote=True``, and then also accepts only r
 
 Endpoints (all GET):
 
-- ``/api/conversations?search=&auth_context=&errors=1&since=&until=&limit=&offset=`` - one page
-  of ``list_conversations``, most recently active first, with ``has_more``;
+- ``/api/conversations?search=&auth_context=&auth_search=&errors=1&since=&until=&limit=&offset=``
+  - one page of ``list_conversations``, most recently active first, with ``has_more``;
 - ``/api/conversations/<id>`` - a conversation's spans in outline, by start time;
 - ``/api/traces/<trace id>`` - one trace as trees of full spans;
 - ``/api/traces/<trace id>/spans/<span id>`` - one span in full;

@@ -304,7 +304,7 @@
       value: state.search, "aria-label": "Search conversation ids", autocomplete: "off",
     });
     const auth = el("input", {
-      type: "text", id: "f-auth", placeholder: "any (exact)", value: state.auth, autocomplete: "off",
+      type: "text", id: "f-auth", placeholder: "contains… (any case)", value: state.auth, autocomplete: "off",
     });
     const errors = el("input", { type: "checkbox", id: "f-errors" });
     errors.checked = state.errors;
@@ -390,7 +390,7 @@
     function apiQuery() {
       const q = new URLSearchParams({ limit: String(PAGE), offset: String(state.offset) });
       if (state.search) q.set("search", state.search);
-      if (state.auth) q.set("auth_context", state.auth);
+      if (state.auth) q.set("auth_search", state.auth);
       if (state.errors) q.set("errors", "1");
       if (RANGE_MS[state.range]) {
         q.set("since", new Date(Date.now() - RANGE_MS[state.range]).toISOString());
