@@ -29,6 +29,7 @@ from generative_ai_toolkit.tracer.viewer import (
     check_bind_address,
 )
 from generative_ai_toolkit.tracer.viewer._live import ReloadingQuery
+from generative_ai_toolkit.tracer.viewer._server import _STATIC_TYPES
 from viewer.conftest import make_demo_db, serving
 from viewer.spans import (
     BASE_NS,
@@ -222,12 +223,14 @@ def test_conversation_gives_span_outlines_by_start(client: Client) -> None:
         "end_us": BASE_NS // 1000 + 1000,
         "duration_ns": 1_000_000,
         "labels": ["assistant"],
+        "type": "converse",
         "input": "Weather?",
         "response": "You said: Weather?",
     } == root
     assert ["converse", "llm-invocation", "tool-invocation"] == [s["name"] for s in spans[:3]]
     assert "1/1" != spans[1].get("tokens")  # no token attributes in these spans
     assert f"{1000:016x}" == spans[1]["parent_span_id"]
+    assert ("tool-invocation", "echo") == (spans[2]["type"], spans[2]["tool"])  # for compare
 
 
 def test_outline_tokens_are_numbers_and_tool_errors_count_as_errors() -> None:
@@ -399,7 +402,9 @@ def test_errors_from_the_http_machinery_carry_the_security_headers(
 
 def test_the_page_uses_no_outside_resources(client: Client) -> None:
     """The page's files load nothing from elsewhere and never parse data as HTML."""
-    for name in ["/", "/static/app.js", "/static/app.css"]:
+    names = ["/", *(f"/static/{n}" for n in _STATIC_TYPES if n.endswith((".js", ".css")))]
+    assert {"/static/app.js", "/static/extras.js", "/static/compare.js"} <= set(names)
+    for name in names:
         text = client.request("GET", name)[2].decode()
         assert [] == re.findall(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text, re.I)
         assert "@import" not in text

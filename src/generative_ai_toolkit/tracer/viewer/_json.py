@@ -20,6 +20,8 @@ from .._trace import Trace
 
 #: Attributes shown next to a span's name (as in ``gat-traces show``).
 LABEL_KEYS: Final = ("ai.agent.name", "ai.tool.name", MODEL_ATTRIBUTE)
+#: Outline fields the compare view counts by: what a span is, which tool it ran.
+OUTLINE_KEYS: Final = (("type", "ai.trace.type"), ("tool", "ai.tool.name"))
 INPUT_KEY: Final = "ai.user.input"
 RESPONSE_KEY: Final = "ai.agent.response"
 #: Failures recorded as attributes rather than raised.
@@ -91,6 +93,9 @@ def span_outline(span: Trace) -> dict[str, Any]:
     if tokens_in is not None or tokens_out is not None:
         total = None if tokens_in is None or tokens_out is None else tokens_in + tokens_out
         outline["tokens"] = {"input": tokens_in, "output": tokens_out, "total": total}
+    for field, key in OUTLINE_KEYS:
+        if key in attrs:
+            outline[field] = _clip(value_text(attrs[key]), 80)
     if INPUT_KEY in attrs:
         outline["input"] = _clip(value_text(attrs[INPUT_KEY]))
     if RESPONSE_KEY in attrs:

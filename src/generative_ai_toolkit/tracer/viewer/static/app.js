@@ -30,6 +30,10 @@
   const panel = document.getElementById("panel");
   const liveBadge = document.getElementById("live");
   let current = null; // the open view: { close() }
+  // Features in their own files (extras.js, compare.js, loaded before this one) get this
+  // file's helpers at the start (below) and are called at a few places here.
+  const ext = window.gatViewer;
+  let openTraces = null; // the open conversation's TraceViews by trace id (span breadcrumbs)
 
   // -- DOM helpers (text only) -------------------------------------------------------------------
 
@@ -236,6 +240,7 @@
     }
     if (where.id !== undefined) current = conversationView(where.id, where.params);
     else if (where.trace !== undefined) current = traceView(where.trace);
+    else if (where.path === "/compare") current = ext.compareView(main, where.params);
     else current = listView(where.params);
     if (navigated) focusHeading(main);
     navigated = true;
@@ -470,7 +475,7 @@
         el("th", { scope: "col", class: "num", text: "Spans" }),
         el("th", { scope: "col", class: "num", text: "Errors" }),
         el("th", { scope: "col", class: "num", text: "Duration" })));
-      tableBox.replaceChildren(el("table", { class: "conversations" }, head, body));
+      tableBox.replaceChildren(ext.sortable(el("table", { class: "conversations" }, head, body), rows));
     }
 
     for (const input of [search, auth]) {
@@ -565,7 +570,13 @@
       this.rows = [];
       this.section = null;
       this.mounted = false;
+      this.zoom = null; // { from, to } in epoch µs while the waterfall is zoomed in
+      this.filter = null; // { match, keep } span ids while the turn's spans are filtered
     }
+
+    // The time window the waterfall shows: the zoomed-in range, else the whole turn (µs).
+    get v0() { return this.zoom ? this.zoom.from : this.t0; }
+    get vw() { return this.zoom ? this.zoom.to - this.zoom.from : this.width; }
 
     add(span, fresh) {
       this.spans.set(span.span_id, span);
@@ -605,6 +616,7 @@
       const seen = new Set();
       const visit = (span, depth) => {
         if (seen.has(span.span_id)) return; // a cycle in bad data: show each span once
+        if (this.filter && !this.filter.keep.has(span.span_id)) return;
         seen.add(span.span_id);
         const kids = children.get(span.span_id) || [];
         rows.push({ span, depth, kids: kids.length });
@@ -650,6 +662,7 @@
       if (this.mounted) return;
       this.mounted = true;
       this.body.style.height = "";
+      const tools = ext.traceTools(this); // sets the filter before the rows are built
       this.rebuild();
       this.rowsBox = el("div", { class: "rows" });
       this.ticks = el("div", { class: "ticks" });
@@ -668,7 +681,8 @@
       this.scroll.addEventListener("scroll", () => {
         if (!frame) frame = requestAnimationFrame(() => { frame = 0; this.paint(); });
       });
-      this.body.replaceChildren(this.scroll);
+      this.body.replaceChildren(tools, this.scroll);
+      ext.zoomByPointer(this);
       if (this.scrolledTo) this.scroll.scrollTop = this.scrolledTo;
       this.paint();
     }
@@ -694,7 +708,8 @@
     paint() {
       if (!this.mounted) return; // a frame asked for before the turn was unmounted
       const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) =>
-        el("span", { class: "tick", style: { left: `${f * 100}%` }, text: fmtDuration(this.width * f * 1000) }));
+        el("span", { class: "tick", style: { left: `${f * 100}%` }, text: fmtDuration((this.v0 - this.t0 + this.vw * f) * 1000) }));
+      this.trackPx = this.ticks.clientWidth;
       this.ticks.replaceChildren(...ticks);
       const total = this.rows.length;
       this.rowsBox.style.height = `${total * ROW}px`;
@@ -718,8 +733,8 @@
 
     rowEl(row, index) {
       const s = row.span;
-      const left = ((s.start_us - this.t0) / this.width) * 100;
-      const width = Math.max(((s.end_us - s.start_us) / this.width) * 100, 0.15);
+      const left = ((s.start_us - this.v0) / this.vw) * 100;
+      const width = Math.max(((s.end_us - s.start_us) / this.vw) * 100, 0.15);
       const open = !this.collapsed.has(s.span_id);
       const twisty = el("button", {
         type: "button",
@@ -742,20 +757,15 @@
         tokens ? el("span", { class: "tag tokens", text: tokens }) : null,
         s.status === "ERROR" ? el("span", { class: "badge error", text: "error" }) : null);
       const dur = el("span", { class: "dur", text: fmtDuration(s.duration_ns) });
-      if (left + width < 78) dur.style.left = `calc(${left + width}% + 4px)`;
-      else if (left > 18) dur.style.right = `calc(${100 - left}% + 4px)`;
-      else {
-        dur.classList.add("inside");
-        dur.style.left = `calc(${left}% + 6px)`;
-      }
+      ext.placeDuration(dur, left, width, this.trackPx);
       const bar = el("div", {
         class: `bar kind-${cssIdent(s.kind)} status-${cssIdent(s.status)}`,
-        style: { left: `${left}%`, width: `${width}%` },
+        style: ext.barStyle(left, width),
         title: `${s.name} · ${s.kind} · ${s.status} · ${fmtDuration(s.duration_ns)}`,
       });
       const fresh = this.fresh.has(s.span_id);
       const node = el("div", {
-        class: `row kind-${cssIdent(s.kind)} status-${cssIdent(s.status)}${fresh ? " fresh" : ""}`,
+        class: `row kind-${cssIdent(s.kind)} status-${cssIdent(s.status)}${fresh ? " fresh" : ""}${ext.filterClass(this, s)}`,
         role: "treeitem",
         id: `row-${this.id}-${s.span_id}`,
         "aria-level": row.depth + 1,
@@ -800,6 +810,7 @@
     }
 
     key(event) {
+      if (ext.traceKey(this, event)) return; // zooming, panning, finding
       const index = this.rows.findIndex((r) => r.span.span_id === this.selected);
       const row = this.rows[index];
       let next = null;
@@ -831,6 +842,7 @@
     document.title = `${idText(id)} · Traces`;
     document.body.dataset.view = "conversation";
     const traces = new Map(); // trace id -> TraceView
+    openTraces = traces;
     const order = []; // TraceViews by start
     let authContext = null;
     let live = null;
@@ -848,7 +860,8 @@
       KINDS.map((k) => el("span", null, el("span", { class: `swatch bar kind-${k}`, style: { position: "static" } }), k.toLowerCase())),
       el("span", null, el("span", { class: "swatch bar status-ERROR", style: { position: "static" } }), "error"));
     main.replaceChildren(
-      el("div", { class: "crumbs" }, el("a", { href: "#/", text: "‹ Conversations" })),
+      el("div", { class: "crumbs" }, el("a", { href: "#/", text: "‹ Conversations" }),
+        ext.compareLink(id)),
       idEl("h1", id),
       chips, legend, turnsBox);
 
@@ -1039,6 +1052,7 @@
     return {
       close() {
         closed = true;
+        openTraces = null;
         controller.abort();
         observer.disconnect();
         if (live) live.close();
@@ -1093,6 +1107,7 @@
       },
     });
     const parts = [
+      ext.breadcrumb(span, openTraces && openTraces.get(span.trace_id)),
       el("div", { class: "panel-head" }, el("h2", { id: "span-title", text: span.name }), close),
       el("div", { class: "chips" },
         el("span", { class: `badge kind kind-${cssIdent(span.kind)}`, text: span.kind }),
@@ -1102,8 +1117,8 @@
         meta("Duration", fmtDuration(span.duration_ns)),
         meta("Started", timeEl("span", span.start_us, { precise: true })),
         meta("Ended", timeEl("span", span.end_us, { precise: true })),
-        meta("Trace", span.trace_id),
-        meta("Span", span.span_id),
+        meta("Trace", ext.copyable(span.trace_id, "trace id")),
+        meta("Span", ext.copyable(span.span_id, "span id")),
         meta("Parent", span.parent_span_id ?? "none (root)"),
         meta("Scope", `${span.scope.name} ${span.scope.version}`.trim())),
     ];
@@ -1119,7 +1134,7 @@
       let toolNames = null;
       if (isChat(value)) {
         parts.push(el("h3", { text: `Messages (${value.length}) · ${key}` }),
-          el("div", { class: "chat" }, value.map((m, _, all) => messageEl(m, toolNames ??= toolNamesOf(all)))));
+          el("div", { class: "chat" }, ext.lastMessages(value, (m) => messageEl(m, toolNames ??= toolNamesOf(value)))));
       }
     }
     const tools = attrs.get("ai.llm.request.tools");
@@ -1131,7 +1146,8 @@
     parts.push(el("h3", { text: `Attributes (${span.attributes.length})` }),
       el("table", { class: "attrs", id: "span-attributes" }, el("tbody", null, span.attributes.map((a) =>
         el("tr", { class: a.inherited ? "inherited" : "", dataset: { key: a.key } },
-          el("td", { class: "key" }, a.key, a.inherited ? el("span", { class: "badge", title: "inherited from an ancestor span", text: "inherited" }) : null),
+          el("td", { class: "key" }, a.key, a.inherited ? el("span", { class: "badge", title: "inherited from an ancestor span", text: "inherited" }) : null,
+            ext.copyButton(a.value, a.key)),
           el("td", { class: "val" }, valueEl(a.value, a.key)))))));
     const resource = Object.entries(span.resource_attributes || {});
     if (resource.length) {
@@ -1154,6 +1170,7 @@
   }
 
   function valueEl(value, key) {
+    if (ext.isTree(value)) return ext.jsonTree(value, key);
     const text = pretty(value);
     if (typeof value === "string" && !text.includes("\n") && text.length <= 200) {
       return el("span", { class: "plain", text });
@@ -1258,6 +1275,8 @@
     }
   });
   document.getElementById("zone").textContent = `Times in ${zoneName()}`;
+  ext.init({ el, fmtDuration, fmtTime, utcTitle, plural, getJSON, showError, idText, idEl,
+    conversationHash, setHashQuietly, focusHeading, preEl, pretty, byStart });
   window.addEventListener("hashchange", route);
   route();
 })();
