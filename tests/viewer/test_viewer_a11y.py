@@ -152,3 +152,34 @@ def test_scrolling_value_boxes_are_reachable_by_keyboard(
     )
     boxes = page.locator("#panel pre.value")
     assert boxes.count() == page.locator("#panel pre.value[tabindex='0'][aria-label]").count()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_no_serious_issue_in_find_zoom_trees_sorting_and_compare(
+    chromium: Any, demo_viewer: ViewerServer, scheme: str
+) -> None:
+    """A filtered and zoomed turn, a span panel with its breadcrumb, JSON trees and copy
+    buttons, a sorted list and the compare view pass axe-core, light and dark."""
+    page = axe_page(chromium, dark=scheme == "dark")
+    try:
+        page.goto(f"{demo_viewer.url}#/?offset=0")
+        page.wait_for_selector("body[data-ready=list] table.conversations tbody tr")
+        page.click("th button.sort >> text=Spans")
+        found = blocking_violations(page, "sorted list")
+        page.goto(f"{demo_viewer.url}#/c/research-demo")
+        page.wait_for_selector("body[data-ready=conversation] .row")
+        first = page.locator("section.turn").first
+        first.locator(".find").fill("llm")
+        first.locator(".row").nth(1).click()
+        page.keyboard.press("+")
+        page.wait_for_selector("#panel .span-path")
+        page.wait_for_selector("#panel .json-tree")
+        found += blocking_violations(page, "find, zoom, breadcrumb, trees")
+        page.goto(f"{demo_viewer.url}#/compare?a=orders-demo&b=research-demo")
+        page.wait_for_selector("#compare-turns")
+        found += blocking_violations(page, "compare")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"axe-compare-{scheme}.png"))
+        assert [] == found, "\n".join(found)
+    finally:
+        page.context.close()

@@ -218,7 +218,7 @@
       } else {
         const [a, b] = picked.map((p) => totalsOf(p.spans));
         const titles = SIDES.map(sideTitle);
-        result.replaceChildren(
+        result.replaceChildren(...[
           el("h2", { text: "Totals" }),
           el("table", { class: "compare", id: "compare-totals" },
             el("thead", null, el("tr", null,
@@ -231,7 +231,7 @@
               el("td", { class: "num", text: figure(m.get(b), m) }),
               el("td", { class: "num delta", text: difference(m.get(a), m.get(b), m) }))))),
           toolTable(a, b, titles),
-          turnTable(picked[0].turns, picked[1].turns));
+          turnTable(picked[0].turns, picked[1].turns)].flat().filter(Boolean));
       }
       document.body.dataset.ready = "compare";
     }

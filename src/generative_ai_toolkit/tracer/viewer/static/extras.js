@@ -294,14 +294,15 @@ window.gatViewer = (() => {
       drag = null;
       if (!band) return;
       band.remove();
-      view.dragEnded = performance.now();
+      // The click that ends a drag comes before any timer: it zoomed, it does not select.
+      view.dragged = true;
+      setTimeout(() => { view.dragged = false; }, 0);
       if (range) zoomTo(view, range);
     };
     grid.addEventListener("pointerup", end);
     grid.addEventListener("pointercancel", end);
-    // A drag ends with a click on a row: it zoomed, it does not select.
     grid.addEventListener("click", (event) => {
-      if (performance.now() - (view.dragEnded || -1e9) < 300) event.stopPropagation();
+      if (view.dragged) event.stopPropagation();
     }, { capture: true });
     view.scroll.addEventListener("wheel", (event) => {
       if (event.ctrlKey) {
@@ -324,9 +325,18 @@ window.gatViewer = (() => {
 
   // The duration label goes right of the bar, else left of it, else over it, wherever it fits
   // in the track's pixels (a phone's track is a hundred pixels wide): never cut off.
+  let measure = null;
+  function textPx(text) {
+    if (!measure) {
+      measure = document.createElement("canvas").getContext("2d");
+      measure.font = `11px ${getComputedStyle(document.body).fontFamily}`; // .dur's font
+    }
+    return measure.measureText(text).width;
+  }
+
   ns.placeDuration = (dur, left, width, trackPx) => {
     const px = Math.max(trackPx || 0, 1);
-    const need = ((dur.textContent.length * 6.6 + 10) / px) * 100; // 11px digits, in % of the track
+    const need = ((textPx(dur.textContent) + 14) / px) * 100; // with its gap and padding, in %
     const from = Math.min(Math.max(left, 0), 100);
     const to = Math.min(Math.max(left + width, 0), 100);
     if (to + need <= 100) dur.style.left = `calc(${to}% + 4px)`;
