@@ -222,7 +222,7 @@
           el("h2", { text: "Totals" }),
           el("table", { class: "compare", id: "compare-totals" },
             el("thead", null, el("tr", null,
-              el("th", { scope: "col", text: "" }),
+              el("th", { scope: "col", text: "Metric" }),
               titles.map((t) => el("th", { scope: "col", class: "num", text: t })),
               el("th", { scope: "col", class: "num", text: "B − A" }))),
             el("tbody", null, METRICS.map((m) => el("tr", { dataset: { metric: m.label } },
