@@ -89,6 +89,37 @@ def test_finding_spans_by_name_attribute_and_errors_with_the_keyboard(
     assert [] == browse.errors
 
 
+def test_a_live_span_joins_the_filter_and_the_find_box_keeps_the_focus(
+    browse: Browsing, demo_viewer: ViewerServer
+) -> None:
+    """A span stored while a turn is filtered shows when it matches, and the find box being
+    typed in keeps the focus and its text while the turn is drawn again."""
+    store_finder(demo_viewer)
+    page = open_conversation(browse, demo_viewer, FINDER)
+    page.locator(".find").click()
+    page.keyboard.type("late")
+    page.wait_for_selector(".find-status:text-is('No span matches')")
+    query = demo_viewer.query
+    assert isinstance(query, SqliteQuery)
+    late = make_span(
+        "late-step",
+        trace=FINDER_TRACE,
+        span_id=FINDER_TRACE * 1000 + 9,
+        parent=FINDER_TRACE * 1000,
+        start_ns=BASE_NS + 900_000,
+        duration_ns=50_000,
+        inherited={"ai.conversation.id": FINDER},
+    )
+    store(query.db_path, [late])
+    page.wait_for_selector(".row.match .name:text-is('late-step')")
+    assert ["converse", "late-step"] == row_names(page)
+    assert "1 of 5 spans match" == page.inner_text(".find-status")
+    assert page.evaluate("document.activeElement.classList.contains('find')")
+    page.keyboard.type("-st")
+    assert "late-st" == page.input_value(".find")
+    assert [] == browse.errors
+
+
 def ticks(page: Any) -> list[str]:
     return page.locator("section.turn .ruler .tick").all_inner_texts()  # type: ignore[no-any-return]
 

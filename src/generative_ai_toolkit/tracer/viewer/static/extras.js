@@ -86,6 +86,16 @@ window.gatViewer = (() => {
         step(view, event.shiftKey ? -1 : 1);
       }
     });
+    // A live update draws the turn again: the find box being typed in keeps the focus.
+    find.addEventListener("blur", () => {
+      const { selectionStart, selectionEnd } = find;
+      queueMicrotask(() => {
+        const now = view.toolsUi && view.toolsUi.find;
+        if (find.isConnected || !now || now === find || !now.isConnected) return;
+        now.focus({ preventScroll: true });
+        now.setSelectionRange(selectionStart, selectionEnd);
+      });
+    });
     errors.addEventListener("change", update);
     next.addEventListener("click", () => step(view, 1));
     previous.addEventListener("click", () => step(view, -1));
