@@ -160,6 +160,8 @@ def test_zooming_and_panning_the_waterfall_by_drag_keys_and_buttons(
     assert f"425µs {DASH} 925µs of 1.00ms" == page.inner_text(".zoom-text")
     page.keyboard.press("0")
     assert "0ns" == ticks(page)[0]
+    page.keyboard.press("/")  # from the tree to its find box
+    assert page.evaluate("document.activeElement.classList.contains('find')")
     # The buttons are in the tab order.
     tab_to(page, "button.zoom-in")
     page.keyboard.press("Enter")
