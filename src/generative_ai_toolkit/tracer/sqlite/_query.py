@@ -10,6 +10,7 @@ exactly in Python, so ``True`` never matches ``1`` and values of any type can be
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import sqlite3
@@ -41,7 +42,7 @@ from ._connect import (
     open_for_reading,
     open_for_writing,
 )
-from ._schema import default_db_path
+from ._schema import default_db_path, read_usage
 
 #: The columns every span query selects, in the order ``span_from_row`` reads them.
 SPAN_COLUMNS: Final = (
@@ -50,6 +51,8 @@ SPAN_COLUMNS: Final = (
 )
 _INT64: Final = (-(2**63), 2**63 - 1)
 _MASK64: Final = 2**64 - 1
+#: Conversation ids per usage query (well under SQLite's limit on bound parameters).
+_USAGE_CHUNK: Final = 500
 
 
 _resource_cache: tuple[str, dict[str, Any]] = ("", {})
@@ -225,8 +228,9 @@ class SqliteQuery:
     ) -> list[ConversationSummary]:
         """Conversations matching ``where``, most recently active first, one page.
 
-        Reads the maintained ``conversations`` table; trace counts and durations are computed
-        for the returned page only.
+        Reads the maintained ``conversations`` and ``conversation_usage`` tables; trace counts
+        and durations are computed for the returned page only. A file of schema version 3 (not
+        yet opened by a writer of this version) lists no token usage.
         """
         where = where or ConversationFilter()
         conditions: list[str] = []
@@ -253,7 +257,26 @@ class SqliteQuery:
             sql += " WHERE " + " AND ".join(conditions)
         sql += " ORDER BY last_end_ns DESC, conversation_id DESC LIMIT ? OFFSET ?"
         rows = self._rows(sql, [*params, max(0, limit), max(0, offset)])
-        return [self._summary(row) for row in rows]
+        usage = self._usage([row[0] for row in rows])
+        return [
+            dataclasses.replace(self._summary(row), usage=found[0], usage_by_model=found[1])
+            if (found := usage.get(row[0]))
+            else self._summary(row)
+            for row in rows
+        ]
+
+    def _usage(self, conversations: list[str]) -> dict[str, Any]:
+        if not conversations or self._rows("PRAGMA user_version")[0][0] < 4:
+            return {}
+        rows: list[Any] = []
+        for i in range(0, len(conversations), _USAGE_CHUNK):
+            chunk = conversations[i : i + _USAGE_CHUNK]
+            rows += self._rows(
+                "SELECT * FROM conversation_usage WHERE conversation_id IN "
+                f"({', '.join('?' * len(chunk))}) ORDER BY conversation_id, model_id",
+                chunk,
+            )
+        return read_usage(rows)
 
     def _summary(self, row: Sequence[Any]) -> ConversationSummary:
         traces, duration = self._rows(
