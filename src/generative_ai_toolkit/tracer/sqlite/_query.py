@@ -10,7 +10,6 @@ exactly in Python, so ``True`` never matches ``1`` and values of any type can be
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import sqlite3
@@ -34,6 +33,7 @@ from .._query import (
 )
 from .._span import DEFAULT_SCOPE, Scope
 from .._trace import Trace, stored_span
+from .._usage import NO_USAGE, Usage, UsageByModel
 from ._connect import (
     FileIdentity,
     absolute_path,
@@ -51,6 +51,7 @@ SPAN_COLUMNS: Final = (
 )
 _INT64: Final = (-(2**63), 2**63 - 1)
 _MASK64: Final = 2**64 - 1
+_NO_USAGE: Final = (NO_USAGE, ())
 #: Conversation ids per usage query (well under SQLite's limit on bound parameters).
 _USAGE_CHUNK: Final = 500
 
@@ -258,12 +259,7 @@ class SqliteQuery:
         sql += " ORDER BY last_end_ns DESC, conversation_id DESC LIMIT ? OFFSET ?"
         rows = self._rows(sql, [*params, max(0, limit), max(0, offset)])
         usage = self._usage([row[0] for row in rows])
-        return [
-            dataclasses.replace(self._summary(row), usage=found[0], usage_by_model=found[1])
-            if (found := usage.get(row[0]))
-            else self._summary(row)
-            for row in rows
-        ]
+        return [self._summary(row, usage.get(row[0], _NO_USAGE)) for row in rows]
 
     def _usage(self, conversations: list[str]) -> dict[str, Any]:
         if not conversations or self._rows("PRAGMA user_version")[0][0] < 4:
@@ -278,7 +274,9 @@ class SqliteQuery:
             )
         return read_usage(rows)
 
-    def _summary(self, row: Sequence[Any]) -> ConversationSummary:
+    def _summary(
+        self, row: Sequence[Any], usage: tuple[Usage, UsageByModel] | None = None
+    ) -> ConversationSummary:
         traces, duration = self._rows(
             "SELECT count(DISTINCT trace_id), coalesce(sum(CASE WHEN parent_span_id IS NULL OR "
             "parent_span_id NOT IN (SELECT span_id FROM spans WHERE conversation_id = ?1) "
@@ -294,6 +292,8 @@ class SqliteQuery:
             error_count=row[5],
             trace_count=traces,
             total_duration_ns=duration,
+            usage=usage[0] if usage else NO_USAGE,
+            usage_by_model=usage[1] if usage else (),
         )
 
     def conversation_spans(

@@ -252,11 +252,22 @@ def rebuild_conversations(conn: sqlite3.Connection) -> None:
 
 def read_usage(rows: list[Any]) -> dict[str, tuple[Usage, tuple[tuple[str, Usage], ...]]]:
     """Per conversation id, the usage in total and per model, from ``conversation_usage`` rows
-    (conversation id, model id, then ``USAGE_FIELDS``), in model order."""
-    tallies: dict[str, UsageTally] = {}
+    (conversation id, model id, then ``USAGE_FIELDS``) in primary key order."""
+    grouped: dict[str, list[Any]] = {}
     for row in rows:
-        tallies.setdefault(row[0], UsageTally()).add(row[1], Usage(*row[2:]))
-    return {key: (tally.total(), tally.by_model()) for key, tally in tallies.items()}
+        grouped.setdefault(row[0], []).append(row)
+    found = {}
+    for key, group in grouped.items():
+        by_model = tuple((row[1], Usage(*row[2:])) for row in group)
+        # One model (the usual case) is its own total; else plain sums, no Usage arithmetic:
+        # this runs for every page of the conversations list.
+        total = (
+            by_model[0][1]
+            if len(group) == 1
+            else Usage(*[sum(column) for column in list(zip(*group, strict=True))[2:]])
+        )
+        found[key] = (total, by_model)
+    return found
 
 
 def run_script(conn: sqlite3.Connection, script: str) -> None:
