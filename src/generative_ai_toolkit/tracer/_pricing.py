@@ -20,13 +20,6 @@ from typing import Any, Final, TypeAlias
 PRICING_ENV: Final = "GAT_PRICING"
 _PERS: Final = (1_000, 1_000_000)
 _PRICE_KEYS: Final = ("input", "output", "cache_read", "cache_write")
-#: ``Usage`` field priced by each price key.
-_PRICED: Final = (
-    ("input", "input_tokens"),
-    ("output", "output_tokens"),
-    ("cache_read", "cache_read_tokens"),
-    ("cache_write", "cache_write_tokens"),
-)
 #: Costs are rounded to this many decimal places (beyond any real price's precision).
 _DIGITS: Final = 10
 
@@ -161,14 +154,18 @@ class Pricing:
                 unpriced.append(model)
                 continue
             priced = True
+            # Spelled out, not looped over field names: this runs for every listed row.
+            part = usage.input_tokens * price.input + usage.output_tokens * price.output
             complete = True
-            for key, field in _PRICED:
-                tokens = getattr(usage, field)
-                rate = getattr(price, key)
+            for tokens, rate in (
+                (usage.cache_read_tokens, price.cache_read),
+                (usage.cache_write_tokens, price.cache_write),
+            ):
                 if tokens and rate is None:
                     complete = False
                 elif tokens:
-                    amount += tokens * rate / price.per
+                    part += tokens * rate
+            amount += part / price.per
             if not complete:
                 unpriced.append(model)
         if not priced:

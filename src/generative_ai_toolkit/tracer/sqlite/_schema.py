@@ -255,18 +255,22 @@ def read_usage(rows: list[Any]) -> dict[str, tuple[Usage, tuple[tuple[str, Usage
     (conversation id, model id, then ``USAGE_FIELDS``) in primary key order."""
     grouped: dict[str, list[Any]] = {}
     for row in rows:
-        grouped.setdefault(row[0], []).append(row)
-    found = {}
+        group = grouped.get(row[0])
+        if group is None:
+            grouped[row[0]] = [row]
+        else:
+            group.append(row)
+    found: dict[str, tuple[Usage, tuple[tuple[str, Usage], ...]]] = {}
     for key, group in grouped.items():
-        by_model = tuple((row[1], Usage(*row[2:])) for row in group)
-        # One model (the usual case) is its own total; else plain sums, no Usage arithmetic:
-        # this runs for every page of the conversations list.
-        total = (
-            by_model[0][1]
-            if len(group) == 1
-            else Usage(*[sum(column) for column in list(zip(*group, strict=True))[2:]])
-        )
-        found[key] = (total, by_model)
+        if len(group) == 1:  # one model (the usual case) is its own total
+            usage = Usage(*group[0][2:])
+            found[key] = (usage, ((group[0][1], usage),))
+        else:  # plain sums, no Usage arithmetic: this runs for every page of the list
+            columns = list(zip(*group, strict=True))
+            found[key] = (
+                Usage(*[sum(column) for column in columns[2:]]),
+                tuple((row[1], Usage(*row[2:])) for row in group),
+            )
     return found
 
 
