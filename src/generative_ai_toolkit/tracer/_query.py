@@ -67,7 +67,8 @@ class SpanNode:
 class ConversationFilter:
     """What ``list_conversations`` returns: all given conditions hold.
 
-    ``since``/``until`` bound the conversation's last activity; ``search`` is a substring of
+    ``since``/``until`` keep the conversations active within that window: last span ended at or
+    after ``since``, first span started at or before ``until``. ``search`` is a substring of
     the conversation id, in any case (ASCII letters only in SQLite); ``auth_context`` matches
     exactly.
     """

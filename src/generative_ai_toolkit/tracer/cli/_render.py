@@ -14,6 +14,7 @@ from .._pricing import Cost, Pricing
 from .._query import ConversationSummary, SpanNode
 from .._trace import Trace
 from .._usage import Usage, UsageByModel, rollup, turn_summaries
+from ._messages import message_line, tool_names
 
 #: Attributes shown after a span's name in a tree, when present.
 LABEL_KEYS: Final = ("ai.agent.name", "ai.tool.name", MODEL_ATTRIBUTE)
@@ -245,11 +246,11 @@ def _details(span: Trace) -> list[tuple[str, str]]:
     for title, key in DETAILS.get(_text(attrs.get("ai.trace.type")), ()):
         if key in attrs:
             value: Any = attrs[key]
-            label = title
+            label, names = title, None
             if title == "Last message" and isinstance(value, (list, tuple)) and value:
                 label = f"Last message (of {len(value)})"
-                value = value[-1]
-            rows.append((label, value_text(value)))
+                names, value = tool_names(value), value[-1]
+            rows.append((label, message_line(value, names) or value_text(value)))
     if span._status == "ERROR" and "exception.message" in attrs:
         line = f"{value_text(attrs.get('exception.type', 'Exception'))}: "
         line += value_text(attrs["exception.message"])
