@@ -144,7 +144,12 @@ class Pricing:
         """What ``usage_by_model`` (model id -> ``Usage``, as pairs or a dict) cost; ``None``
         when no model in it has a price (including no usage at all): unknown models show tokens
         and no cost."""
-        items = usage_by_model.items() if isinstance(usage_by_model, Mapping) else usage_by_model
+        # The listed rows' pairs are a tuple: spare them the (slower) ABC check for a Mapping.
+        items = (
+            usage_by_model
+            if type(usage_by_model) is tuple or not isinstance(usage_by_model, Mapping)
+            else usage_by_model.items()
+        )
         amount = 0.0
         priced = False
         unpriced: list[str] = []

@@ -265,12 +265,13 @@ def read_usage(rows: list[Any]) -> dict[str, tuple[Usage, tuple[tuple[str, Usage
         if len(group) == 1:  # one model (the usual case) is its own total
             usage = Usage(*group[0][2:])
             found[key] = (usage, ((group[0][1], usage),))
-        else:  # plain sums, no Usage arithmetic: this runs for every page of the list
-            columns = list(zip(*group, strict=True))
-            found[key] = (
-                Usage(*[sum(column) for column in columns[2:]]),
-                tuple((row[1], Usage(*row[2:])) for row in group),
-            )
+            continue
+        # Plain sums, no Usage arithmetic: this runs for every page of the list.
+        totals = list(group[0][2:])
+        for row in group[1:]:
+            for i, value in enumerate(row[2:]):
+                totals[i] += value
+        found[key] = (Usage(*totals), tuple([(row[1], Usage(*row[2:])) for row in group]))
     return found
 
 
