@@ -55,7 +55,7 @@ def test_version_3_stores_ids_as_blobs_and_integers(db_path: Path) -> None:
     ).fetchall()
     conn.close()
     assert [("blob", 16, "integer")] == types
-    assert 3 == SCHEMA_VERSION == _version(db_path)
+    assert SCHEMA_VERSION == _version(db_path)
 
 
 def test_a_version_2_file_is_read_as_it_is(db_path: Path) -> None:
@@ -84,7 +84,7 @@ def test_a_version_2_file_is_migrated_by_a_writer_keeping_every_span(db_path: Pa
     cursor = SqliteQuery(db_path, create=False).latest_cursor()
     tracer = SqliteTracer(db_path, schedule_delay=0.01)
     try:
-        assert 3 == _version(db_path)
+        assert SCHEMA_VERSION == _version(db_path)
         reference = SpanListQuery(spans)
         assert _fields(reference.get_traces()) == _fields(tracer.get_traces())
         assert reference.list_conversations() == tracer.list_conversations()
@@ -110,7 +110,7 @@ def test_a_reader_opened_before_the_migration_keeps_reading(db_path: Path) -> No
     try:
         assert 2 == len(query.get_traces(trace_id="f" * 32))
         SqliteTracer(db_path).shutdown()
-        assert 3 == _version(db_path)
+        assert SCHEMA_VERSION == _version(db_path)
         assert _fields(_spans()[-2:]) == _fields(query.get_traces(trace_id="f" * 32))
     finally:
         query.close()

@@ -4,13 +4,24 @@ sortable list columns, the compare view, opening a trace from the top bar, phone
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from generative_ai_toolkit.tracer.sqlite._query import SqliteQuery
 from generative_ai_toolkit.tracer.viewer._server import ViewerServer
-from viewer.conftest import Browsing, list_ids, open_conversation, open_page, store, wait_list
+from values.test_rollups_everywhere import PRICING
+from values.test_rollups_everywhere import SPANS as USAGE_SPANS
+from viewer.conftest import (
+    Browsing,
+    list_ids,
+    open_conversation,
+    open_page,
+    serving,
+    store,
+    wait_list,
+)
 from viewer.spans import BASE_NS, make_span, turn
 
 pytestmark = pytest.mark.integration
@@ -332,6 +343,7 @@ def test_compare_two_conversations_then_two_turns_by_keyboard(
     assert ["1", "0", f"{MINUS}1 ({MINUS}100%)"] == figures("Errors")
     assert ["3", "2", f"{MINUS}1 ({MINUS}33%)"] == figures("Tool calls")
     assert figures("Total tokens")[0].isdigit()
+    assert [DASH, DASH, DASH] == figures("Cost")  # served without a pricing table
     assert "lookup_order" in page.inner_text("#compare-tools")
     assert 3 == page.locator("#compare-turns tbody tr").count()
     browse.shot("compare")
@@ -350,6 +362,37 @@ def test_compare_two_conversations_then_two_turns_by_keyboard(
     page.reload()
     page.wait_for_selector("#compare-totals th:text-is('A: orders-demo, turn 2')")
     assert [] == browse.errors
+
+
+def test_compare_two_turns_tokens_and_cost_with_a_pricing_table(
+    browse: Browsing, tmp_path: Path
+) -> None:
+    """Served with a pricing table, the compare view adds tokens (cache ones too) and cost as
+    the conversation view does, a partial cost marked."""
+    path = tmp_path / "usage.sqlite3"
+    store(path, USAGE_SPANS)
+    query = SqliteQuery(path, create=False)
+    with serving(query, pricing=PRICING) as server:
+        traces = sorted({s._trace_id for s in query.conversation_spans("c-1")})
+        first, second = (f"{t:032x}" for t in traces)
+        page = browse.page
+        page.goto(f"{server.url}#/compare?a=c-1&at={first}&b=c-1&bt={second}")
+        page.wait_for_selector("#compare-totals th:text-is('B: c-1, turn 2')")
+        rows = page.locator("#compare-totals tbody tr")
+
+        def figures(metric: str) -> list[str]:
+            cells = rows.filter(has=page.locator(f"th:text-is('{metric}')")).locator("td")
+            return cells.all_inner_texts()  # type: ignore[no-any-return]
+
+        assert ["680", "18", f"{MINUS}662 ({MINUS}97%)"] == figures("Total tokens")
+        assert ["400", "0", f"{MINUS}400 ({MINUS}100%)"] == figures("Cache read tokens")
+        assert [
+            "0.001395 USD",
+            "≥ 0.000001 USD",
+            f"{MINUS}0.001394 USD ({MINUS}100%, of partial costs)",
+        ] == figures("Cost")
+        assert [] == browse.errors
+    query.close()
 
 
 def test_a_trace_id_in_the_top_bar_opens_it_from_any_page(

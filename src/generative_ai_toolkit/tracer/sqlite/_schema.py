@@ -16,6 +16,8 @@ Tables:
   with a unique index on them; random trace ids made that index the cost of every write.
 - ``conversations``: one row per conversation id, kept up to date in the same transaction as
   the spans, so listing conversations never aggregates the spans table.
+- ``conversation_usage`` (version 4): token usage per conversation id and model id (``_usage``),
+  kept up to date like ``conversations``; version 3 files get it filled from their spans.
 """
 
 from __future__ import annotations
@@ -24,7 +26,11 @@ import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
+
+from .._codec import decode_stored_attributes
+from .._genai_semconv import USAGE_ATTRIBUTE
+from .._usage import USAGE_FIELDS, Usage, UsageTally, span_usage
 
 #: Where traces go when no path is given: ``$GAT_TRACES_DB``, else this file in the current
 #: directory (next to the project being traced, like ``.git`` or a virtualenv).
@@ -135,6 +141,27 @@ CREATE INDEX spans_by_auth_context ON spans (auth_context, start_ns)
     WHERE auth_context IS NOT NULL;
 """
 
+_V4: Final = """
+CREATE TABLE conversation_usage (
+    conversation_id TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    total_tokens INTEGER NOT NULL,
+    cache_read_tokens INTEGER NOT NULL,
+    cache_write_tokens INTEGER NOT NULL,
+    llm_calls INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, model_id)
+) WITHOUT ROWID;
+"""
+#: Adds one batch's usage of one (conversation id, model id) to its row.
+UPSERT_USAGE: Final = (
+    "INSERT INTO conversation_usage (conversation_id, model_id, "
+    + ", ".join(USAGE_FIELDS)
+    + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (conversation_id, model_id) DO UPDATE SET "
+    + ", ".join(f"{f} = {f} + excluded.{f}" for f in USAGE_FIELDS)
+)
+
 _MASK64: Final = (1 << 64) - 1
 
 
@@ -178,6 +205,76 @@ def _migrate_to_v2(conn: sqlite3.Connection) -> None:
     run_script(conn, REBUILD_CONVERSATIONS)
 
 
+def _migrate_to_v4(conn: sqlite3.Connection) -> None:
+    run_script(conn, _V4)
+    ensure_touched_table(conn)
+    conn.execute("INSERT OR IGNORE INTO temp.touched SELECT conversation_id FROM conversations")
+    rebuild_usage(conn)
+    conn.execute("DELETE FROM temp.touched")
+
+
+def usage_rows(tallies: dict[str, UsageTally]) -> list[tuple[Any, ...]]:
+    """``UPSERT_USAGE`` parameters of per-conversation tallies."""
+    return [
+        (conversation, model, *usage.as_tuple())
+        for conversation, tally in tallies.items()
+        for model, usage in tally.by_model()
+    ]
+
+
+def rebuild_usage(conn: sqlite3.Connection) -> None:
+    """Recount the ``conversation_usage`` rows of the conversations in temp table ``touched``
+    from their spans (decoding only spans whose text mentions usage)."""
+    conn.execute(
+        "DELETE FROM conversation_usage "
+        "WHERE conversation_id IN (SELECT conversation_id FROM temp.touched)"
+    )
+    tallies: dict[str, UsageTally] = {}
+    rows = conn.execute(
+        "SELECT conversation_id, attributes, inherited_keys FROM spans "
+        "WHERE conversation_id IN (SELECT conversation_id FROM temp.touched) "
+        "AND instr(attributes, ?) > 0",
+        [f'"{USAGE_ATTRIBUTE}"'],
+    )
+    for conversation, text, inherited in rows:
+        found = span_usage(decode_stored_attributes(text, inherited))
+        if found is not None:
+            tallies.setdefault(conversation, UsageTally()).add(*found)
+    conn.executemany(UPSERT_USAGE, usage_rows(tallies))
+
+
+def rebuild_conversations(conn: sqlite3.Connection) -> None:
+    """Rebuild the ``conversations`` and ``conversation_usage`` rows of the conversation ids in
+    temp table ``touched`` from the spans, and empty ``touched``."""
+    rebuild_usage(conn)
+    run_script(conn, REBUILD_CONVERSATIONS)
+
+
+def read_usage(rows: list[Any]) -> dict[str, tuple[Usage, tuple[tuple[str, Usage], ...]]]:
+    """Per conversation id, the usage in total and per model, from ``conversation_usage`` rows
+    (conversation id, model id, then ``USAGE_FIELDS``) in primary key order."""
+    grouped: dict[str, list[Any]] = {}
+    for row in rows:
+        group = grouped.get(row[0])
+        if group is None:
+            grouped[row[0]] = [row]
+        else:
+            group.append(row)
+    found: dict[str, tuple[Usage, tuple[tuple[str, Usage], ...]]] = {}
+    for key, group in grouped.items():
+        if len(group) == 1:  # one model (the usual case) is its own total
+            usage = Usage(*group[0][2:])
+            found[key] = (usage, ((group[0][1], usage),))
+            continue
+        # Plain sums, no Usage arithmetic: this runs for every page of the list.
+        totals = list(group[0][2:])
+        for row in group[1:]:
+            for i, value in enumerate(row[2:]):
+                totals[i] += value
+        found[key] = (Usage(*totals), tuple([(row[1], Usage(*row[2:])) for row in group]))
+    return found
+
+
 def run_script(conn: sqlite3.Connection, script: str) -> None:
     # executescript() would COMMIT the open transaction; run statement by statement instead.
     for statement in script.split(";"):
@@ -196,6 +293,7 @@ MIGRATIONS: Final[list[Callable[[sqlite3.Connection], None]]] = [
     lambda conn: run_script(conn, _V1),
     _migrate_to_v2,
     _migrate_to_v3,
+    _migrate_to_v4,
 ]
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 #: The oldest schema a reader reads without migrating it (older files are opened once by a

@@ -27,6 +27,7 @@ from .._codec import encode_attributes, encode_attributes_within
 from .._query import AUTH_CONTEXT, CONVERSATION_ID, conversation_key
 from .._text import valid_text
 from .._trace import Trace
+from .._usage import UsageTally, span_usage
 from .._writer import BatchRejectedError, RetryableError
 from ._connect import (
     FileIdentity,
@@ -37,10 +38,11 @@ from ._connect import (
 )
 from ._schema import (
     BUSY_TIMEOUT_MS,
-    REBUILD_CONVERSATIONS,
+    UPSERT_USAGE,
     TraceDatabaseError,
     ensure_touched_table,
-    run_script,
+    rebuild_conversations,
+    usage_rows,
 )
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
@@ -195,12 +197,13 @@ class SqliteSpanWriter:
         """Store ``batch`` in one transaction: ``RetryableError`` while another process holds
         the lock, ``BatchRejectedError`` when the file cannot take any spans."""
         rows = [self._row(span) for span in batch]
+        usage = _usage(batch, rows)
         try:
             conn = self._connection()
-            self._insert_repaired(conn, rows)
+            self._insert_repaired(conn, rows, usage)
             if not self._still_at_the_path():
                 conn = self._connection()
-                self._insert_repaired(conn, rows)
+                self._insert_repaired(conn, rows, usage)
         except sqlite3.Error as exc:
             kind = error_kind(exc)
             if kind == "BUSY":
@@ -223,14 +226,20 @@ class SqliteSpanWriter:
                 # The spans are stored; a failed sweep is retried at the next interval.
                 _log.warning("retention sweep of %s failed", self._path, exc_info=True)
 
-    def _insert_repaired(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    def _insert_repaired(
+        self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]], usage: list[tuple[Any, ...]]
+    ) -> None:
         try:
-            self._insert(conn, rows)
+            self._insert(conn, rows, usage)
         except UnicodeEncodeError:
             # A lone surrogate (json.loads makes one of "\ud83d"): store U+FFFD instead.
-            self._insert(conn, [_valid_row(row) for row in rows])
+            self._insert(
+                conn, [_valid_row(row) for row in rows], [_valid_row(row) for row in usage]
+            )
 
-    def _insert(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    def _insert(
+        self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]], usage: list[tuple[Any, ...]]
+    ) -> None:
         conversations: dict[str, list[Any]] = {}
         for row in rows:
             key = row[8]
@@ -250,19 +259,32 @@ class SqliteSpanWriter:
             inserted = conn.executemany(_INSERT, rows).rowcount
             if inserted == len(rows):
                 conn.executemany(_UPSERT_CONVERSATION, [s[:6] for s in conversations.values()])
+                conn.executemany(UPSERT_USAGE, usage)
             else:
                 # Some spans were stored before (an import run twice): recount from the table.
                 conn.executemany(
                     "INSERT OR IGNORE INTO temp.touched VALUES (?)",
                     [(key,) for key in conversations],
                 )
-                run_script(conn, REBUILD_CONVERSATIONS)
+                rebuild_conversations(conn)
 
     def close(self) -> None:
         """Close the connection."""
         if self._conn is not None and self._pid == os.getpid():
             self._conn.close()
         self._conn = None
+
+
+def _usage(batch: Sequence[Trace], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """``UPSERT_USAGE`` parameters of the batch: usage per conversation and model."""
+    tallies: dict[str, UsageTally] = {}
+    for span, row in zip(batch, rows, strict=True):
+        if row[8] is None:
+            continue
+        found = span_usage(span._attrs)
+        if found is not None:
+            tallies.setdefault(row[8], UsageTally()).add(*found)
+    return usage_rows(tallies)
 
 
 def _valid_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -344,5 +366,5 @@ def _delete_chunk(conn: sqlite3.Connection, condition: str, params: list[Any], l
         count: int = conn.execute(
             "DELETE FROM spans WHERE seq IN (SELECT seq FROM temp.doomed)"
         ).rowcount
-        run_script(conn, REBUILD_CONVERSATIONS)
+        rebuild_conversations(conn)
     return count

@@ -8,45 +8,48 @@
   const SIDES = ["a", "b"];
 
   // What is compared: each row reads one figure off a side's totals (``totalsOf``); ``null``
-  // shows as "–". Totals the API gives per turn or conversation can replace those summed here.
+  // shows as "–". ``kind``: a count, a duration in ns, or a cost (its amount).
   const METRICS = [
     { label: "Turns", get: (t) => t.turns },
     { label: "Spans", get: (t) => t.spans },
     { label: "Errors", get: (t) => t.errors },
-    { label: "Duration (turns summed)", get: (t) => t.durationNs, time: true },
-    { label: "Wall time (first start to last end)", get: (t) => t.wallNs, time: true },
+    { label: "Duration (turns summed)", get: (t) => t.durationNs, kind: "time" },
+    { label: "Wall time (first start to last end)", get: (t) => t.wallNs, kind: "time" },
     { label: "LLM calls", get: (t) => t.llmCalls },
     { label: "Tool calls", get: (t) => t.toolCalls },
     { label: "Failed tool calls", get: (t) => t.toolErrors },
     { label: "Input tokens", get: (t) => t.tokens.input },
     { label: "Output tokens", get: (t) => t.tokens.output },
+    { label: "Cache read tokens", get: (t) => t.tokens.cacheRead },
+    { label: "Cache write tokens", get: (t) => t.tokens.cacheWrite },
     { label: "Total tokens", get: (t) => t.tokens.total },
+    { label: "Cost", get: (t) => (t.cost ? t.cost.amount : null), kind: "cost" },
   ];
-
-  function add(sum, value) {
-    return typeof value === "number" ? (sum ?? 0) + value : sum;
-  }
 
   function isLlmCall(span) {
     return span.type === "llm-invocation" || span.tokens !== undefined;
   }
 
-  // Totals of a set of span outlines (one turn, or every turn of a conversation).
+  // Totals of a set of span outlines (one turn, or every turn of a conversation); tokens and
+  // cost added up as the conversation view adds them (the outlines' usage and cost).
   function totalsOf(spans) {
     const ids = new Set(spans.map((s) => `${s.trace_id}/${s.span_id}`));
     const roots = spans.filter((s) => !s.parent_span_id || !ids.has(`${s.trace_id}/${s.parent_span_id}`));
     const tools = new Map(); // tool name -> { calls, ns, errors }
-    const tokens = { input: null, output: null, total: null };
+    const { usage, cost } = ns.kit.usageTotals(spans);
+    const counted = (value) => (usage.llm_calls ? value : null); // no LLM call: "–", not 0
+    const tokens = {
+      input: counted(usage.input_tokens),
+      output: counted(usage.output_tokens),
+      cacheRead: counted(usage.cache_read_tokens),
+      cacheWrite: counted(usage.cache_write_tokens),
+      total: counted(usage.total_tokens),
+    };
     let start = Infinity;
     let end = -Infinity;
     for (const s of spans) {
       start = Math.min(start, s.start_us);
       end = Math.max(end, s.end_us);
-      if (s.tokens) {
-        tokens.input = add(tokens.input, s.tokens.input);
-        tokens.output = add(tokens.output, s.tokens.output);
-        tokens.total = add(tokens.total, s.tokens.total);
-      }
       if (s.tool !== undefined) {
         const tool = tools.get(s.tool) ?? { calls: 0, ns: 0, errors: 0 };
         tool.calls += 1;
@@ -65,6 +68,7 @@
       toolCalls: [...tools.values()].reduce((sum, t) => sum + t.calls, 0),
       toolErrors: [...tools.values()].reduce((sum, t) => sum + t.errors, 0),
       tokens,
+      cost,
       tools,
     };
   }
@@ -84,18 +88,26 @@
     return turns.sort((x, y) => x.start - y.start);
   }
 
-  function figure(value, metric) {
+  function figure(value, metric, totals) {
     if (value === null || value === undefined) return "–";
-    return metric.time ? ns.kit.fmtDuration(value) : value.toLocaleString("en");
+    if (metric.kind === "cost") return ns.kit.fmtCost(totals.cost);
+    return metric.kind === "time" ? ns.kit.fmtDuration(value) : value.toLocaleString("en");
   }
 
-  function difference(a, b, metric) {
+  function difference(a, b, metric, totals) {
     if (typeof a !== "number" || typeof b !== "number") return "–";
+    if (metric.kind === "cost" && totals[0].cost.currency !== totals[1].cost.currency) return "–";
     const delta = b - a;
     if (delta === 0) return "same";
     const sign = delta > 0 ? "+" : "−";
-    const amount = metric.time ? ns.kit.fmtDuration(Math.abs(delta)) : Math.abs(delta).toLocaleString("en");
-    const percent = a ? ` (${sign}${Math.round((Math.abs(delta) / a) * 100)}%)` : "";
+    let amount = Math.abs(delta).toLocaleString("en");
+    let note = "";
+    if (metric.kind === "time") amount = ns.kit.fmtDuration(Math.abs(delta));
+    if (metric.kind === "cost") {
+      amount = ns.kit.fmtCost({ amount: Math.abs(delta), currency: totals[0].cost.currency, partial: false });
+      if (totals[0].cost.partial || totals[1].cost.partial) note = ", of partial costs";
+    }
+    const percent = a ? ` (${sign}${Math.round((Math.abs(delta) / a) * 100)}%${note})` : "";
     return `${sign}${amount}${percent}`;
   }
 
@@ -227,9 +239,9 @@
               el("th", { scope: "col", class: "num", text: "B − A" }))),
             el("tbody", null, METRICS.map((m) => el("tr", { dataset: { metric: m.label } },
               el("th", { scope: "row", text: m.label }),
-              el("td", { class: "num", text: figure(m.get(a), m) }),
-              el("td", { class: "num", text: figure(m.get(b), m) }),
-              el("td", { class: "num delta", text: difference(m.get(a), m.get(b), m) }))))),
+              el("td", { class: "num", text: figure(m.get(a), m, a) }),
+              el("td", { class: "num", text: figure(m.get(b), m, b) }),
+              el("td", { class: "num delta", text: difference(m.get(a), m.get(b), m, [a, b]) }))))),
           toolTable(a, b, titles),
           turnTable(picked[0].turns, picked[1].turns)].flat().filter(Boolean));
       }

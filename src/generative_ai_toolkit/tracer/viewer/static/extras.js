@@ -533,6 +533,8 @@ window.gatViewer = (() => {
     "Spans": (c) => c.span_count,
     "Errors": (c) => c.error_count,
     "Duration": (c) => c.total_duration_ns,
+    "Tokens": (c) => (c.usage ? c.usage.total_tokens : -1),
+    "Cost": (c) => (c.cost ? c.cost.amount : -1),
   };
   const TEXT_COLUMNS = new Set(["Conversation", "Auth context"]); // first click: A to Z
   const DEFAULT_SORT = { label: "Last activity", descending: true }; // the server's order
