@@ -82,9 +82,12 @@ def demo_viewer(demo_db: Path) -> Iterator[ViewerServer]:
 # -- the browser -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Any]:
-    """Debian's headless Chromium driven by Playwright (never Playwright's own download)."""
+    """Debian's headless Chromium driven by Playwright (never Playwright's own download).
+
+    Package-scoped: Playwright's sync API keeps an event loop running on this thread while it
+    is open, so tests outside tests/viewer that call ``asyncio.run`` must not run inside it."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run scripts/test (it installs Debian's chromium)")
     from playwright.sync_api import sync_playwright  # noqa: PLC0415
