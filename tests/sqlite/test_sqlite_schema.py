@@ -40,7 +40,8 @@ def _version(path: Path) -> int:
 
 
 def test_version_3_stores_ids_as_blobs_and_integers(db_path: Path) -> None:
-    """Trace ids are 16-byte BLOBs, span ids INTEGERs; all of them come back as they were."""
+    """Trace ids are 16-byte BLOBs, span ids INTEGERs (since version 3; version 4 adds the
+    ``open`` column); all of them come back as they were."""
     tracer = SqliteTracer(db_path)
     try:
         for s in _spans():
@@ -55,7 +56,7 @@ def test_version_3_stores_ids_as_blobs_and_integers(db_path: Path) -> None:
     ).fetchall()
     conn.close()
     assert [("blob", 16, "integer")] == types
-    assert 3 == SCHEMA_VERSION == _version(db_path)
+    assert 4 == SCHEMA_VERSION == _version(db_path)
 
 
 def test_a_version_2_file_is_read_as_it_is(db_path: Path) -> None:
@@ -84,7 +85,7 @@ def test_a_version_2_file_is_migrated_by_a_writer_keeping_every_span(db_path: Pa
     cursor = SqliteQuery(db_path, create=False).latest_cursor()
     tracer = SqliteTracer(db_path, schedule_delay=0.01)
     try:
-        assert 3 == _version(db_path)
+        assert SCHEMA_VERSION == _version(db_path)
         reference = SpanListQuery(spans)
         assert _fields(reference.get_traces()) == _fields(tracer.get_traces())
         assert reference.list_conversations() == tracer.list_conversations()
@@ -110,7 +111,7 @@ def test_a_reader_opened_before_the_migration_keeps_reading(db_path: Path) -> No
     try:
         assert 2 == len(query.get_traces(trace_id="f" * 32))
         SqliteTracer(db_path).shutdown()
-        assert 3 == _version(db_path)
+        assert SCHEMA_VERSION == _version(db_path)
         assert _fields(_spans()[-2:]) == _fields(query.get_traces(trace_id="f" * 32))
     finally:
         query.close()

@@ -74,9 +74,14 @@ class TraceQuery(Protocol):
     """Reading spans back: by trace, by conversation, and conversations as a list."""
 
     def get_traces(
-        self, trace_id: str | None = None, attribute_filter: Mapping[str, Any] | None = None
+        self,
+        trace_id: str | None = None,
+        attribute_filter: Mapping[str, Any] | None = None,
+        *,
+        include_open: bool = False,
     ) -> Sequence[Trace]:
-        """Ended spans matching ``trace_id`` and every ``attribute_filter`` item, by start."""
+        """Ended spans matching ``trace_id`` and every ``attribute_filter`` item, by start;
+        with ``include_open``, also the latest snapshot of each span still open."""
         ...
 
     def list_conversations(
@@ -86,13 +91,15 @@ class TraceQuery(Protocol):
         ...
 
     def conversation_spans(
-        self, conversation_id: str, *, auth_context: str | None = None
+        self, conversation_id: str, *, auth_context: str | None = None, include_open: bool = False
     ) -> list[Trace]:
-        """Every span of one conversation (ids compared as text), by start time."""
+        """Every ended span of one conversation (ids compared as text), by start time; with
+        ``include_open``, open ones too."""
         ...
 
-    def trace_tree(self, trace_id: str) -> list[SpanNode]:
-        """The spans of one trace as trees (normally one root), children by start time."""
+    def trace_tree(self, trace_id: str, *, include_open: bool = False) -> list[SpanNode]:
+        """The ended spans of one trace as trees (normally one root), children by start
+        time; with ``include_open``, open ones too."""
         ...
 
 
@@ -207,16 +214,21 @@ class SpanListQuery:
     (a JSON-lines file) and for the in-memory tracer."""
 
     def __init__(self, spans: Iterable[Trace]) -> None:
-        self._spans = sorted_by_start(spans)
+        self._all = sorted_by_start(latest_per_span(spans))
+        self._spans = [s for s in self._all if s._end_ns]
 
     def get_traces(
-        self, trace_id: str | None = None, attribute_filter: Mapping[str, Any] | None = None
+        self,
+        trace_id: str | None = None,
+        attribute_filter: Mapping[str, Any] | None = None,
+        *,
+        include_open: bool = False,
     ) -> list[Trace]:
         """Spans matching ``trace_id`` and every filter item exactly, by start time."""
         wanted = int(trace_id, 16) if trace_id is not None else None
         return [
             s
-            for s in self._spans
+            for s in (self._all if include_open else self._spans)
             if (wanted is None or s._trace_id == wanted)
             and (not attribute_filter or matches_filter(s, attribute_filter))
         ]
@@ -228,14 +240,35 @@ class SpanListQuery:
         return filter_summaries(summarize(self._spans).values(), where, limit=limit, offset=offset)
 
     def conversation_spans(
-        self, conversation_id: str, *, auth_context: str | None = None
+        self, conversation_id: str, *, auth_context: str | None = None, include_open: bool = False
     ) -> list[Trace]:
         """Every span whose ``ai.conversation.id`` reads as ``conversation_id``, by start."""
-        return spans_of_conversation(self._spans, conversation_id, auth_context)
+        spans = self._all if include_open else self._spans
+        return spans_of_conversation(spans, conversation_id, auth_context)
 
-    def trace_tree(self, trace_id: str) -> list[SpanNode]:
+    def trace_tree(self, trace_id: str, *, include_open: bool = False) -> list[SpanNode]:
         """The spans of ``trace_id`` as trees."""
-        return build_tree(self.get_traces(trace_id=trace_id))
+        return build_tree(self.get_traces(trace_id=trace_id, include_open=include_open))
+
+
+def latest_per_span(spans: Iterable[Trace]) -> list[Trace]:
+    """One span per span id, as stores keep them: the ended span when there is one, else the
+    latest snapshot (a log written with snapshots holds several records per span)."""
+    best: dict[tuple[int, int], Trace] = {}
+    for span in spans:
+        key = (span._trace_id, span._span_id)
+        held = best.get(key)
+        if held is None or (held._end_ns == 0 and newer_view(span, held)):
+            best[key] = span
+    return list(best.values())
+
+
+def newer_view(span: Trace, held: Trace) -> bool:
+    """Whether ``span`` replaces ``held``, an open span's snapshot: an ended span always does,
+    a snapshot when it was taken later."""
+    if span._end_ns:
+        return True
+    return bool(getattr(span, "_snapshot_ns", 0) > getattr(held, "_snapshot_ns", 0))
 
 
 def spans_of_conversation(

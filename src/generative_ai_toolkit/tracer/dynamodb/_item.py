@@ -32,6 +32,7 @@ from .._codec import (
     from_tagged,
 )
 from .._query import AUTH_CONTEXT, CONVERSATION_ID, conversation_key
+from .._snapshot import snapshot_time, stored_snapshot
 from .._span import DEFAULT_SCOPE, Scope
 from .._text import valid_text
 from .._trace import Trace
@@ -140,6 +141,7 @@ def _header(span: Trace, trace_id: str, span_id: str, attrs: Mapping[str, Any]) 
         "parent_span_id": f"{span._parent_id:016x}" if span._parent_id else None,
         "start_ns": span._start_ns,
         "end_ns": span._end_ns,
+        **({} if span._end_ns else {"snapshot_ns": snapshot_time(span)}),
         "status": span._status,
         "scope": [span._scope.name, span._scope.version],
         "inherited_keys": len(attrs) - span._n_own if span._n_own >= 0 else 0,
@@ -171,20 +173,22 @@ def item_to_span(item: Mapping[str, Mapping[str, Any]]) -> Trace:
     inherited = int(header.get("inherited_keys") or 0)
     attributes = decode_stored_attributes(_s(item, "attributes", "{}"), inherited)
     scope = header.get("scope") or [DEFAULT_SCOPE.name, DEFAULT_SCOPE.version]
-    return Trace.restore(
+    end_ns = int(header["end_ns"])
+    span = Trace.restore(
         span_name=header["name"],
         span_kind=header.get("kind", "INTERNAL"),
         trace_id=header["trace_id"],
         span_id=header["span_id"],
         parent_span_id=header.get("parent_span_id"),
         started_at=int(header["start_ns"]),
-        ended_at=int(header["end_ns"]),
+        ended_at=end_ns,
         attributes=attributes,
         span_status=header.get("status", "UNSET"),
         resource_attributes=header[RESOURCE_FIELD],
         scope=Scope(str(scope[0]), str(scope[1])),
         inherited_keys=inherited,
     )
+    return span if end_ns else stored_snapshot(span, int(header.get("snapshot_ns") or 0))
 
 
 def item_size(item: Mapping[str, Mapping[str, Any]]) -> int:

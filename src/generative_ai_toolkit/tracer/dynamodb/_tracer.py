@@ -88,6 +88,7 @@ class DynamoDbTracer(StoringTracer):
     """
 
     _reader: DynamoDbTraceQuery
+    _takes_snapshots = False
 
     def __init__(
         self,
@@ -210,6 +211,7 @@ class DynamoDbTracer(StoringTracer):
         attribute_filter: Mapping[str, Any] | None = None,
         *,
         allow_scan: bool = False,
+        include_open: bool = False,
     ) -> Sequence[Trace]:
         """Stored spans of ``trace_id`` and/or one conversation (``ai.conversation.id`` in
         ``attribute_filter``) matching every filter item exactly, by start time. With neither,
@@ -218,7 +220,9 @@ class DynamoDbTracer(StoringTracer):
         if not keyed and not allow_scan:
             raise ValueError(refuse_scan_message(self._table_name))
         self._flush_before_read()
-        return self._reader.get_traces(trace_id, attribute_filter, allow_scan=allow_scan)
+        return self._reader.get_traces(
+            trace_id, attribute_filter, allow_scan=allow_scan, include_open=include_open
+        )
 
     def list_conversations_page(
         self, where: ConversationFilter | None = None, *, limit: int = 50, cursor: str | None = None

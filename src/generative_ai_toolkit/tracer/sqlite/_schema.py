@@ -16,6 +16,11 @@ Tables:
   with a unique index on them; random trace ids made that index the cost of every write.
 - ``conversations``: one row per conversation id, kept up to date in the same transaction as
   the spans, so listing conversations never aggregates the spans table.
+
+Version 4 adds ``open``: 1 for a snapshot of a span still open (``end_ns`` is then the time of
+the snapshot), 0 for an ended span. A span has at most one row; the writer replaces an open
+row by a newer snapshot or by the ended span, never the other way round. Conversation
+summaries count ended spans only; a snapshot moves ``last_end_ns`` (the last activity) on.
 """
 
 from __future__ import annotations
@@ -84,9 +89,8 @@ CREATE TABLE conversations (
 CREATE INDEX conversations_by_last_end ON conversations (last_end_ns);
 """
 
-#: SQL that rebuilds the ``conversations`` rows of the conversation ids in temp table ``touched``
-#: from the spans table (after a migration, a retention sweep or a duplicate import).
-REBUILD_CONVERSATIONS: Final = """
+#: The rebuild as version 2 and 3 had it (no ``open`` column yet): used by the migration to 2.
+_REBUILD_V2: Final = """
 DELETE FROM conversations WHERE conversation_id IN (SELECT conversation_id FROM temp.touched);
 INSERT INTO conversations
 SELECT s.conversation_id,
@@ -98,6 +102,28 @@ FROM spans s
 WHERE s.conversation_id IN (SELECT conversation_id FROM temp.touched)
 GROUP BY s.conversation_id;
 DELETE FROM temp.touched;
+"""
+
+
+#: SQL that rebuilds the ``conversations`` rows of the conversation ids in temp table ``touched``
+#: from the spans table (after a retention sweep, a duplicate import or a replaced snapshot).
+REBUILD_CONVERSATIONS: Final = """
+DELETE FROM conversations WHERE conversation_id IN (SELECT conversation_id FROM temp.touched);
+INSERT INTO conversations
+SELECT s.conversation_id,
+       (SELECT a.auth_context FROM spans a
+         WHERE a.conversation_id = s.conversation_id AND a.auth_context IS NOT NULL
+         ORDER BY a.start_ns LIMIT 1),
+       min(s.start_ns), max(s.end_ns), sum(s.open = 0), sum(s.status = 'ERROR' AND s.open = 0)
+FROM spans s
+WHERE s.conversation_id IN (SELECT conversation_id FROM temp.touched)
+GROUP BY s.conversation_id;
+DELETE FROM temp.touched;
+"""
+
+_V4: Final = """
+ALTER TABLE spans ADD COLUMN open INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX spans_open ON spans (span_id) WHERE open = 1
 """
 
 
@@ -175,7 +201,7 @@ def _migrate_to_v2(conn: sqlite3.Connection) -> None:
         "INSERT OR IGNORE INTO temp.touched SELECT DISTINCT conversation_id FROM spans "
         "WHERE conversation_id IS NOT NULL"
     )
-    run_script(conn, REBUILD_CONVERSATIONS)
+    run_script(conn, _REBUILD_V2)
 
 
 def run_script(conn: sqlite3.Connection, script: str) -> None:
@@ -196,6 +222,7 @@ MIGRATIONS: Final[list[Callable[[sqlite3.Connection], None]]] = [
     lambda conn: run_script(conn, _V1),
     _migrate_to_v2,
     _migrate_to_v3,
+    lambda conn: run_script(conn, _V4),
 ]
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 #: The oldest schema a reader reads without migrating it (older files are opened once by a

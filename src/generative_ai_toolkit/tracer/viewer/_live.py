@@ -168,9 +168,13 @@ class ReloadingQuery:
             return self._query
 
     def get_traces(
-        self, trace_id: str | None = None, attribute_filter: Mapping[str, Any] | None = None
+        self,
+        trace_id: str | None = None,
+        attribute_filter: Mapping[str, Any] | None = None,
+        *,
+        include_open: bool = False,
     ) -> Sequence[Trace]:
-        return self._current().get_traces(trace_id, attribute_filter)
+        return self._current().get_traces(trace_id, attribute_filter, include_open=include_open)
 
     def list_conversations(
         self, where: ConversationFilter | None = None, *, limit: int = 50, offset: int = 0
@@ -178,9 +182,11 @@ class ReloadingQuery:
         return self._current().list_conversations(where, limit=limit, offset=offset)
 
     def conversation_spans(
-        self, conversation_id: str, *, auth_context: str | None = None
+        self, conversation_id: str, *, auth_context: str | None = None, include_open: bool = False
     ) -> list[Trace]:
-        return self._current().conversation_spans(conversation_id, auth_context=auth_context)
+        return self._current().conversation_spans(
+            conversation_id, auth_context=auth_context, include_open=include_open
+        )
 
-    def trace_tree(self, trace_id: str) -> list[SpanNode]:
-        return self._current().trace_tree(trace_id)
+    def trace_tree(self, trace_id: str, *, include_open: bool = False) -> list[SpanNode]:
+        return self._current().trace_tree(trace_id, include_open=include_open)
