@@ -123,8 +123,10 @@ class InMemoryTracer(BaseTracer):
         key = (snap._trace_id, snap._span_id)
         with self._lock:
             # Checked under the lock the end takes too: a snapshot racing the end never stays.
-            if is_stale_snapshot(snap):
-                return
+            if is_stale_snapshot(snap) or any(
+                span._span_id == snap._span_id for span in self._by_trace.get(snap._trace_id, ())
+            ):
+                return  # the span has ended (here, or as another process told us)
             held = self._open.get(key)
             if held is None or newer_view(snap, held):
                 self._open[key] = snap
