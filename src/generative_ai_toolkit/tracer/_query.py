@@ -252,15 +252,23 @@ class SpanListQuery:
 
 
 def latest_per_span(spans: Iterable[Trace]) -> list[Trace]:
-    """One span per span id, as stores keep them: the ended span when there is one, else the
-    latest snapshot (a log written with snapshots holds several records per span)."""
-    best: dict[tuple[int, int], Trace] = {}
+    """The spans with at most one snapshot per open span: snapshots of a span that has ended
+    are left out, and of the others the latest is kept (a log written with snapshots holds
+    several records per span). Ended spans are all kept, as they are."""
+    ended: list[Trace] = []
+    latest: dict[tuple[int, int], Trace] = {}
     for span in spans:
+        if span._end_ns:
+            ended.append(span)
+            continue
         key = (span._trace_id, span._span_id)
-        held = best.get(key)
-        if held is None or (held._end_ns == 0 and newer_view(span, held)):
-            best[key] = span
-    return list(best.values())
+        held = latest.get(key)
+        if held is None or newer_view(span, held):
+            latest[key] = span
+    if latest:
+        for span in ended:
+            latest.pop((span._trace_id, span._span_id), None)
+    return [*ended, *latest.values()]
 
 
 def newer_view(span: Trace, held: Trace) -> bool:
