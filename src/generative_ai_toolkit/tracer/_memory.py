@@ -194,6 +194,7 @@ class InMemoryTracer(BaseTracer):
         """Conversations among the kept spans, most recently active first."""
         with self._lock:
             spans = [span for span, _ in self._kept]
+            spans.extend(self._open.values())
         return filter_summaries(summarize(spans).values(), where, limit=limit, offset=offset)
 
     def conversation_spans(

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Final, Protocol, runtime_checkable
 
 from ._clock import datetime_from_ns
+from ._snapshot import last_seen_ns
 from ._trace import Trace
 
 CONVERSATION_ID: Final = "ai.conversation.id"
@@ -146,6 +147,7 @@ def summarize(traces: Iterable[Trace]) -> dict[str, ConversationSummary]:
 
 
 def _summary(key: str, spans: list[Trace]) -> ConversationSummary:
+    # Open spans (snapshots) are activity, but a span is counted once it has ended.
     ids = {s._span_id for s in spans}
     roots = [s for s in spans if not s._parent_id or s._parent_id not in ids]
     auth = next(
@@ -156,11 +158,11 @@ def _summary(key: str, spans: list[Trace]) -> ConversationSummary:
         conversation_id=key,
         auth_context=auth,
         first_started_at=datetime_from_ns(min(s._start_ns for s in spans)),
-        last_ended_at=datetime_from_ns(max(s._end_ns for s in spans)),
-        span_count=len(spans),
-        error_count=sum(1 for s in spans if s._status == "ERROR"),
+        last_ended_at=datetime_from_ns(max(last_seen_ns(s) for s in spans)),
+        span_count=sum(1 for s in spans if s._end_ns),
+        error_count=sum(1 for s in spans if s._status == "ERROR" and s._end_ns),
         trace_count=len({s._trace_id for s in spans}),
-        total_duration_ns=sum(s._end_ns - s._start_ns for s in roots),
+        total_duration_ns=sum(last_seen_ns(s) - s._start_ns for s in roots),
     )
 
 
@@ -237,7 +239,8 @@ class SpanListQuery:
         self, where: ConversationFilter | None = None, *, limit: int = 50, offset: int = 0
     ) -> list[ConversationSummary]:
         """Conversations matching ``where``, most recently active first."""
-        return filter_summaries(summarize(self._spans).values(), where, limit=limit, offset=offset)
+        summaries = summarize(self._all).values()
+        return filter_summaries(summaries, where, limit=limit, offset=offset)
 
     def conversation_spans(
         self, conversation_id: str, *, auth_context: str | None = None, include_open: bool = False

@@ -148,6 +148,11 @@ def snapshot_from_dict(data: Mapping[str, Any]) -> SpanSnapshot:
     return stored_snapshot(span, when if isinstance(when, int) else ns_from_datetime(when))
 
 
+def last_seen_ns(span: Trace) -> int:
+    """When ``span`` ended, or, while open, when its latest snapshot was taken."""
+    return span._end_ns or snapshot_time(span)
+
+
 def is_stale_snapshot(span: Trace) -> bool:
     """Whether ``span`` is a snapshot whose span (in this process) has ended since: writers
     skip those, so the end is never followed by an older view of the span."""

@@ -16,6 +16,7 @@ from .._genai_semconv import MODEL_ATTRIBUTE, token_usage
 from .._human_format import value_text
 from .._json_encode import format_datetime_text, to_json_safe
 from .._query import ConversationFilter, ConversationSummary, SpanNode
+from .._snapshot import last_seen_ns
 from .._trace import Trace
 
 #: Attributes shown next to a span's name (as in ``gat-traces show``).
@@ -72,9 +73,11 @@ def span_key(span: Trace) -> tuple[int, int]:
 def span_outline(span: Trace) -> dict[str, Any]:
     """What the waterfall and tree need of a span: ids, name, kind, status, times, a label.
 
-    Root spans of a turn also carry the (clipped) user input and agent response.
+    Root spans of a turn also carry the (clipped) user input and agent response. An open span
+    (a snapshot) has ``"open": true``, and its end and duration as of its latest snapshot.
     """
     attrs = span._attrs
+    end_ns = last_seen_ns(span)
     outline: dict[str, Any] = {
         "trace_id": f"{span._trace_id:032x}",
         "span_id": f"{span._span_id:016x}",
@@ -83,10 +86,12 @@ def span_outline(span: Trace) -> dict[str, Any]:
         "kind": span._kind,
         "status": span._status,
         "start_us": span._start_ns // 1000,
-        "end_us": span._end_ns // 1000,
-        "duration_ns": span._end_ns - span._start_ns,
+        "end_us": end_ns // 1000,
+        "duration_ns": end_ns - span._start_ns,
         "labels": [_clip(value_text(attrs[k]), 80) for k in LABEL_KEYS if k in attrs],
     }
+    if not span._end_ns:
+        outline["open"] = True
     tokens_in, tokens_out = token_usage(attrs)
     if tokens_in is not None or tokens_out is not None:
         total = None if tokens_in is None or tokens_out is None else tokens_in + tokens_out
@@ -112,7 +117,7 @@ def span_detail(span: Trace) -> dict[str, Any]:
     detail = span_outline(span)
     detail.update(
         started_at=_iso(span._start_ns),
-        ended_at=_iso(span._end_ns),
+        ended_at=_iso(span._end_ns) if span._end_ns else None,
         # A list, not an object: JavaScript reorders integer-like object keys.
         attributes=[
             {"key": key, "value": to_json_safe(value), "inherited": key in inherited}

@@ -549,6 +549,39 @@
     return undefined;
   }
 
+  // -- open spans (snapshots): a running clock until they end -------------------------------------
+
+  // An open span whose latest snapshot is older than this is "unfinished" (its process likely
+  // died); as in `gat-traces show --unfinished-after` (default 600 s).
+  const UNFINISHED_US = 600e6;
+
+  function nowUs() {
+    return Date.now() * 1000;
+  }
+
+  function isUnfinished(s) {
+    return Boolean(s.open) && nowUs() - s.end_us > UNFINISHED_US;
+  }
+
+  // Where an open span's bar ends: now while it runs (never before its last snapshot).
+  function liveEnd(s) {
+    return s.open && !isUnfinished(s) ? Math.max(s.end_us, nowUs()) : s.end_us;
+  }
+
+  function liveDuration(s) {
+    return s.open ? (liveEnd(s) - s.start_us) * 1000 : s.duration_ns;
+  }
+
+  function durationText(s) {
+    if (!s.open) return fmtDuration(s.duration_ns);
+    return isUnfinished(s) ? `unfinished · ${fmtDuration(s.duration_ns)}+` : `running ${fmtDuration(liveDuration(s))}`;
+  }
+
+  // Whether a span just read replaces the one the page holds: a newer snapshot, or the end.
+  function replacesHeld(held, span) {
+    return Boolean(held.open) && (!span.open || span.end_us > held.end_us);
+  }
+
   // -- one trace: waterfall and tree -------------------------------------------------------------
 
   class TraceView {
@@ -556,7 +589,7 @@
       this.id = traceId;
       this.spans = new Map(); // span id -> outline
       this.collapsed = new Set();
-      this.fresh = new Set();
+      this.fresh = new Map(); // span id -> when it arrived (performance.now())
       this.onSelect = onSelect;
       // One callback per view, so the panel can tell a new span of the same turn from another
       // turn's (and unselect only the latter).
@@ -569,7 +602,12 @@
 
     add(span, fresh) {
       this.spans.set(span.span_id, span);
-      if (fresh) this.fresh.add(span.span_id);
+      if (fresh) this.fresh.set(span.span_id, performance.now());
+    }
+
+    hasOpen() {
+      for (const s of this.spans.values()) if (s.open && !isUnfinished(s)) return true;
+      return false;
     }
 
     get start() {
@@ -580,7 +618,7 @@
 
     get end() {
       let max = -Infinity;
-      for (const s of this.spans.values()) max = Math.max(max, s.end_us);
+      for (const s of this.spans.values()) max = Math.max(max, liveEnd(s));
       return max;
     }
 
@@ -628,7 +666,7 @@
         el("span", { class: "spacer" }),
         el("span", { class: "chip", text: plural(this.spans.size, "span") }),
         errors ? el("span", { class: "chip error", text: plural(errors, "error") }) : null,
-        el("span", { class: "chip", text: fmtDuration(duration) }));
+        el("span", { class: "chip", text: roots.some((r) => r.open) ? "running" : fmtDuration(duration) }));
       const said = [];
       if (root && root.input !== undefined) said.push(say("user", root.input));
       if (root && root.response !== undefined) said.push(say(root.labels[0] || "agent", root.response));
@@ -719,7 +757,7 @@
     rowEl(row, index) {
       const s = row.span;
       const left = ((s.start_us - this.t0) / this.width) * 100;
-      const width = Math.max(((s.end_us - s.start_us) / this.width) * 100, 0.15);
+      const width = Math.max(((liveEnd(s) - s.start_us) / this.width) * 100, 0.15);
       const open = !this.collapsed.has(s.span_id);
       const twisty = el("button", {
         type: "button",
@@ -741,7 +779,7 @@
         s.labels.length ? el("span", { class: "tag", text: s.labels.join(" · ") }) : null,
         tokens ? el("span", { class: "tag tokens", text: tokens }) : null,
         s.status === "ERROR" ? el("span", { class: "badge error", text: "error" }) : null);
-      const dur = el("span", { class: "dur", text: fmtDuration(s.duration_ns) });
+      const dur = el("span", { class: `dur${s.open ? " running" : ""}`, text: durationText(s) });
       if (left + width < 78) dur.style.left = `calc(${left + width}% + 4px)`;
       else if (left > 18) dur.style.right = `calc(${100 - left}% + 4px)`;
       else {
@@ -749,20 +787,23 @@
         dur.style.left = `calc(${left}% + 6px)`;
       }
       const bar = el("div", {
-        class: `bar kind-${cssIdent(s.kind)} status-${cssIdent(s.status)}`,
+        class: `bar kind-${cssIdent(s.kind)} status-${cssIdent(s.status)}${s.open ? " open" : ""}`,
         style: { left: `${left}%`, width: `${width}%` },
-        title: `${s.name} · ${s.kind} · ${s.status} · ${fmtDuration(s.duration_ns)}`,
+        title: `${s.name} · ${s.kind} · ${s.status} · ${durationText(s)}`,
       });
-      const fresh = this.fresh.has(s.span_id);
+      // A row drawn again while it still flashes (a scroll, the running clock) carries on from
+      // where the flash was instead of starting it over.
+      const freshFor = performance.now() - (this.fresh.get(s.span_id) ?? -Infinity);
+      const fresh = freshFor < 2000;
       const node = el("div", {
-        class: `row kind-${cssIdent(s.kind)} status-${cssIdent(s.status)}${fresh ? " fresh" : ""}`,
+        class: `row kind-${cssIdent(s.kind)} status-${cssIdent(s.status)}${fresh ? " fresh" : ""}${s.open ? " open" : ""}`,
         role: "treeitem",
         id: `row-${this.id}-${s.span_id}`,
         "aria-level": row.depth + 1,
         "aria-expanded": row.kids ? String(open) : null,
         "aria-selected": String(this.selected === s.span_id),
-        dataset: { spanId: s.span_id, traceId: this.id, depth: row.depth, kind: s.kind, status: s.status },
-        style: { top: `${index * ROW}px` },
+        dataset: { spanId: s.span_id, traceId: this.id, depth: row.depth, kind: s.kind, status: s.status, ...(s.open ? { open: "1" } : {}) },
+        style: { top: `${index * ROW}px`, animationDelay: fresh ? `-${Math.round(freshFor)}ms` : null },
         title: s.error || null,
         onclick: () => {
           this.select(s.span_id);
@@ -873,7 +914,13 @@
       const created = [];
       for (const span of spans) {
         let view = traces.get(span.trace_id);
-        if (view && view.spans.has(span.span_id)) continue;
+        const held = view && view.spans.get(span.span_id);
+        if (held && !replacesHeld(held, span)) continue;
+        if (held) {
+          view.add(span, false); // replaced in place: the same row, no flash
+          touched.add(view);
+          continue;
+        }
         if (!view) {
           view = new TraceView(span.trace_id, onSelect);
           traces.set(span.trace_id, view);
@@ -1036,14 +1083,26 @@
     }
 
     load().finally(startLive);
+    const clock = runningClock(order);
     return {
       close() {
         closed = true;
+        clock.stop();
         controller.abort();
         observer.disconnect();
         if (live) live.close();
       },
     };
+  }
+
+  // Once a second, the drawn turns holding spans still running are repainted, so their bars
+  // and durations keep time between polls.
+  function runningClock(views) {
+    const timer = setInterval(() => {
+      if (document.hidden) return;
+      for (const view of views) if (view.mounted && view.hasOpen()) view.refresh();
+    }, 1000);
+    return { stop: () => clearInterval(timer) };
   }
 
   // -- the span panel ----------------------------------------------------------------------------
@@ -1099,9 +1158,11 @@
         el("span", { class: `badge ${span.status === "ERROR" ? "error" : span.status === "OK" ? "ok" : ""}`, text: span.status }),
         span.labels.map((label) => el("span", { class: "badge", text: label }))),
       el("dl", { class: "meta" },
-        meta("Duration", fmtDuration(span.duration_ns)),
+        meta("Duration", durationText(span)),
         meta("Started", timeEl("span", span.start_us, { precise: true })),
-        meta("Ended", timeEl("span", span.end_us, { precise: true })),
+        span.open
+          ? meta("Last seen open", timeEl("span", span.end_us, { precise: true }))
+          : meta("Ended", timeEl("span", span.end_us, { precise: true })),
         meta("Trace", span.trace_id),
         meta("Span", span.span_id),
         meta("Parent", span.parent_span_id ?? "none (root)"),
