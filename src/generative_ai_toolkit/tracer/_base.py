@@ -16,7 +16,7 @@ from ._ids import IdGenerator, RandomIdGenerator
 from ._privacy import SpanPolicy
 from ._redact import Redact
 from ._sampling import ConversationRatio, Sampler, TailSampler, UnsampledSpan
-from ._snapshot import SnapshotWatch, SpanSnapshot, install, take_snapshot
+from ._snapshot import SWEEPER, SnapshotWatch, SpanSnapshot, install, take_snapshot
 from ._span import DEFAULT_SCOPE, SPAN_KINDS, Scope
 from ._text import MAX_NAME_LENGTH, clean_key, clean_name, valid_texts
 from ._trace import CURRENT_SPAN, Trace
@@ -106,6 +106,8 @@ class BaseTracer(ABC):
     _takes_snapshots: bool = True
     #: The open spans watched for automatic snapshots (``snapshot_interval=``), if any.
     _snapshots: SnapshotWatch | None = None
+    #: The spans opened since the snapshot sweeper last looked (``_trace_watched``).
+    _noted: list[Trace]
 
     def __init__(
         self,
@@ -132,7 +134,13 @@ class BaseTracer(ABC):
             # They decide when spans end: a snapshot could show a span that is never kept.
             self._takes_snapshots = False
         if snapshot_interval is not None and self._takes_snapshots:
-            self._snapshots = install(self, snapshot_interval, self._write_snapshot)
+            plain = "trace" not in vars(self) and type(self).trace is BaseTracer.trace
+            self._snapshots = install(
+                self,
+                snapshot_interval,
+                self._write_snapshot,
+                inlined=self._trace_watched if plain else None,
+            )
 
     def trace(
         self, span_name: str, *, span_kind: str = "INTERNAL", parent: Trace | None = None
@@ -174,6 +182,49 @@ class BaseTracer(ABC):
             self._resource,
             self._scope,
         )
+
+    def _trace_watched(
+        self, span_name: str, *, span_kind: str = "INTERNAL", parent: Trace | None = None
+    ) -> Trace:
+        """``trace`` noting each span for the snapshot sweeper (``snapshot_interval=``).
+
+        The body of ``trace`` again, on purpose: a wrapper around it would cost every span a
+        call, where this costs one ``list.append``.
+        """
+        if span_kind not in SPAN_KINDS:
+            raise ValueError(f"span_kind must be one of {sorted(SPAN_KINDS)}, not {span_kind!r}")
+        name = span_name
+        if type(name) is not str or len(name) > MAX_NAME_LENGTH:
+            name = clean_name(name, MAX_NAME_LENGTH)
+        if parent is None:
+            parent = CURRENT_SPAN.get()
+            while parent is not None and parent._owner is not self:
+                parent = parent._outer
+        elif isinstance(parent, UnsampledSpan):
+            return self._follow_unsampled(span_name, span_kind, parent)
+        ids = self._ids
+        clock = self._clock
+        if ids is _RANDOM_IDS:
+            trace_id = (getrandbits(128) or 1) if parent is None else parent._trace_id
+            span_id = getrandbits(64) or 1
+        else:
+            trace_id = ids.new_trace_id() if parent is None else parent._trace_id
+            span_id = ids.new_span_id()
+        span = Trace(
+            name,
+            span_kind,
+            trace_id,
+            span_id,
+            parent,
+            OFFSET_NS + perf_counter_ns() if clock is None else clock(),
+            self,
+            self._resource,
+            self._scope,
+        )
+        self._noted.append(span)
+        if not SWEEPER.running:
+            SWEEPER.ensure_running()
+        return span
 
     def _follow_unsampled(self, span_name: str, span_kind: str, parent: Trace) -> Trace:
         # A remote parent said "not sampled" (traceparent flags 00): from now on this tracer
@@ -257,7 +308,6 @@ class BaseTracer(ABC):
         watch = self._snapshots
         if watch is not None:
             counts["snapshots"] = watch.taken
-            counts["snapshots_skipped"] = watch.unwatched
         policy = self._policy
         return counts if policy is None else {**counts, **policy.stats}
 

@@ -4,11 +4,11 @@ A snapshot is an open span as it is at one moment (its own attributes, then thos
 would pass on now), with no end time. Stores keep at most one row per span: a newer snapshot
 replaces an older one, and the ended span replaces any snapshot, never the other way round.
 
-Automatic snapshots cost the agent one ``deque.append`` per span: ``SnapshotWatch.opened`` notes
-the span. One daemon thread per process (``Sweeper``) wakes every ``SWEEP_INTERVAL`` seconds,
-skips the spans that ended meanwhile (so a span shorter than that never yields a snapshot), and
-snapshots the rest: first when it gets to them, then every ``interval`` seconds while they stay
-open. Writing goes through the tracer's own path (the background engine for exporting tracers).
+Automatic snapshots cost the agent one ``list.append`` per span: the span is noted for later.
+One daemon thread per process (``Sweeper``) wakes every ``SWEEP_INTERVAL`` seconds, skips the
+spans that ended meanwhile (so a span shorter than that never yields a snapshot), and snapshots
+the rest: first when it gets to them, then every ``interval`` seconds while they stay open.
+Writing goes through the tracer's own path (the background engine for exporting tracers).
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ import logging
 import os
 import threading
 import weakref
-from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from itertools import chain, filterfalse
+from operator import attrgetter
 from typing import Any, Final
 
 from ._clock import datetime_from_ns, ns_from_datetime
@@ -33,8 +34,7 @@ SWEEP_INTERVAL: Final = 0.25
 #: The default ``snapshot_interval`` of the tracers that take snapshots unless told not to
 #: (SQLite, the human-readable console): seconds between two snapshots of one open span.
 DEFAULT_SNAPSHOT_INTERVAL: Final = 5.0
-#: Spans noted per watch before the sweeper gets to them; past it spans go unwatched (counted).
-MAX_NOTED: Final = 100_000
+_ENDED: Final = attrgetter("_end_ns")
 
 
 class SpanSnapshot(Trace):
@@ -165,47 +165,46 @@ def is_stale_snapshot(span: Trace) -> bool:
 class SnapshotWatch:
     """One tracer's open spans, as the sweeper sees them.
 
-    ``opened`` (a bound ``deque.append``) is all the agent's thread calls. ``emit`` receives
-    each snapshot, on the sweeper's thread; ``now_ns`` is the tracer's clock.
+    All the agent's thread does is ``holder._noted.append(span)``: the sweeper takes that list
+    whole (putting an empty one in its place), skips the spans that have ended, and watches the
+    rest. ``emit`` receives each snapshot, on the sweeper's thread; ``now_ns`` is the tracer's
+    clock.
     """
 
     def __init__(
         self,
+        holder: Any,
         *,
         interval: float,
         emit: Callable[[SpanSnapshot], None],
         now_ns: Callable[[], int],
     ) -> None:
         self.interval_ns = int(interval * 1_000_000_000)
-        self._noted: deque[Trace] = deque()
-        self.opened = self._noted.append
+        holder._noted = []
+        self._holder = weakref.ref(holder)
+        # The list taken last time, and how much of it was read: an agent thread that fetched
+        # it just before it was taken may still append to it once.
+        self._taken: list[Trace] = []
+        self._read = 0
         self._watching: list[tuple[int, Trace]] = []  # (next snapshot due, span)
         self._emit = emit
         self._now_ns = now_ns
         self.taken = 0
-        self.unwatched = 0
-
-    def skipped(self) -> None:
-        """A span opened while ``MAX_NOTED`` were waiting for the sweeper: it is not watched."""
-        self.unwatched += 1
-        if self.unwatched == 1:
-            _log.warning(
-                "more than %d spans opened between two snapshot sweeps: those beyond get no "
-                "automatic snapshot (counted in stats['snapshots_skipped'])",
-                MAX_NOTED,
-            )
-
-    def pending(self) -> int:
-        """How many spans wait for the sweeper."""
-        return len(self._noted)
 
     def busy(self) -> bool:
         """Whether any span is noted or watched."""
-        return bool(self._noted or self._watching)
+        holder = self._holder()
+        return holder is not None and bool(holder._noted or self._watching)
 
     def sweep(self) -> None:
         """Snapshot the noted spans still open, and the watched ones that are due."""
-        noted = self._noted
+        holder = self._holder()
+        if holder is None:
+            return
+        late = self._taken[self._read :]
+        noted = holder._noted
+        holder._noted = []
+        self._taken, self._read = noted, len(noted)
         now = self._now_ns()
         keep: list[tuple[int, Trace]] = []
         for due, span in self._watching:
@@ -214,9 +213,9 @@ class SnapshotWatch:
             if now >= due:
                 self._snap(span, now)
             keep.append((now + self.interval_ns if now >= due else due, span))
-        while noted:
-            span = noted.popleft()
-            if not span._end_ns:
+        # ``filterfalse`` runs in C: most noted spans have ended and cost next to nothing here.
+        for span in filterfalse(_ENDED, chain(late, noted[: self._read])):
+            if type(span) is Trace:  # not an unrecorded (sampled-out) span
                 self._snap(span, now)
                 keep.append((now + self.interval_ns, span))
         self._watching = keep
@@ -296,27 +295,34 @@ SWEEPER: Final = Sweeper()
 os.register_at_fork(after_in_child=SWEEPER.after_fork_in_child)
 
 
-def install(tracer: Any, interval: float, emit: Callable[[SpanSnapshot], None]) -> SnapshotWatch:
-    """Watch every span ``tracer`` opens from now on: its ``trace`` is wrapped on the instance
-    (so a tracer without snapshots pays nothing), and ``emit`` gets the snapshots."""
+def install(
+    tracer: Any,
+    interval: float,
+    emit: Callable[[SpanSnapshot], None],
+    *,
+    inlined: Callable[..., Trace] | None = None,
+) -> SnapshotWatch:
+    """Watch every span ``tracer`` opens from now on, and hand ``emit`` their snapshots.
+
+    ``tracer.trace`` is replaced on the instance (a tracer without snapshots pays nothing): by
+    ``inlined``, a copy of ``trace`` that notes the span in ``tracer._noted`` itself, when
+    given; else by a wrapper around the ``trace`` it has (a sampler's, say).
+    """
     if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
         raise ValueError(f"snapshot_interval must be a positive number (seconds), not {interval!r}")
-    watch = SnapshotWatch(interval=interval, emit=emit, now_ns=tracer.now_ns)
+    watch = SnapshotWatch(tracer, interval=interval, emit=emit, now_ns=tracer.now_ns)
     SWEEPER.add(watch)
+    if inlined is not None:
+        tracer.trace = inlined
+        return watch
     base_trace = tracer.trace
-    noted = watch.pending
-    note = watch.opened
     sweeper = SWEEPER
 
     def trace(span_name: str, *, span_kind: str = "INTERNAL", parent: Trace | None = None) -> Trace:
         span: Trace = base_trace(span_name, span_kind=span_kind, parent=parent)
-        if type(span) is Trace:  # not an unrecorded (sampled-out) span
-            if noted() < MAX_NOTED:
-                note(span)
-                if not sweeper.running:
-                    sweeper.ensure_running()
-            else:
-                watch.skipped()
+        tracer._noted.append(span)
+        if not sweeper.running:
+            sweeper.ensure_running()
         return span
 
     tracer.trace = trace
