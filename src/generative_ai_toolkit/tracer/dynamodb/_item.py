@@ -52,6 +52,9 @@ _MAX_PARTITION_KEY_BYTES: Final = 2048
 _MAX_SORT_KEY_BYTES: Final = 1024
 
 NO_IDENTIFIER: Final = "_"
+#: On the item of an open span (a snapshot): ``open`` true, and ``seen_ns`` when it was taken.
+OPEN_ATTRIBUTE: Final = "open"
+SEEN_ATTRIBUTE: Final = "seen_ns"
 #: The key of the resource attributes inside the ``span`` attribute.
 RESOURCE_FIELD: Final = "resource"
 
@@ -107,6 +110,10 @@ def span_to_item(
     if expire_at is not None:
         item["expire_at"] = {"N": str(int(expire_at))}
     item["span"] = {"S": _header(span, trace_id, span_id, attrs)}
+    if not span._end_ns:
+        # An open span's snapshot: written only over nothing or an older snapshot (_writer).
+        item[OPEN_ATTRIBUTE] = {"BOOL": True}
+        item[SEEN_ATTRIBUTE] = {"N": str(snapshot_time(span))}
     text = encode_attributes(attrs)
     if max_bytes == MAX_ITEM_BYTES and len(text) <= _FAST_PATH_CHARS:
         # Every other field is bounded (keys and name by _fit, the resource in _header), so
