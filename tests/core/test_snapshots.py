@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import os
 import threading
 import time
 
@@ -169,3 +170,25 @@ def test_a_snapshot_is_read_only() -> None:
 def test_a_bad_snapshot_interval_is_a_clear_error(bad: object) -> None:
     with pytest.raises(ValueError, match="snapshot_interval must be a positive number"):
         InMemoryTracer(snapshot_interval=bad)  # type: ignore[arg-type]
+
+
+def test_a_forked_child_never_snapshots_the_spans_its_parent_runs() -> None:
+    tracer = InMemoryTracer(snapshot_interval=0.3)
+    with tracer.trace("parent's call") as parents:
+        _wait_for(lambda: tracer.get_traces(include_open=True), "no snapshot in the parent")
+        pid = os.fork()
+        if pid == 0:  # the child: it snapshots its own spans only
+
+            def seen() -> dict[str, int]:
+                return {
+                    s.span_name: s.snapshot_time_ns  # type: ignore[attr-defined]
+                    for s in tracer.get_traces(include_open=True)
+                }
+
+            before = seen()[parents.span_name]
+            with tracer.trace("child's call"):
+                time.sleep(0.8)  # the parent's span would be due again twice over
+                after = seen()
+            os._exit(0 if after[parents.span_name] == before and "child's call" in after else 1)
+        _, status = os.waitpid(pid, 0)
+    assert 0 == os.waitstatus_to_exitcode(status)

@@ -191,6 +191,13 @@ class SnapshotWatch:
         self._now_ns = now_ns
         self.taken = 0
 
+    def forget(self) -> None:
+        """Watch nothing noted so far (in a forked child: those spans run in the parent)."""
+        holder = self._holder()
+        if holder is not None:
+            holder._noted = []
+        self._taken, self._read, self._watching = [], 0, []
+
     def busy(self) -> bool:
         """Whether any span is noted or watched."""
         holder = self._holder()
@@ -284,10 +291,13 @@ class Sweeper:
                 self.running = True
 
     def after_fork_in_child(self) -> None:
-        """The thread did not survive the fork: the next noted span starts one."""
+        """The thread did not survive the fork: the next noted span starts one. The parent's
+        spans are the parent's to snapshot: the child forgets them."""
         self._lock = threading.Lock()
         self.running = False
         self._thread = None
+        for watch in list(self._watches):
+            watch.forget()
 
 
 #: The process's sweeper.
