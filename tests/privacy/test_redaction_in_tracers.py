@@ -228,11 +228,8 @@ def test_in_process_tracers_redact_each_span_once_at_persist() -> None:
 def test_without_redact_or_sampler_the_hot_path_is_the_classs_own(
     make: Callable[[], BaseTracer],
 ) -> None:
-    """Zero extra work when nothing is configured: no wrapper is installed (snapshots, when on,
-    wrap ``trace``; see test_snapshots)."""
-    tracer = (
-        make() if make is not HumanReadableTracer else HumanReadableTracer(snapshot_interval=None)
-    )
+    """Zero extra work when nothing is configured: no wrapper is installed."""
+    tracer = make()
     assert {"trace", "persist", "shutdown"}.isdisjoint(vars(tracer))
     assert {"persist_errors"} <= set(tracer.stats)
     assert "redaction_errors" not in tracer.stats

@@ -13,7 +13,6 @@ from ._ids import IdGenerator
 from ._json_encode import SpanJsonEncoder
 from ._redact import Redact
 from ._sampling import Sampler
-from ._snapshot import DEFAULT_SNAPSHOT_INTERVAL
 from ._span import Scope
 from ._text import valid_text
 from ._trace import Trace
@@ -59,9 +58,10 @@ class HumanReadableTracer(_StreamTracer):
     """Writes each span as ``trace.as_human_readable()`` followed by a blank line.
 
     ANSI colours are used only when ``color`` is true, or, by default, when the stream is a
-    terminal and the ``NO_COLOR`` environment variable is not set. A span still open a moment
-    after it opened is written as a snapshot too, its header starting with ``(open)``, and again
-    every ``snapshot_interval`` seconds while it stays open (``None``: only ended spans).
+    terminal and the ``NO_COLOR`` environment variable is not set. With ``snapshot_interval``
+    (seconds; off by default, so the output is one record per span as the notebook prints it) a
+    span still open a moment after it opened is written as a snapshot too, its header starting
+    with ``(open)``, and again every ``snapshot_interval`` seconds while it stays open.
     """
 
     def __init__(
@@ -74,7 +74,7 @@ class HumanReadableTracer(_StreamTracer):
         scope: Scope | None = None,
         redact: Redact | None = None,
         sampler: Sampler | None = None,
-        snapshot_interval: float | None = DEFAULT_SNAPSHOT_INTERVAL,
+        snapshot_interval: float | None = None,
     ) -> None:
         super().__init__(
             stream,
