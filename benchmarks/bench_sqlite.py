@@ -1,7 +1,8 @@
 """SQLite benchmarks: caller-side cost of ``SqliteTracer`` against ``InMemoryTracer`` (and with
 snapshots of open spans on against off), sustained
 insert throughput, indexed conversation lookup against a full table scan with 1,000,000 spans
-stored, and bytes on disk per 1 KB span.
+stored, listing conversations with token and cost totals against the listing without them, and
+bytes on disk per 1 KB span.
 
 The big database is built once per run in a temporary directory, straight through SQL
 (``executemany`` in one transaction, rows made by the tracer's own ``SqliteSpanWriter``), so the
@@ -21,9 +22,11 @@ from typing import Any
 
 from _harness import Report, interleaved
 from generative_ai_toolkit.tracer import InMemoryTracer, SqliteTracer, Trace
+from generative_ai_toolkit.tracer._usage import UsageTally
+from generative_ai_toolkit.tracer.pricing import Pricing
 from generative_ai_toolkit.tracer.sqlite._connect import file_identity, open_for_writing
 from generative_ai_toolkit.tracer.sqlite._query import SPAN_COLUMNS, SqliteQuery, span_from_row
-from generative_ai_toolkit.tracer.sqlite._schema import MIGRATIONS
+from generative_ai_toolkit.tracer.sqlite._schema import MIGRATIONS, UPSERT_USAGE, usage_rows
 from generative_ai_toolkit.tracer.sqlite._writer import SqliteSpanWriter
 
 FULL_SIZE = 1_000_000
@@ -291,14 +294,31 @@ def multi_process(report: Report, tmp: Path) -> None:
     )
 
 
+MODELS = ("anthropic.claude-3-5-haiku-20241022-v1:0", "amazon.nova-lite-v1:0")
+PRICING = Pricing.from_dict(
+    {"models": {MODELS[0]: {"input": 0.8, "output": 4}, MODELS[1]: {"input": 0.06, "output": 0.24}}}
+)
+
+
 def _template_spans(count: int) -> list[Trace]:
+    """One conversation: a root, then tool calls and (every third span) LLM calls with token
+    usage, alternating between two models."""
     memory = InMemoryTracer(memory_size=count)
     with memory.trace("converse", span_kind="SERVER") as root:
         root.add_attribute("ai.conversation.id", "c", inheritable=True)
         root.add_attribute("ai.auth.context", "user123", inheritable=True)
         root.add_attribute("ai.trace.type", "converse")
         root.add_attribute("ai.user.input", "What is the weather in Lisbon?")
-        for _ in range(count - 1):
+        for n in range(count - 1):
+            if n % 3 == 2:
+                with memory.trace("llm-invocation", span_kind="CLIENT") as call:
+                    call.add_attribute("ai.trace.type", "llm-invocation")
+                    call.add_attribute("ai.llm.request.model.id", MODELS[n % 2])
+                    call.add_attribute(
+                        "ai.llm.response.usage",
+                        {"inputTokens": 900 + n, "outputTokens": 40, "totalTokens": 940 + n},
+                    )
+                continue
             with memory.trace("tool") as child:
                 child.add_attribute("ai.trace.type", "tool-invocation")
                 child.add_attribute("ai.tool.input", {"city": "Lisbon"})
@@ -309,7 +329,11 @@ def build_big_db(path: Path, total: int) -> None:
     """``total`` spans, ``SPANS_PER_CONVERSATION`` per conversation, in one transaction."""
     conn = open_for_writing(path)
     writer = SqliteSpanWriter(path)
-    templates = [writer._row(s) for s in _template_spans(SPANS_PER_CONVERSATION)]
+    spans = _template_spans(SPANS_PER_CONVERSATION)
+    templates = [writer._row(s) for s in spans]
+    tally = UsageTally()  # what the writer keeps in conversation_usage, the same per conversation
+    for span in spans:
+        tally.add_span(span)
     base = templates[0][6]
     conversations = total // SPANS_PER_CONVERSATION
 
@@ -351,6 +375,9 @@ def build_big_db(path: Path, total: int) -> None:
             for c in range(conversations)
         ),
     )
+    for c in range(0, conversations, 10_000):
+        tallies = {f"conv-{n:07d}": tally for n in range(c, min(c + 10_000, conversations))}
+        conn.executemany(UPSERT_USAGE, usage_rows(tallies))
     conn.execute("COMMIT")
     conn.close()
 
@@ -389,17 +416,49 @@ def big_lookups(report: Report, tmp: Path) -> None:
         ">= 1,000x" if full_size else f"reported (>= 1,000x is for {FULL_SIZE:,} spans)",
         ratio >= 1000 or not full_size,
     )
-    listing = interleaved(
-        {"list": lambda: query.list_conversations(limit=50)}, ops_per_call=1, number=20, rounds=3
-    )
-    report.add(
-        f"list_conversations (page of 50) with {BIG:,} spans stored",
-        f"{listing['list'] * 1e3:.2f}ms",
-        "reported",
-        True,
-    )
+    listing_with_totals(report, query)
     query.close()
     scan_conn.close()
+
+
+#: The listing as it was before token totals: the conversations page, then per row the trace
+#: count and duration (``SqliteQuery._summary``, unchanged), no usage.
+_LIST_WITHOUT_TOTALS = (
+    "SELECT conversation_id, auth_context, first_start_ns, last_end_ns, span_count, "
+    "error_count FROM conversations ORDER BY last_end_ns DESC, conversation_id DESC "
+    "LIMIT ? OFFSET ?"
+)
+
+
+def listing_with_totals(report: Report, query: SqliteQuery) -> None:
+    """``list_conversations`` with token totals and each row's cost against the listing
+    without totals, side by side, for pages of 50 and 200 (the viewer's largest)."""
+    for page in (50, 200):
+
+        def without_totals(page: int = page) -> object:
+            rows = query._rows(_LIST_WITHOUT_TOTALS, [page, 0])
+            return [query._summary(row) for row in rows]
+
+        def with_totals(page: int = page) -> object:
+            return [(s, s.cost(PRICING)) for s in query.list_conversations(limit=page)]
+
+        listed = query.list_conversations(limit=page)
+        assert listed[0].usage.llm_calls == SPANS_PER_CONVERSATION // 3, listed[0]
+        best = interleaved(
+            {"without": without_totals, "with": with_totals},
+            ops_per_call=1,
+            number=20,
+            rounds=5,
+        )
+        ratio = best["with"] / best["without"]
+        full_size = BIG >= FULL_SIZE
+        report.add(
+            f"list_conversations (page of {page}) with token and cost totals vs without, "
+            f"{BIG:,} spans stored",
+            f"{ratio:.2f}x ({best['with'] * 1e3:.2f}ms vs {best['without'] * 1e3:.2f}ms)",
+            "<= 1.5x" if full_size else f"reported (<= 1.5x is for {FULL_SIZE:,} spans)",
+            ratio <= 1.5 or not full_size,
+        )
 
 
 def bytes_per_span(report: Report, tmp: Path) -> None:

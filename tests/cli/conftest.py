@@ -26,12 +26,16 @@ def gat_traces_command() -> list[str]:
 
 @pytest.fixture
 def run(tmp_path: Path) -> Run:
-    """Run gat-traces in ``tmp_path`` as a subprocess (no colour, no GAT_TRACES_DB)."""
+    """Run gat-traces in ``tmp_path`` as a subprocess (no colour, GAT_TRACES_DB or GAT_PRICING)."""
 
     def run_cli(
         *args: str, env: dict[str, str] | None = None, timeout: float = 60
     ) -> subprocess.CompletedProcess[str]:
-        environ = {k: v for k, v in os.environ.items() if k not in ("GAT_TRACES_DB", "NO_COLOR")}
+        environ = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("GAT_TRACES_DB", "NO_COLOR", "GAT_PRICING")
+        }
         environ.update(env or {})
         return subprocess.run(
             [*gat_traces_command(), *args],

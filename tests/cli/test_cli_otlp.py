@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
@@ -124,3 +125,14 @@ def test_otlp_port_must_be_a_port(run: Run) -> None:
     result = run("serve", "--otlp", "99999")
     assert 2 == result.returncode
     assert "not a port number" in result.stderr
+
+
+def test_busy_otlp_port_is_one_line_and_creates_no_store(run: Run, tmp_path: Path) -> None:
+    """A port already taken (a collector, Phoenix) is a one-line error; no SQLite file is left."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = run("serve", "--db", "new.sqlite3", "--port", "0", "--otlp", str(port))
+    assert (1, "") == (result.returncode, result.stdout)
+    assert f"cannot receive OTLP on 127.0.0.1:{port}" in result.stderr
+    assert 1 == len(result.stderr.strip().splitlines())
+    assert not (tmp_path / "new.sqlite3").exists()

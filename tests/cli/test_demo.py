@@ -26,7 +26,9 @@ def _run_demo(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_demo_records_conversations_and_its_commands_show_them(tmp_path: Path) -> None:
-    """Every printed gat-traces command succeeds and shows the recorded conversations."""
+    """Every printed gat-traces command succeeds and shows the recorded conversations, with
+    tokens and cost from the demo's pricing table (``serve``, which runs until Ctrl-C, is
+    only checked to be offered)."""
     demo = _run_demo(tmp_path, "--db", "demo.sqlite3", "--tag", "t1", "--latency", "0")
     assert demo.returncode == 0, demo.stderr
     assert "ai.trace.type='tool-invocation'" in demo.stdout  # the terminal tracer ran too
@@ -37,8 +39,10 @@ def test_the_demo_records_conversations_and_its_commands_show_them(tmp_path: Pat
         if line.startswith("  ") and line.split()[0].endswith("gat-traces")
     ]
     assert len(commands) >= 5
+    (serve,) = [command for command in commands if shlex.split(command)[1] == "serve"]
+    assert "--pricing demo-pricing.json" in serve
     outputs = {}
-    for command in commands:
+    for command in [command for command in commands if command != serve]:
         argv = shlex.split(command)
         result = subprocess.run(
             [*gat_traces_command(), *argv[1:]],
@@ -51,9 +55,11 @@ def test_the_demo_records_conversations_and_its_commands_show_them(tmp_path: Pat
         assert result.returncode == 0, (command, result.stderr)
         assert result.stdout.strip(), command
         outputs[" ".join(argv[1:3])] = result.stdout
-    listed = outputs["list --db"]
+    listed = outputs["list --pricing"]
     for conversation in ("weather-t1", "orders-t1", "research-t1"):
         assert conversation in listed
+    assert re.search(r"TOKENS +COST", listed)
+    assert re.search(r"orders-t1 .* \d+ +0\.\d+ USD", listed)
     shown = outputs["show orders-t1"]
     assert "LookupError: order A-999 does not exist" in shown
     assert "ERROR" in shown
@@ -64,7 +70,9 @@ def test_the_demo_writes_the_default_database_in_the_working_directory(tmp_path:
     demo = _run_demo(tmp_path, "--quiet", "--latency", "0")
     assert demo.returncode == 0, demo.stderr
     assert (tmp_path / "traces.sqlite3").exists()
-    assert re.search(r"^  \S*gat-traces list$", demo.stdout, re.MULTILINE)
+    assert re.search(
+        r"^  \S*gat-traces list --pricing demo-pricing.json$", demo.stdout, re.MULTILINE
+    )
     assert "DemoAgent" not in demo.stdout  # --quiet: no span printing
 
 

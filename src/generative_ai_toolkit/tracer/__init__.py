@@ -23,6 +23,7 @@ from ._span import Scope
 from ._tee import TeeTracer
 from ._trace import Trace
 from ._traced import traced
+from ._usage import TurnSummary, Usage, turn_summaries
 from ._w3c import extract_traceparent, inject_traceparent
 from .sqlite import SqliteTracer
 
@@ -48,10 +49,13 @@ __all__ = [
     "Trace",
     "TraceQuery",
     "Tracer",
+    "TurnSummary",
+    "Usage",
     "XRayIdGenerator",
     "extract_traceparent",
     "flush_on_sigterm",
     "inject_traceparent",
     "traced",
+    "turn_summaries",
     "with_current_context",
 ]

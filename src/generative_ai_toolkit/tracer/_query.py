@@ -13,8 +13,10 @@ from datetime import datetime
 from typing import Any, Final, Protocol, runtime_checkable
 
 from ._clock import datetime_from_ns
+from ._pricing import Cost, PricingSource, as_pricing
 from ._snapshot import last_seen_ns
 from ._trace import Trace
+from ._usage import NO_USAGE, Usage, UsageByModel, rollup
 
 CONVERSATION_ID: Final = "ai.conversation.id"
 _MISSING: Final = object()
@@ -26,7 +28,8 @@ class ConversationSummary:
     """One conversation: the spans carrying one ``ai.conversation.id``.
 
     ``conversation_id`` is the id as text (stores index it as text). ``total_duration_ns`` is the
-    summed duration of the conversation's root spans (its turns).
+    summed duration of the conversation's root spans (its turns). ``usage`` is the token usage
+    of its LLM calls, ``usage_by_model`` the same per model id (sorted; see ``_usage``).
     """
 
     conversation_id: str
@@ -37,6 +40,13 @@ class ConversationSummary:
     error_count: int
     trace_count: int
     total_duration_ns: int
+    usage: Usage = NO_USAGE
+    usage_by_model: UsageByModel = ()
+
+    def cost(self, pricing: PricingSource) -> Cost | None:
+        """This conversation's cost under ``pricing`` (see ``pricing.Pricing.cost``)."""
+        found = as_pricing(pricing)
+        return None if found is None else found.cost(self.usage_by_model)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +68,8 @@ class SpanNode:
 class ConversationFilter:
     """What ``list_conversations`` returns: all given conditions hold.
 
-    ``since``/``until`` bound the conversation's last activity; ``search`` is a substring of
+    ``since``/``until`` keep the conversations active within that window: last span ended at or
+    after ``since``, first span started at or before ``until``. ``search`` is a substring of
     the conversation id, in any case (ASCII letters only in SQLite); ``auth_context`` matches
     exactly.
     """
@@ -154,6 +165,7 @@ def _summary(key: str, spans: list[Trace]) -> ConversationSummary:
         (str(s._attrs[AUTH_CONTEXT]) for s in spans if s._attrs.get(AUTH_CONTEXT) is not None),
         None,
     )
+    usage, by_model = rollup(s for s in spans if s._end_ns)
     return ConversationSummary(
         conversation_id=key,
         auth_context=auth,
@@ -163,6 +175,8 @@ def _summary(key: str, spans: list[Trace]) -> ConversationSummary:
         error_count=sum(1 for s in spans if s._status == "ERROR" and s._end_ns),
         trace_count=len({s._trace_id for s in spans}),
         total_duration_ns=sum(last_seen_ns(s) - s._start_ns for s in roots),
+        usage=usage,
+        usage_by_model=by_model,
     )
 
 

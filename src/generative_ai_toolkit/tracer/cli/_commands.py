@@ -82,14 +82,14 @@ def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
     )
     summaries = query.list_conversations(where, limit=args.limit, offset=args.offset)
     if args.json:
-        out.writelines(summary_json(s) + "\n" for s in summaries)
+        out.writelines(summary_json(s, args.pricing) + "\n" for s in summaries)
         return 0
     if not summaries:
         filtered = where != ConversationFilter() or args.offset
         match = " match these filters" if filtered else ""
         print(f"no conversations{match} in {args.source.describe()}", file=sys.stderr)
         return 0
-    out.write(conversations_table(summaries, _style(args, out)))
+    out.write(conversations_table(summaries, _style(args, out), pricing=args.pricing))
     return 0
 
 
@@ -120,8 +120,9 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
         return 0
     style = _style(args, out)
     if not is_trace:
-        out.write(conversation_header(ident, spans, style) + "\n")
-    out.write(render_trees(build_tree(spans), style, width=None if args.full else args.width))
+        out.write(conversation_header(ident, spans, style, pricing=args.pricing) + "\n")
+    width = None if args.full else args.width
+    out.write(render_trees(build_tree(spans), style, width=width, pricing=args.pricing))
     return 0
 
 

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .._pricing import PRICING_ENV, Pricing, PricingError
 from ..sqlite import DB_PATH_ENV, TraceDatabaseError
 from ._commands import (
     AGE_PATTERN,
@@ -36,9 +37,11 @@ def add_source_options(
     dynamodb: bool = True,
     jsonl: bool = True,
     color: bool = True,
+    pricing: bool = False,
     title: str = "source",
 ) -> None:
-    """Add the source options a command supports (and ``-v``, and ``--color`` when it prints)."""
+    """Add the source options a command supports (and ``-v``, ``--color`` when it prints, and
+    ``--pricing`` when it shows costs)."""
     group = parser.add_argument_group(f"{title} (one of; default: the SQLite file)")
     exclusive = group.add_mutually_exclusive_group()
     exclusive.add_argument(
@@ -62,6 +65,8 @@ def add_source_options(
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="show the library's log messages on stderr"
     )
+    if pricing:
+        add_pricing_option(parser)
     if color:
         parser.add_argument(
             "--color",
@@ -104,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive, default=50, help="at most N (default 50)")
     p.add_argument("--offset", type=_natural, default=0, help="skip the first N")
     p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
-    add_source_options(p)
+    add_source_options(p, pricing=True)
     p.set_defaults(handler=cmd_list)
 
     _add_show_and_tail(commands)
@@ -152,7 +157,7 @@ def _add_show_and_tail(commands: argparse._SubParsersAction[argparse.ArgumentPar
     p.add_argument("--full", action="store_true", help="do not shorten long values")
     p.add_argument("--width", type=_positive, default=160, help="clip values to this width")
     _add_unfinished_after(p)
-    add_source_options(p)
+    add_source_options(p, pricing=True)
     p.set_defaults(handler=cmd_show)
 
     p = commands.add_parser("tail", help="follow new spans as they are written")
@@ -177,6 +182,26 @@ def _add_unfinished_after(p: argparse.ArgumentParser) -> None:
         metavar="S",
         help="show an open span with no snapshot for S seconds as unfinished (default 600)",
     )
+
+
+def add_pricing_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--pricing FILE`` (default ``$GAT_PRICING``); ``main`` loads it into
+    ``args.pricing``."""
+    parser.add_argument(
+        "--pricing",
+        dest="pricing_file",
+        type=Path,
+        metavar="FILE",
+        help=f"pricing table (JSON or TOML) to show costs with (default: ${PRICING_ENV})",
+    )
+
+
+def _load_pricing(args: argparse.Namespace) -> Pricing | None:
+    if getattr(args, "pricing_file", None) is not None:
+        return Pricing.load(args.pricing_file)
+    if hasattr(args, "pricing_file"):
+        return Pricing.from_env()
+    return None
 
 
 def _positive(text: str) -> int:
@@ -235,6 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.source = Source(db=args.db, dynamodb=args.dynamodb, gsi=args.gsi, jsonl=args.jsonl)
     out = sys.stdout
     try:
+        args.pricing = _load_pricing(args)
         return int(args.handler(args, out))
     except CliError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
@@ -248,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except (TraceDatabaseError, sqlite3.Error, OSError, ValueError) as exc:
         print(f"{PROG}: error: {one_line(exc)}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, PricingError) else 1  # a bad --pricing is a usage error
     except Exception as exc:  # noqa: BLE001 - a store's own errors (botocore ...): one line
         print(f"{PROG}: error: {type(exc).__name__}: {one_line(exc)}", file=sys.stderr)
         return 1

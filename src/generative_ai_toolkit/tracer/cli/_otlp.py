@@ -7,6 +7,7 @@ the viewer (live) and in every other command, with no collector and no other bac
 from __future__ import annotations
 
 import argparse
+import socket
 from collections.abc import Callable
 from typing import TextIO
 
@@ -34,6 +35,8 @@ def start_receiver(args: argparse.Namespace, out: TextIO) -> tuple[OtlpReceiver,
     """The started receiver and the store it writes to (the caller closes both)."""
     if args.source.jsonl is not None:
         raise CliError("--otlp stores into a SQLite file (--db) or a DynamoDB table (--dynamodb)")
+    # A busy port is found before the store opens, so a failed start leaves no new SQLite file.
+    _check_port_free(args.host, args.otlp)
     store = open_store(args.source)
     try:
         receiver = OtlpReceiver(
@@ -41,12 +44,23 @@ def start_receiver(args: argparse.Namespace, out: TextIO) -> tuple[OtlpReceiver,
         ).start()
     except OSError as exc:
         store.shutdown()
-        raise CliError(
-            f"cannot receive OTLP on {args.host}:{args.otlp}: {exc.strerror or exc} "
-            "(is a collector or Phoenix already listening there? pick another with --otlp PORT)"
-        ) from None
+        raise _port_error(args.host, args.otlp, exc) from None
     except ImportError as exc:
         store.shutdown()
         raise CliError(str(exc)) from None
     print(f"Receiving OTLP/HTTP traces at {receiver.url}", file=out)
     return receiver, store
+
+
+def _check_port_free(host: str, port: int) -> None:
+    try:
+        socket.create_server((host, port)).close()
+    except OSError as exc:
+        raise _port_error(host, port, exc) from None
+
+
+def _port_error(host: str, port: int, exc: OSError) -> CliError:
+    return CliError(
+        f"cannot receive OTLP on {host}:{port}: {exc.strerror or exc} "
+        "(is a collector or Phoenix already listening there? pick another with --otlp PORT)"
+    )

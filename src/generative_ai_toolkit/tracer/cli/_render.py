@@ -10,9 +10,12 @@ from typing import Any, Final
 from .._genai_semconv import MODEL_ATTRIBUTE, token_usage
 from .._human_format import DETAILS, format_timestamp_ms, value_text
 from .._json_encode import SpanJsonEncoder
+from .._pricing import Cost, Pricing
 from .._query import ConversationSummary, SpanNode
 from .._snapshot import snapshot_time
 from .._trace import Trace
+from .._usage import Usage, UsageByModel, rollup, turn_summaries
+from ._messages import message_line, tool_names
 
 #: Attributes shown after a span's name in a tree, when present.
 LABEL_KEYS: Final = ("ai.agent.name", "ai.tool.name", MODEL_ATTRIBUTE)
@@ -82,9 +85,46 @@ def _clip(text: str, width: int | None) -> str:
 # -- conversations -----------------------------------------------------------------------------
 
 
-def conversations_table(summaries: Sequence[ConversationSummary], style: Style) -> str:
-    """The conversations as an aligned table, newest first as given."""
-    headers = ("CONVERSATION", "AUTH CONTEXT", "LAST ACTIVITY", "TRACES", "SPANS", "ERRORS", "TIME")
+def format_cost(cost: Cost | None) -> str:
+    """``0.0123 USD``; ``>=0.0123 USD`` when part of the usage has no price; ``-`` for none."""
+    if cost is None:
+        return "-"
+    amount = cost.amount
+    text = f"{amount:.4f}" if amount >= 0.01 or amount == 0 else f"{amount:.6f}"
+    return f"{'>=' if cost.partial else ''}{text} {cost.currency}"
+
+
+def usage_text(usage: Usage, cost: Cost | None) -> str:
+    """``tokens 1,234 (in 1,000, out 234, cache read 400), cost 0.0123 USD``."""
+    parts = [f"in {usage.input_tokens:,}", f"out {usage.output_tokens:,}"]
+    if usage.cache_read_tokens:
+        parts.append(f"cache read {usage.cache_read_tokens:,}")
+    if usage.cache_write_tokens:
+        parts.append(f"cache write {usage.cache_write_tokens:,}")
+    text = f"tokens {usage.total_tokens:,} ({', '.join(parts)})"
+    return text if cost is None else f"{text}, cost {format_cost(cost)}"
+
+
+def _cost(pricing: Pricing | None, by_model: UsageByModel) -> Cost | None:
+    return None if pricing is None else pricing.cost(by_model)
+
+
+def conversations_table(
+    summaries: Sequence[ConversationSummary], style: Style, *, pricing: Pricing | None = None
+) -> str:
+    """The conversations as an aligned table, newest first as given; a COST column when a
+    pricing table is given."""
+    headers = (
+        "CONVERSATION",
+        "AUTH CONTEXT",
+        "LAST ACTIVITY",
+        "TRACES",
+        "SPANS",
+        "ERRORS",
+        "TIME",
+        "TOKENS",
+        *(("COST",) if pricing is not None else ()),
+    )
     rows = [
         (
             s.conversation_id,
@@ -94,11 +134,13 @@ def conversations_table(summaries: Sequence[ConversationSummary], style: Style) 
             str(s.span_count),
             str(s.error_count),
             format_duration(s.total_duration_ns),
+            f"{s.usage.total_tokens:,}" if s.usage.llm_calls else "-",
+            *((format_cost(pricing.cost(s.usage_by_model)),) if pricing is not None else ()),
         )
         for s in summaries
     ]
     widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
-    numeric = {3, 4, 5, 6}
+    numeric = {3, 4, 5, 6, 7, 8}
 
     def line(cells: Sequence[str]) -> str:
         return "  ".join(
@@ -113,8 +155,18 @@ def conversations_table(summaries: Sequence[ConversationSummary], style: Style) 
     return "\n".join(out) + "\n"
 
 
-def summary_json(summary: ConversationSummary) -> str:
+def usage_json(usage: Usage, by_model: UsageByModel, cost: Cost | None) -> dict[str, Any]:
+    """Usage in total and per model, and the cost (``None`` without one): numbers, never text."""
+    return {
+        "usage": usage.as_dict(),
+        "usage_by_model": {model: u.as_dict() for model, u in by_model},
+        "cost": None if cost is None else cost.as_dict(),
+    }
+
+
+def summary_json(summary: ConversationSummary, pricing: Pricing | None = None) -> str:
     """One conversation summary as a JSON line."""
+    by_model = summary.usage_by_model
     return json.dumps(
         {
             "conversation_id": summary.conversation_id,
@@ -125,12 +177,16 @@ def summary_json(summary: ConversationSummary) -> str:
             "span_count": summary.span_count,
             "error_count": summary.error_count,
             "total_duration_ns": summary.total_duration_ns,
+            **usage_json(summary.usage, by_model, _cost(pricing, by_model)),
         }
     )
 
 
-def conversation_header(conversation_id: str, spans: Sequence[Trace], style: Style) -> str:
-    """``Conversation <id> (auth ...): N traces, N spans, N errors``."""
+def conversation_header(
+    conversation_id: str, spans: Sequence[Trace], style: Style, *, pricing: Pricing | None = None
+) -> str:
+    """``Conversation <id> (auth ...): N traces, N spans, N errors``, then the conversation's
+    token usage and cost (when it has LLM calls)."""
     auth = next(
         (value_text(s._attrs["ai.auth.context"]) for s in spans if "ai.auth.context" in s._attrs),
         None,
@@ -146,20 +202,38 @@ def conversation_header(conversation_id: str, spans: Sequence[Trace], style: Sty
         + f", {errors} error{'s' * (errors != 1)}"
         + (f", {still_open} open" if still_open else "")
     )
-    return style.paint(text, "bold") + "\n"
+    usage, by_model = rollup(spans)
+    total = f"Total: {usage_text(usage, _cost(pricing, by_model))}\n" if usage.llm_calls else ""
+    return style.paint(text, "bold") + "\n" + total
 
 
 # -- trees ---------------------------------------------------------------------------------------
 
 
-def render_trees(roots: Iterable[SpanNode], style: Style, *, width: int | None = 160) -> str:
+def render_trees(
+    roots: Iterable[SpanNode],
+    style: Style,
+    *,
+    width: int | None = 160,
+    pricing: Pricing | None = None,
+) -> str:
     """Span trees, one line per span (kind, trace type, duration, status) with its inputs and
-    outputs below; ``width`` clips long values (``None``: never)."""
+    outputs below; ``width`` clips long values (``None``: never). Each trace's first line
+    carries its token usage (and cost under ``pricing``)."""
+    roots = list(roots)
+    turns = {
+        turn.trace_id: turn
+        for turn in turn_summaries(node.span for root in roots for node in root.walk())
+    }
     out: list[str] = []
     for root in roots:
         trace_id = f"{root.span._trace_id:032x}"
         started = format_timestamp_ms(root.span._start_ns)
-        out.append(style.paint(f"trace {trace_id}  {started}", "dim") + "\n")
+        line = f"trace {trace_id}  {started}"
+        turn = turns.pop(trace_id, None)  # once per trace, on its first root
+        if turn is not None and turn.usage.llm_calls:
+            line += f"  {usage_text(turn.usage, _cost(pricing, turn.usage_by_model))}"
+        out.append(style.paint(line, "dim") + "\n")
         _render_node(root, "", "", style, width, out)
         out.append("\n")
     return "".join(out)
@@ -199,11 +273,11 @@ def _details(span: Trace) -> list[tuple[str, str]]:
     for title, key in DETAILS.get(_text(attrs.get("ai.trace.type")), ()):
         if key in attrs:
             value: Any = attrs[key]
-            label = title
+            label, names = title, None
             if title == "Last message" and isinstance(value, (list, tuple)) and value:
                 label = f"Last message (of {len(value)})"
-                value = value[-1]
-            rows.append((label, value_text(value)))
+                names, value = tool_names(value), value[-1]
+            rows.append((label, message_line(value, names) or value_text(value)))
     if span._status == "ERROR" and "exception.message" in attrs:
         line = f"{value_text(attrs.get('exception.type', 'Exception'))}: "
         line += value_text(attrs["exception.message"])

@@ -37,7 +37,7 @@ def add_serve_command(commands: Any, add_source_options: Callable[..., None]) ->
     p.add_argument("--poll", type=float, default=1.0, help="live updates every S seconds (1)")
     p.add_argument("--open", action="store_true", help="open the page in a web browser")
     add_otlp_option(p, port=_port)
-    add_source_options(p, color=False)
+    add_source_options(p, color=False, pricing=True)
     p.set_defaults(handler=run_serve)
 
 
@@ -76,6 +76,7 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
             allow_remote=args.allow_remote,
             poll_interval=args.poll,
             title=source.describe(),
+            pricing=args.pricing,
         )
     except OSError as exc:
         raise CliError(_bind_error(exc, args.host, args.port)) from None

@@ -13,13 +13,15 @@ and ``@traced_tool``. Three
 conversations of several turns each are traced with the notebook's attribute names into
 ``SqliteTracer`` (the default ``./traces.sqlite3``, ``$GAT_TRACES_DB`` or ``--db``) and a
 ``HumanReadableTracer`` at once. It ends by printing the ``gat-traces`` commands that show what
-it recorded.
+it recorded, with its tokens and (from the example pricing table it writes beside the database,
+``demo-pricing.json``) their cost.
 """
 
 from __future__ import annotations
 
 import argparse
 import inspect
+import json
 import re
 import shutil
 import sys
@@ -40,6 +42,13 @@ from ._model import FakeModel, text_of
 from ._output import PipeSafeOutput
 
 MODEL_ID: Final = "amazon.nova-lite-v1:0"
+#: The pricing table the demo writes beside its database, so its commands show cost too.
+DEMO_PRICING: Final = {
+    "currency": "USD",
+    "per": 1_000_000,
+    "date": "2025-06, Amazon Bedrock on-demand, us-east-1 (an example: see docs/cost.md)",
+    "models": {MODEL_ID: {"input": 0.06, "output": 0.24}},
+}
 Message = dict[str, Any]
 Tool = Callable[..., str]
 
@@ -275,18 +284,34 @@ def run_script(agent: Agent, tag: str, out: TextIO) -> list[str]:
     return ids
 
 
+def write_demo_pricing(db: Path) -> Path:
+    """Write ``DEMO_PRICING`` as ``demo-pricing.json`` beside ``db``; its path."""
+    path = db.parent / "demo-pricing.json"
+    path.write_text(json.dumps(DEMO_PRICING, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
 def commands(
-    db: Path, ids: Sequence[str], trace_id: str, *, explicit_db: bool, program: str = "gat-traces"
+    db: Path,
+    ids: Sequence[str],
+    trace_id: str,
+    *,
+    explicit_db: bool,
+    pricing: Path,
+    program: str = "gat-traces",
 ) -> list[str]:
-    """The ``gat-traces`` commands that show what the demo recorded."""
+    """The ``gat-traces`` commands that show what the demo recorded (the last one serves the
+    viewer until Ctrl-C)."""
     source = f" --db {_quote(str(db))}" if explicit_db else ""
+    priced = f" --pricing {_quote(str(pricing) if explicit_db else pricing.name)}"
     return [
-        f"{program} list{source}",
-        f"{program} show {ids[1]}{source}",
+        f"{program} list{priced}{source}",
+        f"{program} show {ids[1]}{priced}{source}",
         f"{program} show {trace_id} --trace{source}",
         f"{program} list --errors --auth-context bob{source}",
         f"{program} export --conversation {ids[0]}{source}",
         f"{program} tail --all --count 5{source}",
+        f"{program} serve{priced}{source}",
     ]
 
 
@@ -328,6 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = cast(TextIO, PipeSafeOutput(sys.stdout))  # a TextIOBase: what TextIO users call
 
     store = SqliteTracer(db)
+    pricing = write_demo_pricing(db)
     tracer = TeeTracer(store)
     if not args.quiet:
         tracer.add_tracer(HumanReadableTracer(stream=out))
@@ -349,7 +375,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"Recorded {len(ids)} conversations ({total} spans) in {db}.", file=out)
     print("Explore them with:\n", file=out)
     program = cli_program()
-    for command in commands(db, ids, trace_id, explicit_db=args.db is not None, program=program):
+    for command in commands(
+        db, ids, trace_id, explicit_db=args.db is not None, pricing=pricing, program=program
+    ):
         print(f"  {command}", file=out)
     if program != "gat-traces":
         print("\n(or activate the virtualenv, and `gat-traces` is on your PATH)", file=out)

@@ -25,7 +25,6 @@ from ._capacity import CapacityMeter
 from ._item import item_to_span, partition_key
 from ._summaries import apply_backfill, raise_max
 from ._summary_item import (
-    COUNTERS,
     META_KEY,
     SUMMARIZED,
     Delta,
@@ -241,5 +240,5 @@ def _merge(partials: dict[str, Delta], key: str, delta: Delta) -> None:
         return
     found.first_ns = min(found.first_ns, delta.first_ns)
     found.last_ns = max(found.last_ns, delta.last_ns)
-    for counter in COUNTERS:
-        found.counts[counter] += delta.counts[counter]
+    for counter, value in delta.counts.items():
+        found.counts[counter] = found.counts.get(counter, 0) + value

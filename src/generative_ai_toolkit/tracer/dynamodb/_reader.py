@@ -15,6 +15,8 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
+from .._codec import decode_attributes
+from .._genai_semconv import MODEL_ATTRIBUTE, USAGE_ATTRIBUTE
 from .._query import (
     AUTH_CONTEXT,
     CONVERSATION_ID,
@@ -41,7 +43,9 @@ _log = logging.getLogger("generative_ai_toolkit.tracer")
 #: How often a reader looks again for summary indexes it did not find (a migration may add them).
 _RECHECK_S: Final = 300.0
 #: What ``list_conversations`` reads of each span: its keys and header, not the attributes.
-_SUMMARY_FIELDS: Final = ("conversation_id", "auth_context", "span")
+_SUMMARY_FIELDS: Final = ("conversation_id", "auth_context", "span", "attributes")
+#: What a span's attributes text holds when the span reports token usage.
+_USAGE_MARK: Final = f'"{USAGE_ATTRIBUTE}"'
 
 
 class TableSetupError(ValueError):
@@ -334,6 +338,13 @@ def _summary_span(item: Mapping[str, Any]) -> Trace:
     attributes = {CONVERSATION_ID: item["conversation_id"]["S"]}
     if "auth_context" in item:
         attributes[AUTH_CONTEXT] = item["auth_context"]["S"]
+    text = item.get("attributes", {}).get("S", "")
+    if _USAGE_MARK in text:
+        # Only LLM calls are decoded, and only what the usage rollup reads is kept.
+        decoded = decode_attributes(text)
+        attributes.update(
+            {k: decoded[k] for k in (USAGE_ATTRIBUTE, MODEL_ATTRIBUTE) if k in decoded}
+        )
     return Trace.restore(
         span_name=header["name"],
         trace_id=header["trace_id"],

@@ -21,7 +21,6 @@ from .._writer import RetryableError, SpanWriter
 from ._capacity import CapacityMeter
 from ._summary_item import (
     BACKFILL_PREFIX,
-    COUNTERS,
     META_KEY,
     Delta,
     activity_day,
@@ -184,10 +183,10 @@ def _apply(
         names["#exp"] = "expire_at"
         values[":exp"] = {"N": str(int(delta.last_ns / 1e9 + expire_after))}
     adds = []
-    for i, counter in enumerate(COUNTERS):
-        if delta.counts[counter]:
+    for i, (counter, value) in enumerate(delta.counts.items()):
+        if value:
             names[f"#c{i}"] = counter
-            values[f":c{i}"] = {"N": str(delta.counts[counter])}
+            values[f":c{i}"] = {"N": str(value)}
             adds.append(f"#c{i} :c{i}")
     adds_text = f" ADD {', '.join(adds)}" if adds else ""
     key = summary_key(delta.conversation, delta.auth)
@@ -223,9 +222,9 @@ def apply_backfill(request: Callable[..., Mapping[str, Any]], delta: Delta) -> i
     sets, names, values = identity_values(delta)
     names.update({"#first": "first_ns", "#last": "last_ns", "#day": "activity_day"})
     values.update(_time_values(delta))
-    for i, counter in enumerate(COUNTERS):
+    for i, (counter, value) in enumerate(delta.counts.items()):
         names[f"#b{i}"] = BACKFILL_PREFIX + counter
-        values[f":b{i}"] = {"N": str(delta.counts[counter])}
+        values[f":b{i}"] = {"N": str(value)}
         sets.append(f"#b{i} = :b{i}")
     key = summary_key(delta.conversation, delta.auth)
     return _set_then_move_outwards(

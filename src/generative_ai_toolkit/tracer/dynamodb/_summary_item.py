@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from .._clock import datetime_from_ns
-from .._genai_semconv import token_usage
 from .._query import AUTH_CONTEXT, CONVERSATION_ID, ConversationSummary
 from .._trace import Trace
+from .._usage import USAGE_FIELDS, Usage, UsageTally, span_usage
 from ._item import index_text
 
 ACTIVITY_INDEX: Final = "conversation_activity"
@@ -35,7 +35,13 @@ COUNTERS: Final = (
     "root_duration_ns",
     "input_tokens",
     "output_tokens",
+    "total_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "llm_calls",
 )
+#: Per-model usage counters are named ``usage#<Usage field>#<model id>``.
+MODEL_COUNTER_PREFIX: Final = "usage#"
 BACKFILL_PREFIX: Final = "bf_"
 #: Marks a span item whose summarizing writer counted it (``migrate`` skips those).
 SUMMARIZED: Final = "summarized"
@@ -61,9 +67,15 @@ class Delta:
         if not span._parent_id:
             counts["root_count"] += 1
             counts["root_duration_ns"] += span._end_ns - span._start_ns
-        tokens_in, tokens_out = token_usage(span._attrs)
-        counts["input_tokens"] += tokens_in or 0
-        counts["output_tokens"] += tokens_out or 0
+        found = span_usage(span._attrs)
+        if found is None:
+            return
+        model = _fit(found[0], _MAX_KEY_BYTES)
+        for name, value in zip(USAGE_FIELDS, found[1].as_tuple(), strict=True):
+            if value:
+                counts[name] += value
+                key = f"{MODEL_COUNTER_PREFIX}{name}#{model}"
+                counts[key] = counts.get(key, 0) + value
 
 
 def deltas(spans: Iterable[Trace]) -> dict[tuple[str, str | None], Delta]:
@@ -149,6 +161,8 @@ def item_to_summary(item: Mapping[str, Mapping[str, Any]]) -> ConversationSummar
         return total
 
     auth = item.get("summary_auth")
+    usage = Usage(*(count(name) for name in USAGE_FIELDS))
+    by_model = _usage_by_model(item, usage)
     return ConversationSummary(
         conversation_id=str(item["summary_conversation"]["S"]),
         auth_context=None if auth is None else str(auth["S"]),
@@ -158,7 +172,36 @@ def item_to_summary(item: Mapping[str, Mapping[str, Any]]) -> ConversationSummar
         error_count=count("error_count"),
         trace_count=count("root_count"),
         total_duration_ns=count("root_duration_ns"),
+        usage=usage,
+        usage_by_model=by_model,
     )
+
+
+def _usage_by_model(
+    item: Mapping[str, Mapping[str, Any]], usage: Usage
+) -> tuple[tuple[str, Usage], ...]:
+    """Per model, from the ``usage#`` counters (and their ``bf_`` twins). Usage the per-model
+    counters do not account for (counted by a writer that kept totals only) is put under model
+    ``""``, which no pricing table prices: its cost then shows as partial."""
+    fields = {name: i for i, name in enumerate(USAGE_FIELDS)}
+    found: dict[str, list[int]] = {}
+    for attribute, value in item.items():
+        name = attribute.removeprefix(BACKFILL_PREFIX)
+        if not name.startswith(MODEL_COUNTER_PREFIX):
+            continue
+        field_name, _, model = name[len(MODEL_COUNTER_PREFIX) :].partition("#")
+        if field_name in fields:
+            found.setdefault(model, [0] * len(USAGE_FIELDS))[fields[field_name]] += int(value["N"])
+    tally = UsageTally()
+    for model, counts in found.items():
+        tally.add(model, Usage(*counts))
+    rest = [
+        max(0, whole - part)
+        for whole, part in zip(usage.as_tuple(), tally.total().as_tuple(), strict=True)
+    ]
+    if any(rest):
+        tally.add("", Usage(*rest))
+    return tally.by_model()
 
 
 def index_definitions() -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
@@ -200,7 +243,7 @@ def summary_item(delta: Delta) -> dict[str, dict[str, str]]:
         item["auth_activity"] = {
             "S": auth_activity(delta.auth, shard(delta.conversation, delta.auth))
         }
-    for counter in COUNTERS:
-        if delta.counts[counter]:
-            item[counter] = {"N": str(delta.counts[counter])}
+    for counter, value in delta.counts.items():
+        if value:
+            item[counter] = {"N": str(value)}
     return item

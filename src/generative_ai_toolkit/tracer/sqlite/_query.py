@@ -34,6 +34,7 @@ from .._query import (
 from .._snapshot import stored_snapshot
 from .._span import DEFAULT_SCOPE, Scope
 from .._trace import Trace, stored_span
+from .._usage import NO_USAGE, Usage, UsageByModel
 from ._connect import (
     FileIdentity,
     absolute_path,
@@ -42,7 +43,7 @@ from ._connect import (
     open_for_reading,
     open_for_writing,
 )
-from ._schema import default_db_path
+from ._schema import default_db_path, read_usage
 
 #: The columns every span query selects, in the order ``span_from_row`` reads them (``open``
 #: last: version 4 on; earlier files hold ended spans only).
@@ -53,6 +54,9 @@ SPAN_COLUMNS: Final = (
 _SPAN_COLUMNS_V3: Final = SPAN_COLUMNS.replace(", open", ", 0")
 _INT64: Final = (-(2**63), 2**63 - 1)
 _MASK64: Final = 2**64 - 1
+_NO_USAGE: Final = (NO_USAGE, ())
+#: Conversation ids per usage query (well under SQLite's limit on bound parameters).
+_USAGE_CHUNK: Final = 500
 
 
 _resource_cache: tuple[str, dict[str, Any]] = ("", {})
@@ -241,8 +245,9 @@ class SqliteQuery:
     ) -> list[ConversationSummary]:
         """Conversations matching ``where``, most recently active first, one page.
 
-        Reads the maintained ``conversations`` table; trace counts and durations are computed
-        for the returned page only.
+        Reads the maintained ``conversations`` and ``conversation_usage`` tables; trace counts
+        and durations are computed for the returned page only. A file of schema version 3 (not
+        yet opened by a writer of this version) lists no token usage.
         """
         where = where or ConversationFilter()
         conditions: list[str] = []
@@ -269,9 +274,25 @@ class SqliteQuery:
             sql += " WHERE " + " AND ".join(conditions)
         sql += " ORDER BY last_end_ns DESC, conversation_id DESC LIMIT ? OFFSET ?"
         rows = self._rows(sql, [*params, max(0, limit), max(0, offset)])
-        return [self._summary(row) for row in rows]
+        usage = self._usage([row[0] for row in rows])
+        return [self._summary(row, usage.get(row[0], _NO_USAGE)) for row in rows]
 
-    def _summary(self, row: Sequence[Any]) -> ConversationSummary:
+    def _usage(self, conversations: list[str]) -> dict[str, Any]:
+        if not conversations or self._rows("PRAGMA user_version")[0][0] < 4:
+            return {}
+        rows: list[Any] = []
+        for i in range(0, len(conversations), _USAGE_CHUNK):
+            chunk = conversations[i : i + _USAGE_CHUNK]
+            rows += self._rows(
+                "SELECT * FROM conversation_usage WHERE conversation_id IN "
+                f"({', '.join('?' * len(chunk))}) ORDER BY conversation_id, model_id",
+                chunk,
+            )
+        return read_usage(rows)
+
+    def _summary(
+        self, row: Sequence[Any], usage: tuple[Usage, UsageByModel] | None = None
+    ) -> ConversationSummary:
         traces, duration = self._rows(
             "SELECT count(DISTINCT trace_id), coalesce(sum(CASE WHEN parent_span_id IS NULL OR "
             "parent_span_id NOT IN (SELECT span_id FROM spans WHERE conversation_id = ?1) "
@@ -287,6 +308,8 @@ class SqliteQuery:
             error_count=row[5],
             trace_count=traces,
             total_duration_ns=duration,
+            usage=usage[0] if usage else NO_USAGE,
+            usage_by_model=usage[1] if usage else (),
         )
 
     def conversation_spans(

@@ -16,11 +16,14 @@ Tables:
   with a unique index on them; random trace ids made that index the cost of every write.
 - ``conversations``: one row per conversation id, kept up to date in the same transaction as
   the spans, so listing conversations never aggregates the spans table.
+- ``conversation_usage`` (version 4): token usage per conversation id and model id (``_usage``),
+  kept up to date like ``conversations``; version 3 files get it filled from their spans.
 
-Version 4 adds ``open``: 1 for a snapshot of a span still open (``end_ns`` is then the time of
+Version 5 adds ``open``: 1 for a snapshot of a span still open (``end_ns`` is then the time of
 the snapshot), 0 for an ended span. A span has at most one row; the writer replaces an open
 row by a newer snapshot or by the ended span, never the other way round. Conversation
-summaries count ended spans only; a snapshot moves ``last_end_ns`` (the last activity) on.
+summaries and usage count ended spans only; a snapshot moves ``last_end_ns`` (the last
+activity) on.
 """
 
 from __future__ import annotations
@@ -29,7 +32,11 @@ import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
+
+from .._codec import decode_stored_attributes
+from .._genai_semconv import USAGE_ATTRIBUTE
+from .._usage import USAGE_FIELDS, Usage, UsageTally, span_usage
 
 #: Where traces go when no path is given: ``$GAT_TRACES_DB``, else this file in the current
 #: directory (next to the project being traced, like ``.git`` or a virtualenv).
@@ -89,7 +96,7 @@ CREATE TABLE conversations (
 CREATE INDEX conversations_by_last_end ON conversations (last_end_ns);
 """
 
-#: The rebuild as version 2 and 3 had it (no ``open`` column yet): used by the migration to 2.
+#: The rebuild as versions 2 to 4 had it (no ``open`` column yet): used by the migration to 2.
 _REBUILD_V2: Final = """
 DELETE FROM conversations WHERE conversation_id IN (SELECT conversation_id FROM temp.touched);
 INSERT INTO conversations
@@ -102,28 +109,6 @@ FROM spans s
 WHERE s.conversation_id IN (SELECT conversation_id FROM temp.touched)
 GROUP BY s.conversation_id;
 DELETE FROM temp.touched;
-"""
-
-
-#: SQL that rebuilds the ``conversations`` rows of the conversation ids in temp table ``touched``
-#: from the spans table (after a retention sweep, a duplicate import or a replaced snapshot).
-REBUILD_CONVERSATIONS: Final = """
-DELETE FROM conversations WHERE conversation_id IN (SELECT conversation_id FROM temp.touched);
-INSERT INTO conversations
-SELECT s.conversation_id,
-       (SELECT a.auth_context FROM spans a
-         WHERE a.conversation_id = s.conversation_id AND a.auth_context IS NOT NULL
-         ORDER BY a.start_ns LIMIT 1),
-       min(s.start_ns), max(s.end_ns), sum(s.open = 0), sum(s.status = 'ERROR' AND s.open = 0)
-FROM spans s
-WHERE s.conversation_id IN (SELECT conversation_id FROM temp.touched)
-GROUP BY s.conversation_id;
-DELETE FROM temp.touched;
-"""
-
-_V4: Final = """
-ALTER TABLE spans ADD COLUMN open INTEGER NOT NULL DEFAULT 0;
-CREATE INDEX spans_open ON spans (span_id) WHERE open = 1
 """
 
 
@@ -160,6 +145,48 @@ CREATE INDEX spans_by_conversation ON spans (conversation_id, start_ns)
 CREATE INDEX spans_by_auth_context ON spans (auth_context, start_ns)
     WHERE auth_context IS NOT NULL;
 """
+
+#: SQL that rebuilds the ``conversations`` rows of the conversation ids in temp table ``touched``
+#: from the spans table (after a retention sweep, a duplicate import or a replaced snapshot).
+REBUILD_CONVERSATIONS: Final = """
+DELETE FROM conversations WHERE conversation_id IN (SELECT conversation_id FROM temp.touched);
+INSERT INTO conversations
+SELECT s.conversation_id,
+       (SELECT a.auth_context FROM spans a
+         WHERE a.conversation_id = s.conversation_id AND a.auth_context IS NOT NULL
+         ORDER BY a.start_ns LIMIT 1),
+       min(s.start_ns), max(s.end_ns), sum(s.open = 0), sum(s.status = 'ERROR' AND s.open = 0)
+FROM spans s
+WHERE s.conversation_id IN (SELECT conversation_id FROM temp.touched)
+GROUP BY s.conversation_id;
+DELETE FROM temp.touched;
+"""
+
+_V5: Final = """
+ALTER TABLE spans ADD COLUMN open INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX spans_open ON spans (span_id) WHERE open = 1
+"""
+
+_V4: Final = """
+CREATE TABLE conversation_usage (
+    conversation_id TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    total_tokens INTEGER NOT NULL,
+    cache_read_tokens INTEGER NOT NULL,
+    cache_write_tokens INTEGER NOT NULL,
+    llm_calls INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, model_id)
+) WITHOUT ROWID;
+"""
+#: Adds one batch's usage of one (conversation id, model id) to its row.
+UPSERT_USAGE: Final = (
+    "INSERT INTO conversation_usage (conversation_id, model_id, "
+    + ", ".join(USAGE_FIELDS)
+    + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (conversation_id, model_id) DO UPDATE SET "
+    + ", ".join(f"{f} = {f} + excluded.{f}" for f in USAGE_FIELDS)
+)
 
 _MASK64: Final = (1 << 64) - 1
 
@@ -204,6 +231,77 @@ def _migrate_to_v2(conn: sqlite3.Connection) -> None:
     run_script(conn, _REBUILD_V2)
 
 
+def _migrate_to_v4(conn: sqlite3.Connection) -> None:
+    run_script(conn, _V4)
+    ensure_touched_table(conn)
+    conn.execute("INSERT OR IGNORE INTO temp.touched SELECT conversation_id FROM conversations")
+    rebuild_usage(conn, ended_only=False)  # no `open` column yet: every row has ended
+    conn.execute("DELETE FROM temp.touched")
+
+
+def usage_rows(tallies: dict[str, UsageTally]) -> list[tuple[Any, ...]]:
+    """``UPSERT_USAGE`` parameters of per-conversation tallies."""
+    return [
+        (conversation, model, *usage.as_tuple())
+        for conversation, tally in tallies.items()
+        for model, usage in tally.by_model()
+    ]
+
+
+def rebuild_usage(conn: sqlite3.Connection, *, ended_only: bool = True) -> None:
+    """Recount the ``conversation_usage`` rows of the conversations in temp table ``touched``
+    from their spans (decoding only spans whose text mentions usage; ended ones only, unless
+    ``ended_only`` is false for a file from before the ``open`` column)."""
+    conn.execute(
+        "DELETE FROM conversation_usage "
+        "WHERE conversation_id IN (SELECT conversation_id FROM temp.touched)"
+    )
+    tallies: dict[str, UsageTally] = {}
+    rows = conn.execute(
+        "SELECT conversation_id, attributes, inherited_keys FROM spans "
+        "WHERE conversation_id IN (SELECT conversation_id FROM temp.touched) "
+        "AND instr(attributes, ?) > 0" + (" AND open = 0" if ended_only else ""),
+        [f'"{USAGE_ATTRIBUTE}"'],
+    )
+    for conversation, text, inherited in rows:
+        found = span_usage(decode_stored_attributes(text, inherited))
+        if found is not None:
+            tallies.setdefault(conversation, UsageTally()).add(*found)
+    conn.executemany(UPSERT_USAGE, usage_rows(tallies))
+
+
+def rebuild_conversations(conn: sqlite3.Connection) -> None:
+    """Rebuild the ``conversations`` and ``conversation_usage`` rows of the conversation ids in
+    temp table ``touched`` from the spans, and empty ``touched``."""
+    rebuild_usage(conn)
+    run_script(conn, REBUILD_CONVERSATIONS)
+
+
+def read_usage(rows: list[Any]) -> dict[str, tuple[Usage, tuple[tuple[str, Usage], ...]]]:
+    """Per conversation id, the usage in total and per model, from ``conversation_usage`` rows
+    (conversation id, model id, then ``USAGE_FIELDS``) in primary key order."""
+    grouped: dict[str, list[Any]] = {}
+    for row in rows:
+        group = grouped.get(row[0])
+        if group is None:
+            grouped[row[0]] = [row]
+        else:
+            group.append(row)
+    found: dict[str, tuple[Usage, tuple[tuple[str, Usage], ...]]] = {}
+    for key, group in grouped.items():
+        if len(group) == 1:  # one model (the usual case) is its own total
+            usage = Usage(*group[0][2:])
+            found[key] = (usage, ((group[0][1], usage),))
+            continue
+        # Plain sums, no Usage arithmetic: this runs for every page of the list.
+        totals = list(group[0][2:])
+        for row in group[1:]:
+            for i, value in enumerate(row[2:]):
+                totals[i] += value
+        found[key] = (Usage(*totals), tuple([(row[1], Usage(*row[2:])) for row in group]))
+    return found
+
+
 def run_script(conn: sqlite3.Connection, script: str) -> None:
     # executescript() would COMMIT the open transaction; run statement by statement instead.
     for statement in script.split(";"):
@@ -222,7 +320,8 @@ MIGRATIONS: Final[list[Callable[[sqlite3.Connection], None]]] = [
     lambda conn: run_script(conn, _V1),
     _migrate_to_v2,
     _migrate_to_v3,
-    lambda conn: run_script(conn, _V4),
+    _migrate_to_v4,
+    lambda conn: run_script(conn, _V5),
 ]
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 #: The oldest schema a reader reads without migrating it (older files are opened once by a

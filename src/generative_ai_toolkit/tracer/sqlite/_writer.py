@@ -28,6 +28,7 @@ from .._query import AUTH_CONTEXT, CONVERSATION_ID, conversation_key
 from .._snapshot import snapshot_time
 from .._text import valid_text
 from .._trace import Trace
+from .._usage import UsageTally, span_usage
 from .._writer import BatchRejectedError, RetryableError
 from ._connect import (
     FileIdentity,
@@ -38,10 +39,11 @@ from ._connect import (
 )
 from ._schema import (
     BUSY_TIMEOUT_MS,
-    REBUILD_CONVERSATIONS,
+    UPSERT_USAGE,
     TraceDatabaseError,
     ensure_touched_table,
-    run_script,
+    rebuild_conversations,
+    usage_rows,
 )
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
@@ -61,6 +63,7 @@ _REPLACE_OPEN: Final = (
     "DELETE FROM spans WHERE span_id = ? AND open = 1 AND start_ns = ? AND trace_id = ? "
     "AND (? = 0 OR end_ns < ?)"
 )
+_ANY_OPEN: Final = "SELECT 1 FROM spans WHERE open = 1 LIMIT 1"
 _UPSERT_CONVERSATION: Final = """
 INSERT INTO conversations (conversation_id, auth_context, first_start_ns, last_end_ns,
                            span_count, error_count)
@@ -72,7 +75,6 @@ ON CONFLICT (conversation_id) DO UPDATE SET
     span_count = span_count + excluded.span_count,
     error_count = error_count + excluded.error_count
 """
-_ANY_OPEN: Final = "SELECT 1 FROM spans WHERE open = 1 LIMIT 1"
 _RETENTION_CHUNK: Final = 5_000
 #: SQLite error families that say nothing about the spans being written.
 _NOT_ABOUT_THE_SPANS: Final = frozenset(
@@ -205,12 +207,13 @@ class SqliteSpanWriter:
         """Store ``batch`` in one transaction: ``RetryableError`` while another process holds
         the lock, ``BatchRejectedError`` when the file cannot take any spans."""
         rows = [self._row(span) for span in batch]
+        usage = _usage(batch, rows)
         try:
             conn = self._connection()
-            self._insert_repaired(conn, rows)
+            self._insert_repaired(conn, rows, usage)
             if not self._still_at_the_path():
                 conn = self._connection()
-                self._insert_repaired(conn, rows)
+                self._insert_repaired(conn, rows, usage)
         except sqlite3.Error as exc:
             kind = error_kind(exc)
             if kind == "BUSY":
@@ -233,14 +236,20 @@ class SqliteSpanWriter:
                 # The spans are stored; a failed sweep is retried at the next interval.
                 _log.warning("retention sweep of %s failed", self._path, exc_info=True)
 
-    def _insert_repaired(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    def _insert_repaired(
+        self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]], usage: list[tuple[Any, ...]]
+    ) -> None:
         try:
-            self._insert(conn, rows)
+            self._insert(conn, rows, usage)
         except UnicodeEncodeError:
             # A lone surrogate (json.loads makes one of "\ud83d"): store U+FFFD instead.
-            self._insert(conn, [_valid_row(row) for row in rows])
+            self._insert(
+                conn, [_valid_row(row) for row in rows], [_valid_row(row) for row in usage]
+            )
 
-    def _insert(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    def _insert(
+        self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]], usage: list[tuple[Any, ...]]
+    ) -> None:
         has_open = any(row[15] for row in rows)
         if has_open:
             rows = _one_row_per_span(rows)
@@ -267,13 +276,14 @@ class SqliteSpanWriter:
             inserted = conn.executemany(_INSERT, rows).rowcount
             if inserted == len(rows):
                 conn.executemany(_UPSERT_CONVERSATION, [s[:6] for s in conversations.values()])
+                conn.executemany(UPSERT_USAGE, usage)
             else:
                 # Some spans were stored before (an import run twice): recount from the table.
                 conn.executemany(
                     "INSERT OR IGNORE INTO temp.touched VALUES (?)",
                     [(key,) for key in conversations],
                 )
-                run_script(conn, REBUILD_CONVERSATIONS)
+                rebuild_conversations(conn)
 
     def close(self) -> None:
         """Close the connection."""
@@ -291,6 +301,18 @@ def _one_row_per_span(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         if held is None or (held[15] and (not row[15] or row[7] > held[7])):
             best[key] = row
     return list(best.values())
+
+
+def _usage(batch: Sequence[Trace], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """``UPSERT_USAGE`` parameters of the batch: usage per conversation and model."""
+    tallies: dict[str, UsageTally] = {}
+    for span, row in zip(batch, rows, strict=True):
+        if row[8] is None or row[15]:
+            continue  # no conversation, or an open span (counted when it ends)
+        found = span_usage(span._attrs)
+        if found is not None:
+            tallies.setdefault(row[8], UsageTally()).add(*found)
+    return usage_rows(tallies)
 
 
 def _valid_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -372,5 +394,5 @@ def _delete_chunk(conn: sqlite3.Connection, condition: str, params: list[Any], l
         count: int = conn.execute(
             "DELETE FROM spans WHERE seq IN (SELECT seq FROM temp.doomed)"
         ).rowcount
-        run_script(conn, REBUILD_CONVERSATIONS)
+        rebuild_conversations(conn)
     return count

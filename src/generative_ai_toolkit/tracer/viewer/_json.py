@@ -15,9 +15,11 @@ from .._clock import ns_from_datetime
 from .._genai_semconv import MODEL_ATTRIBUTE, token_usage
 from .._human_format import value_text
 from .._json_encode import format_datetime_text, to_json_safe
+from .._pricing import Cost, Pricing
 from .._query import ConversationFilter, ConversationSummary, SpanNode
 from .._snapshot import last_seen_ns
 from .._trace import Trace
+from .._usage import Usage, UsageByModel, rollup, span_usage, turn_summaries
 
 #: Attributes shown next to a span's name (as in ``gat-traces show``).
 LABEL_KEYS: Final = ("ai.agent.name", "ai.tool.name", MODEL_ATTRIBUTE)
@@ -47,8 +49,38 @@ def _iso(ns: int) -> str:
     return format_datetime_text(ns).replace(" ", "T")
 
 
-def summary_json(summary: ConversationSummary) -> dict[str, Any]:
-    """One row of the conversations list."""
+def _cost_json(cost: Cost | None) -> dict[str, Any] | None:
+    return None if cost is None else cost.as_dict()
+
+
+def usage_json(usage: Usage, by_model: UsageByModel, pricing: Pricing | None) -> dict[str, Any]:
+    """Token usage in total and per model, and the cost under ``pricing`` (``None`` without a
+    price): numbers, never text."""
+    return {
+        "usage": usage.as_dict(),
+        "usage_by_model": {model: u.as_dict() for model, u in by_model},
+        "cost": None if pricing is None else _cost_json(pricing.cost(by_model)),
+    }
+
+
+def turns_json(spans: Iterable[Trace], pricing: Pricing | None) -> dict[str, Any]:
+    """A conversation's usage (and cost) in total and per turn (trace), by start."""
+    spans = list(spans)
+    return {
+        **usage_json(*rollup(spans), pricing),
+        "turns": [
+            {
+                "trace_id": turn.trace_id,
+                "span_count": turn.span_count,
+                **usage_json(turn.usage, turn.usage_by_model, pricing),
+            }
+            for turn in turn_summaries(spans)
+        ],
+    }
+
+
+def summary_json(summary: ConversationSummary, pricing: Pricing | None = None) -> dict[str, Any]:
+    """One row of the conversations list, with its token usage and cost."""
     first = ns_from_datetime(summary.first_started_at)
     last = ns_from_datetime(summary.last_ended_at)
     return {
@@ -62,6 +94,7 @@ def summary_json(summary: ConversationSummary) -> dict[str, Any]:
         "error_count": summary.error_count,
         "trace_count": summary.trace_count,
         "total_duration_ns": summary.total_duration_ns,
+        **usage_json(summary.usage, summary.usage_by_model, pricing),
     }
 
 
@@ -70,11 +103,13 @@ def span_key(span: Trace) -> tuple[int, int]:
     return span._trace_id, span._span_id
 
 
-def span_outline(span: Trace) -> dict[str, Any]:
+def span_outline(span: Trace, pricing: Pricing | None = None) -> dict[str, Any]:
     """What the waterfall and tree need of a span: ids, name, kind, status, times, a label.
 
-    Root spans of a turn also carry the (clipped) user input and agent response. An open span
-    (a snapshot) has ``"open": true``, and its end and duration as of its latest snapshot.
+    Root spans of a turn also carry the (clipped) user input and agent response; LLM calls
+    their ``usage`` (with the ``model``) and, under ``pricing``, their ``cost`` (``None``
+    when the model has no price), which the page adds up per turn and conversation. An open
+    span (a snapshot) has ``"open": true``, and its end and duration as of its latest snapshot.
     """
     attrs = span._attrs
     end_ns = last_seen_ns(span)
@@ -96,6 +131,11 @@ def span_outline(span: Trace) -> dict[str, Any]:
     if tokens_in is not None or tokens_out is not None:
         total = None if tokens_in is None or tokens_out is None else tokens_in + tokens_out
         outline["tokens"] = {"input": tokens_in, "output": tokens_out, "total": total}
+    usage = span_usage(attrs)
+    if usage is not None:
+        outline["usage"] = {"model": usage[0], **usage[1].as_dict()}
+        if pricing is not None:
+            outline["cost"] = _cost_json(pricing.cost((usage,)))
     if INPUT_KEY in attrs:
         outline["input"] = _clip(value_text(attrs[INPUT_KEY]))
     if RESPONSE_KEY in attrs:
@@ -111,10 +151,10 @@ def span_outline(span: Trace) -> dict[str, Any]:
     return outline
 
 
-def span_detail(span: Trace) -> dict[str, Any]:
+def span_detail(span: Trace, pricing: Pricing | None = None) -> dict[str, Any]:
     """A span in full for the span panel: every attribute in order, inherited ones marked."""
     inherited = set(span.inherited_attribute_keys)
-    detail = span_outline(span)
+    detail = span_outline(span, pricing)
     detail.update(
         started_at=_iso(span._start_ns),
         ended_at=_iso(span._end_ns) if span._end_ns else None,
@@ -129,9 +169,12 @@ def span_detail(span: Trace) -> dict[str, Any]:
     return detail
 
 
-def tree_json(nodes: Iterable[SpanNode]) -> list[dict[str, Any]]:
+def tree_json(nodes: Iterable[SpanNode], pricing: Pricing | None = None) -> list[dict[str, Any]]:
     """Trees of full spans: each node is the span's detail plus ``children``."""
-    return [{**span_detail(node.span), "children": tree_json(node.children)} for node in nodes]
+    return [
+        {**span_detail(node.span, pricing), "children": tree_json(node.children, pricing)}
+        for node in nodes
+    ]
 
 
 def conversation_filter(params: Mapping[str, str]) -> ConversationFilter:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from .._clock import datetime_from_ns
+from .._pricing import Pricing
 from .._query import ConversationFilter, ConversationSummary, SpanNode, TraceQuery
 from .._snapshot import last_seen_ns
 from .._trace import Trace
@@ -61,7 +62,12 @@ def spans_mark(spans: Sequence[Trace]) -> str:
 
 
 def updates(
-    query: TraceQuery, conversation: str | None, *, mark: str, since_us: int
+    query: TraceQuery,
+    conversation: str | None,
+    *,
+    mark: str,
+    since_us: int,
+    pricing: Pricing | None = None,
 ) -> dict[str, Any]:
     """One poll of the page, stateless: the list's mark and top summary and, when following a
     conversation whose mark is not ``mark`` (or unknown), its spans that ended at or after
@@ -70,7 +76,7 @@ def updates(
     mark_now, top = list_mark(query)
     answer: dict[str, Any] = {
         "list_mark": mark_now,
-        "latest": summary_json(top) if top else None,
+        "latest": summary_json(top, pricing) if top else None,
     }
     if conversation is not None:
         summary = conversation_summary(query, conversation)
@@ -87,7 +93,7 @@ def updates(
             "mark": current,
             "span_count": None if summary is None else summary.span_count,
             "auth_context": None if summary is None else summary.auth_context,
-            "spans": [span_outline(s) for s in spans],
+            "spans": [span_outline(s, pricing) for s in spans],
         }
     return answer
 
@@ -97,8 +103,16 @@ class LiveFeed:
     one) the conversation's new spans. Built on ``TraceQuery`` alone: cheap summaries say
     whether anything changed, the spans are read only then."""
 
-    def __init__(self, query: TraceQuery, conversation: str | None, *, since_us: int) -> None:
+    def __init__(
+        self,
+        query: TraceQuery,
+        conversation: str | None,
+        *,
+        since_us: int,
+        pricing: Pricing | None = None,
+    ) -> None:
         self._query = query
+        self._pricing = pricing
         self._conversation = conversation
         self._since_us = since_us - LIVE_OVERLAP_US
         self._list_mark: object = None
@@ -111,12 +125,14 @@ class LiveFeed:
         events: list[tuple[str, Any]] = []
         mark, top = list_mark(self._query)
         if self._list_mark is not None and mark != self._list_mark:
-            events.append(("conversations", {"latest": summary_json(top) if top else None}))
+            latest = summary_json(top, self._pricing) if top else None
+            events.append(("conversations", {"latest": latest}))
         self._list_mark = mark
         if self._conversation is not None:
             spans = self._new_spans(self._conversation)
             if spans:
-                events.append(("spans", {"spans": [span_outline(s) for s in spans]}))
+                outlines = [span_outline(s, self._pricing) for s in spans]
+                events.append(("spans", {"spans": outlines}))
         return events
 
     def _new_spans(self, conversation: str) -> list[Trace]:

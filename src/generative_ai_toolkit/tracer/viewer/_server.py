@@ -38,6 +38,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .._human_format import value_text
 from .._loopback import check_bind_address, is_loopback_host
+from .._pricing import PricingSource, as_pricing
 from .._query import AUTH_CONTEXT, TraceQuery
 from ._json import (
     BadRequest,
@@ -48,6 +49,7 @@ from ._json import (
     span_outline,
     summary_json,
     tree_json,
+    turns_json,
 )
 from ._live import LiveFeed, spans_mark, updates
 
@@ -99,8 +101,10 @@ class ViewerServer(ThreadingHTTPServer):
         allow_remote: bool = False,
         poll_interval: float = 1.0,
         title: str = "",
+        pricing: PricingSource = None,
     ) -> None:
         check_bind_address(host, allow_remote=allow_remote)
+        self.pricing = as_pricing(pricing)
         if poll_interval <= 0:
             raise ValueError("poll_interval must be positive")
         self.query = query
@@ -246,7 +250,9 @@ class ViewerHandler(BaseHTTPRequestHandler):
                 nodes = self.server.query.trace_tree(trace, include_open=True)
                 if not nodes:
                     return self._not_found("no such trace")
-                return self._send_json({"trace_id": trace_id.lower(), "roots": tree_json(nodes)})
+                return self._send_json(
+                    {"trace_id": trace_id.lower(), "roots": tree_json(nodes, self.server.pricing)}
+                )
             case ["api", "traces", trace_id, "spans", span_id]:
                 return self._span(hex_id(trace_id, 32, "trace id"), hex_id(span_id, 16, "span id"))
             case ["api", "events"]:
@@ -259,7 +265,7 @@ class ViewerHandler(BaseHTTPRequestHandler):
         found = self.server.query.list_conversations(where, limit=limit + 1, offset=offset)
         self._send_json(
             {
-                "conversations": [summary_json(s) for s in found[:limit]],
+                "conversations": [summary_json(s, self.server.pricing) for s in found[:limit]],
                 "limit": limit,
                 "offset": offset,
                 "has_more": len(found) > limit,
@@ -280,7 +286,8 @@ class ViewerHandler(BaseHTTPRequestHandler):
                 "conversation_id": conversation_id,
                 "auth_context": None if auth is None else value_text(auth),
                 "mark": spans_mark(spans),
-                "spans": [span_outline(s) for s in spans],
+                "spans": [span_outline(s, self.server.pricing) for s in spans],
+                **turns_json(spans, self.server.pricing),
             }
         )
 
@@ -288,7 +295,7 @@ class ViewerHandler(BaseHTTPRequestHandler):
         wanted = int(span_id, 16)
         for span in self.server.query.get_traces(trace_id=trace_id, include_open=True):
             if span._span_id == wanted:
-                return self._send_json(span_detail(span))
+                return self._send_json(span_detail(span, self.server.pricing))
         return self._not_found("no such span")
 
     def _updates(self, params: dict[str, str]) -> None:
@@ -297,12 +304,18 @@ class ViewerHandler(BaseHTTPRequestHandler):
             params.get("conversation"),
             mark=params.get("mark", ""),
             since_us=_since_us(params),
+            pricing=self.server.pricing,
         )
         self._send_json(answer)
 
     def _events(self, params: dict[str, str]) -> None:
         since_us = _since_us(params)
-        feed = LiveFeed(self.server.query, params.get("conversation"), since_us=since_us)
+        feed = LiveFeed(
+            self.server.query,
+            params.get("conversation"),
+            since_us=since_us,
+            pricing=self.server.pricing,
+        )
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
         self._common_headers(cache=False)

@@ -459,7 +459,9 @@
         el("td", { class: "num", "data-label": "Turns", text: c.trace_count }),
         el("td", { class: "num", "data-label": "Spans", text: c.span_count }),
         el("td", { class: "num errors", "data-label": "Errors", text: c.error_count }),
-        el("td", { class: "num", "data-label": "Duration", text: fmtDuration(c.total_duration_ns) }));
+        el("td", { class: "num", "data-label": "Duration", text: fmtDuration(c.total_duration_ns) }),
+        el("td", { class: "num tokens", "data-label": "Tokens", text: listTokens(c) }),
+        el("td", { class: "num cost", "data-label": "Cost" }, listCost(c)));
       }));
       known = seen;
       const head = el("thead", null, el("tr", null,
@@ -469,7 +471,9 @@
         el("th", { scope: "col", class: "num", text: "Turns" }),
         el("th", { scope: "col", class: "num", text: "Spans" }),
         el("th", { scope: "col", class: "num", text: "Errors" }),
-        el("th", { scope: "col", class: "num", text: "Duration" })));
+        el("th", { scope: "col", class: "num", text: "Duration" }),
+        el("th", { scope: "col", class: "num", text: "Tokens" }),
+        el("th", { scope: "col", class: "num", text: "Cost" })));
       tableBox.replaceChildren(el("table", { class: "conversations" }, head, body));
     }
 
@@ -582,6 +586,66 @@
     return Boolean(held.open) && (!span.open || span.end_us > held.end_us);
   }
 
+  // -- token and cost totals --------------------------------------------------------------------
+  // The server puts each LLM call's usage (and, with a pricing table, its cost: null when its
+  // model has no price) on its outline; turns and the conversation add them up here, so live
+  // spans update the totals too. A cost is partial when some call had no price.
+
+  const USAGE_KEYS = ["input_tokens", "output_tokens", "total_tokens", "cache_read_tokens", "cache_write_tokens", "llm_calls"];
+
+  function usageTotals(spans) {
+    const usage = Object.fromEntries(USAGE_KEYS.map((k) => [k, 0]));
+    let amount = 0;
+    let currency = null;
+    let partial = false;
+    for (const s of spans) {
+      if (!s.usage) continue;
+      for (const k of USAGE_KEYS) usage[k] += s.usage[k] || 0;
+      if (s.cost === undefined) continue; // served without a pricing table
+      if (s.cost === null) { partial = true; continue; }
+      amount += s.cost.amount;
+      currency = s.cost.currency;
+      if (s.cost.partial) partial = true;
+    }
+    return { usage, cost: currency === null ? null : { amount, currency, partial } };
+  }
+
+  function fmtCount(n) {
+    return Number(n).toLocaleString("en-US");
+  }
+
+  function fmtCost(cost) {
+    const digits = cost.amount >= 0.01 || cost.amount === 0 ? 4 : 6;
+    return `${cost.partial ? "≥ " : ""}${cost.amount.toFixed(digits)} ${cost.currency}`;
+  }
+
+  const PARTIAL_COST = "Partial: some LLM calls have no price in the pricing table; this is the priced part";
+
+  // A turn's or the conversation's chips: tokens (in, out, cache) and cost; none without calls.
+  function usageChips(spans) {
+    const { usage, cost } = usageTotals(spans);
+    if (!usage.llm_calls) return [];
+    const parts = [`in ${fmtCount(usage.input_tokens)}`, `out ${fmtCount(usage.output_tokens)}`];
+    if (usage.cache_read_tokens) parts.push(`cache read ${fmtCount(usage.cache_read_tokens)}`);
+    if (usage.cache_write_tokens) parts.push(`cache write ${fmtCount(usage.cache_write_tokens)}`);
+    return [
+      el("span", { class: "chip usage", text: `${fmtCount(usage.total_tokens)} tokens (${parts.join(", ")})` }),
+      cost ? el("span", {
+        class: `chip cost${cost.partial ? " partial" : ""}`,
+        title: cost.partial ? PARTIAL_COST : "Cost from the pricing table",
+        text: fmtCost(cost),
+      }) : null,
+    ];
+  }
+
+  function listTokens(c) {
+    return c.usage && c.usage.llm_calls ? fmtCount(c.usage.total_tokens) : "–";
+  }
+
+  function listCost(c) {
+    return c.cost ? el("span", { title: c.cost.partial ? PARTIAL_COST : null, text: fmtCost(c.cost) }) : "–";
+  }
+
   // -- one trace: waterfall and tree -------------------------------------------------------------
 
   class TraceView {
@@ -666,7 +730,8 @@
         el("span", { class: "spacer" }),
         el("span", { class: "chip", text: plural(this.spans.size, "span") }),
         errors ? el("span", { class: "chip error", text: plural(errors, "error") }) : null,
-        el("span", { class: "chip", text: roots.some((r) => r.open) ? "running" : fmtDuration(duration) }));
+        el("span", { class: "chip", text: roots.some((r) => r.open) ? "running" : fmtDuration(duration) }),
+        usageChips(this.spans.values()));
       const said = [];
       if (root && root.input !== undefined) said.push(say("user", root.input));
       if (root && root.response !== undefined) said.push(say(root.labels[0] || "agent", root.response));
@@ -947,6 +1012,7 @@
         el("span", { class: "chip", id: "span-count", text: plural(spans, "span") }),
         el("span", { class: `chip${errors ? " error" : " ok"}`, text: plural(errors, "error") }),
         el("span", { class: "chip", text: `total ${fmtDuration(duration)}` }),
+        ...usageChips(order.flatMap((view) => [...view.spans.values()])),
         order.length ? el("span", {
           class: "chip",
           title: `${utcTitle(order[0].start)} – ${utcTitle(order[order.length - 1].end)}`,
