@@ -43,10 +43,10 @@ from ._connect import (
     open_for_reading,
     open_for_writing,
 )
-from ._schema import default_db_path, read_usage
+from ._schema import OPEN_COLUMN_VERSION, default_db_path, read_usage
 
 #: The columns every span query selects, in the order ``span_from_row`` reads them (``open``
-#: last: version 4 on; earlier files hold ended spans only).
+#: last: version 5 on; earlier files hold ended spans only).
 SPAN_COLUMNS: Final = (
     "seq, trace_id, span_id, parent_span_id, name, kind, status, start_ns, end_ns, "
     "attributes, inherited_keys, resource, scope_name, scope_version, open"
@@ -191,7 +191,7 @@ class SqliteQuery:
 
     def _select(self, version: int, include_open: bool) -> tuple[str, list[str]]:
         """The start of a span query, and the condition that leaves open spans out."""
-        if version < 4:
+        if version < OPEN_COLUMN_VERSION:
             return f"SELECT {_SPAN_COLUMNS_V3} FROM spans", []
         return f"SELECT {SPAN_COLUMNS} FROM spans", [] if include_open else ["open = 0"]
 
@@ -353,7 +353,7 @@ class SqliteQuery:
 
     def span_count(self) -> int:
         """How many spans are stored (ended ones: open spans are not counted)."""
-        where = " WHERE open = 0" if self._version() >= 4 else ""
+        where = " WHERE open = 0" if self._version() >= OPEN_COLUMN_VERSION else ""
         return int(self._rows("SELECT count(*) FROM spans" + where)[0][0])
 
     def all_spans(self) -> list[Trace]:

@@ -324,6 +324,8 @@ MIGRATIONS: Final[list[Callable[[sqlite3.Connection], None]]] = [
     lambda conn: run_script(conn, _V5),
 ]
 SCHEMA_VERSION: Final = len(MIGRATIONS)
+#: The version that added the ``open`` column (snapshots of open spans).
+OPEN_COLUMN_VERSION: Final = 5
 #: The oldest schema a reader reads without migrating it (older files are opened once by a
 #: writer, which migrates them).
 MIN_READABLE_VERSION: Final = 2
