@@ -1,4 +1,5 @@
-"""SQLite benchmarks: caller-side cost of ``SqliteTracer`` against ``InMemoryTracer``, sustained
+"""SQLite benchmarks: caller-side cost of ``SqliteTracer`` against ``InMemoryTracer`` (and with
+snapshots of open spans on against off), sustained
 insert throughput, indexed conversation lookup against a full table scan with 1,000,000 spans
 stored, listing conversations with token and cost totals against the listing without them, and
 bytes on disk per 1 KB span.
@@ -70,6 +71,39 @@ def caller_cost(report: Report, tmp: Path) -> None:
         str(sqlite.stats["dropped"]),
         "0",
         sqlite.stats["dropped"] == 0,
+    )
+
+
+def snapshot_cost(report: Report, tmp: Path) -> None:
+    """Snapshots on (the default: a snapshot only for spans still open at the next sweep) against
+    off (the behaviour before snapshots), for spans far shorter than the snapshot interval."""
+    on = SqliteTracer(tmp / "snapshots-on.sqlite3", max_queue_size=1_000_000)
+    off = SqliteTracer(
+        tmp / "snapshots-off.sqlite3", max_queue_size=1_000_000, snapshot_interval=None
+    )
+    per_call = 1000
+
+    def with_snapshots() -> None:
+        for i in range(per_call):
+            _one_span(on, i)
+
+    def without() -> None:
+        for i in range(per_call):
+            _one_span(off, i)
+
+    best = interleaved(
+        {"off": without, "on": with_snapshots}, ops_per_call=per_call, number=5, rounds=7
+    )
+    snapshots = on.stats["snapshots"]
+    on.shutdown()
+    off.shutdown()
+    ratio = best["on"] / best["off"]
+    report.add(
+        "SqliteTracer caller-side cost per short span, snapshots on vs off",
+        f"{ratio:.2f}x ({best['on'] * 1e6:.2f}µs vs {best['off'] * 1e6:.2f}µs; "
+        f"{snapshots} snapshots)",
+        "<= 1.1x",
+        ratio <= 1.1,
     )
 
 
@@ -455,6 +489,7 @@ def run(report: Report) -> None:
     """All SQLite benchmarks, in one temporary directory."""
     with tempfile.TemporaryDirectory(prefix="bench-sqlite-") as tmp:
         caller_cost(report, Path(tmp))
+        snapshot_cost(report, Path(tmp))
         throughput(report, Path(tmp))
         writer_vs_version_2(report, Path(tmp))
         multi_process(report, Path(tmp))

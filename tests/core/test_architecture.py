@@ -148,6 +148,7 @@ PUBLIC: dict[str, set[str]] = {
         "HumanReadableTracer",
         "IdGenerator",
         "InMemoryTracer",
+        "IterableTracer",
         "NoCurrentTraceError",
         "NoopTracer",
         "RandomIdGenerator",

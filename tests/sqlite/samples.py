@@ -122,7 +122,7 @@ def make_version_2_file(path: Path, spans: list[Trace]) -> None:
     rows = []
     for s in spans:
         row = writer._row(s)
-        rows.append((s.trace_id, s.span_id, s.parent_span_id, *row[3:]))
+        rows.append((s.trace_id, s.span_id, s.parent_span_id, *row[3:15]))  # no `open` yet
     conn.executemany(
         "INSERT INTO spans (trace_id, span_id, parent_span_id, name, kind, status, start_ns, "
         "end_ns, conversation_id, auth_context, attributes, inherited_keys, resource, "

@@ -40,7 +40,8 @@ def _version(path: Path) -> int:
 
 
 def test_version_3_stores_ids_as_blobs_and_integers(db_path: Path) -> None:
-    """Trace ids are 16-byte BLOBs, span ids INTEGERs; all of them come back as they were."""
+    """Trace ids are 16-byte BLOBs, span ids INTEGERs (since version 3; version 4 adds the
+    ``open`` column); all of them come back as they were."""
     tracer = SqliteTracer(db_path)
     try:
         for s in _spans():

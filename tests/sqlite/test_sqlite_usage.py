@@ -67,10 +67,12 @@ def test_retention_recounts_the_usage_of_what_is_left(db_path: Path) -> None:
 
 
 def _make_version_3(path: Path, spans: list[Trace]) -> None:
-    # Version 3 is version 4 without the usage table.
+    # Version 3 is version 5 without the usage table (4) and the `open` column (5).
     _store(path, spans)
     conn = sqlite3.connect(path)
     conn.execute("DROP TABLE conversation_usage")
+    conn.execute("DROP INDEX spans_open")
+    conn.execute("ALTER TABLE spans DROP COLUMN open")
     conn.execute("PRAGMA user_version = 3")
     conn.commit()
     conn.close()

@@ -14,6 +14,7 @@ from ._clock import Clock
 from ._console import HumanReadableTracer, StructuredLogsTracer
 from ._exit import flush_on_sigterm
 from ._ids import IdGenerator, RandomIdGenerator, XRayIdGenerator
+from ._iterable import IterableTracer
 from ._memory import InMemoryTracer
 from ._noop import NoopTracer
 from ._propagation import ContextPropagatingExecutor, with_current_context
@@ -35,6 +36,7 @@ __all__ = [
     "HumanReadableTracer",
     "IdGenerator",
     "InMemoryTracer",
+    "IterableTracer",
     "NoCurrentTraceError",
     "NoopTracer",
     "RandomIdGenerator",

@@ -15,7 +15,8 @@ from ._freeze import private_copy
 from ._ids import IdGenerator, RandomIdGenerator
 from ._privacy import SpanPolicy
 from ._redact import Redact
-from ._sampling import Sampler, UnsampledSpan
+from ._sampling import ConversationRatio, Sampler, TailSampler, UnsampledSpan
+from ._snapshot import SWEEPER, SnapshotWatch, SpanSnapshot, install, take_snapshot
 from ._span import DEFAULT_SCOPE, SPAN_KINDS, Scope
 from ._text import MAX_NAME_LENGTH, clean_key, clean_name, valid_texts
 from ._trace import CURRENT_SPAN, Trace
@@ -52,9 +53,13 @@ class Tracer(Protocol):
         ...
 
     def get_traces(
-        self, trace_id: str | None = None, attribute_filter: Mapping[str, Any] | None = None
+        self,
+        trace_id: str | None = None,
+        attribute_filter: Mapping[str, Any] | None = None,
+        *,
+        include_open: bool = False,
     ) -> Sequence[Trace]:
-        """Ended spans matching the filters, sorted by start time."""
+        """Ended spans matching the filters (and open ones with ``include_open``), by start."""
         ...
 
     def persist(self, trace: Trace) -> None:
@@ -97,6 +102,12 @@ class BaseTracer(ABC):
     _policy: SpanPolicy | None = None
     #: Exporting tracers redact on their background worker, not in ``persist``.
     _redacts_in_background: ClassVar[bool] = False
+    #: Whether the tracer writes snapshots of open spans at all (OTLP has no partial spans).
+    _takes_snapshots: bool = True
+    #: The open spans watched for automatic snapshots (``snapshot_interval=``), if any.
+    _snapshots: SnapshotWatch | None = None
+    #: The spans opened since the snapshot sweeper last looked (``_trace_watched``).
+    _noted: list[Trace]
 
     def __init__(
         self,
@@ -106,6 +117,7 @@ class BaseTracer(ABC):
         scope: Scope | None = None,
         redact: Redact | None = None,
         sampler: Sampler | None = None,
+        snapshot_interval: float | None = None,
     ) -> None:
         if clock is not None:
             self._clock = clock
@@ -118,6 +130,17 @@ class BaseTracer(ABC):
                 redact=redact, sampler=sampler, redact_in_background=self._redacts_in_background
             )
             self._policy.install(self)
+        if isinstance(sampler, ConversationRatio | TailSampler):
+            # They decide when spans end: a snapshot could show a span that is never kept.
+            self._takes_snapshots = False
+        if snapshot_interval is not None and self._takes_snapshots:
+            plain = "trace" not in vars(self) and type(self).trace is BaseTracer.trace
+            self._snapshots = install(
+                self,
+                snapshot_interval,
+                self._write_snapshot,
+                inlined=self._trace_watched if plain else None,
+            )
 
     def trace(
         self, span_name: str, *, span_kind: str = "INTERNAL", parent: Trace | None = None
@@ -159,6 +182,49 @@ class BaseTracer(ABC):
             self._resource,
             self._scope,
         )
+
+    def _trace_watched(
+        self, span_name: str, *, span_kind: str = "INTERNAL", parent: Trace | None = None
+    ) -> Trace:
+        """``trace`` noting each span for the snapshot sweeper (``snapshot_interval=``).
+
+        The body of ``trace`` again, on purpose: a wrapper around it would cost every span a
+        call, where this costs one ``list.append``.
+        """
+        if span_kind not in SPAN_KINDS:
+            raise ValueError(f"span_kind must be one of {sorted(SPAN_KINDS)}, not {span_kind!r}")
+        name = span_name
+        if type(name) is not str or len(name) > MAX_NAME_LENGTH:
+            name = clean_name(name, MAX_NAME_LENGTH)
+        if parent is None:
+            parent = CURRENT_SPAN.get()
+            while parent is not None and parent._owner is not self:
+                parent = parent._outer
+        elif isinstance(parent, UnsampledSpan):
+            return self._follow_unsampled(span_name, span_kind, parent)
+        ids = self._ids
+        clock = self._clock
+        if ids is _RANDOM_IDS:
+            trace_id = (getrandbits(128) or 1) if parent is None else parent._trace_id
+            span_id = getrandbits(64) or 1
+        else:
+            trace_id = ids.new_trace_id() if parent is None else parent._trace_id
+            span_id = ids.new_span_id()
+        span = Trace(
+            name,
+            span_kind,
+            trace_id,
+            span_id,
+            parent,
+            OFFSET_NS + perf_counter_ns() if clock is None else clock(),
+            self,
+            self._resource,
+            self._scope,
+        )
+        self._noted.append(span)
+        if not SWEEPER.running:
+            SWEEPER.ensure_running()
+        return span
 
     def _follow_unsampled(self, span_name: str, span_kind: str, parent: Trace) -> Trace:
         # A remote parent said "not sampled" (traceparent flags 00): from now on this tracer
@@ -207,9 +273,14 @@ class BaseTracer(ABC):
         """Store or ship one ended span; called once per span, when it ends."""
 
     def get_traces(
-        self, trace_id: str | None = None, attribute_filter: Mapping[str, Any] | None = None
+        self,
+        trace_id: str | None = None,
+        attribute_filter: Mapping[str, Any] | None = None,
+        *,
+        include_open: bool = False,
     ) -> Sequence[Trace]:
-        """Ended spans matching ``trace_id`` and every ``attribute_filter`` item, by start time.
+        """Ended spans matching ``trace_id`` and every ``attribute_filter`` item, by start time;
+        with ``include_open``, also the latest snapshot of each span still open.
 
         Tracers that keep no spans raise ``NotImplementedError`` naming one that does.
         """
@@ -233,10 +304,24 @@ class BaseTracer(ABC):
     @property
     def stats(self) -> dict[str, int]:
         """Counters of what this tracer did; ``persist_errors`` counts spans ``persist`` failed."""
+        counts = {"persist_errors": self._persist_errors}
+        watch = self._snapshots
+        if watch is not None:
+            counts["snapshots"] = watch.taken
         policy = self._policy
-        if policy is None:
-            return {"persist_errors": self._persist_errors}
-        return {"persist_errors": self._persist_errors, **policy.stats}
+        return counts if policy is None else {**counts, **policy.stats}
+
+    def _snapshot_now(self, span: Trace) -> None:
+        """Write a snapshot of the open ``span`` now (``Trace.emit_snapshot``)."""
+        if not self._takes_snapshots:
+            return
+        snap = take_snapshot(span, self.now_ns())
+        if snap is not None:
+            self._write_snapshot(snap)
+
+    def _write_snapshot(self, snap: SpanSnapshot) -> None:
+        """Hand a snapshot to ``persist`` (failures contained); exporting tracers queue it."""
+        self._emit(snap)
 
     def _emit(self, trace: Trace) -> None:
         try:

@@ -31,9 +31,15 @@ class _StreamTracer(BaseTracer):
         scope: Scope | None = None,
         redact: Redact | None = None,
         sampler: Sampler | None = None,
+        snapshot_interval: float | None = None,
     ) -> None:
         super().__init__(
-            clock=clock, id_generator=id_generator, scope=scope, redact=redact, sampler=sampler
+            clock=clock,
+            id_generator=id_generator,
+            scope=scope,
+            redact=redact,
+            sampler=sampler,
+            snapshot_interval=snapshot_interval,
         )
         self._stream = stream
 
@@ -52,7 +58,10 @@ class HumanReadableTracer(_StreamTracer):
     """Writes each span as ``trace.as_human_readable()`` followed by a blank line.
 
     ANSI colours are used only when ``color`` is true, or, by default, when the stream is a
-    terminal and the ``NO_COLOR`` environment variable is not set.
+    terminal and the ``NO_COLOR`` environment variable is not set. With ``snapshot_interval``
+    (seconds; off by default, so the output is one record per span as the notebook prints it) a
+    span still open a moment after it opened is written as a snapshot too, its header starting
+    with ``(open)``, and again every ``snapshot_interval`` seconds while it stays open.
     """
 
     def __init__(
@@ -65,6 +74,7 @@ class HumanReadableTracer(_StreamTracer):
         scope: Scope | None = None,
         redact: Redact | None = None,
         sampler: Sampler | None = None,
+        snapshot_interval: float | None = None,
     ) -> None:
         super().__init__(
             stream,
@@ -73,6 +83,7 @@ class HumanReadableTracer(_StreamTracer):
             scope=scope,
             redact=redact,
             sampler=sampler,
+            snapshot_interval=snapshot_interval,
         )
         # Decided once for a given stream; a default stream is re-checked, as it may be swapped.
         self._color = color if color is not None or stream is None else _wants_color(stream)
@@ -81,12 +92,19 @@ class HumanReadableTracer(_StreamTracer):
         """Write the span's human-readable text and a blank line."""
         stream = self.stream
         color = self._color if self._color is not None else _wants_color(stream)
+        text = format_human(trace, color=color)
+        if not trace._end_ns:
+            text = "(open) " + text
         # A lone surrogate in a value would make a UTF-8 stream refuse the whole record.
-        stream.write(valid_text(format_human(trace, color=color)) + "\n")
+        stream.write(valid_text(text) + "\n")
 
 
 class StructuredLogsTracer(_StreamTracer):
-    """Writes each span as one line of strict JSON, in the notebook's log-record shape."""
+    """Writes each span as one line of strict JSON, in the notebook's log-record shape.
+
+    With ``snapshot_interval`` (seconds; off by default) open spans are written too, as lines
+    whose ``ended_at`` is ``null``; readers keep the ended line, else the latest such line.
+    """
 
     def __init__(
         self,
@@ -97,6 +115,7 @@ class StructuredLogsTracer(_StreamTracer):
         scope: Scope | None = None,
         redact: Redact | None = None,
         sampler: Sampler | None = None,
+        snapshot_interval: float | None = None,
     ) -> None:
         super().__init__(
             stream,
@@ -105,6 +124,7 @@ class StructuredLogsTracer(_StreamTracer):
             scope=scope,
             redact=redact,
             sampler=sampler,
+            snapshot_interval=snapshot_interval,
         )
         self._encoder = SpanJsonEncoder()
 

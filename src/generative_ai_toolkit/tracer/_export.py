@@ -21,6 +21,7 @@ from typing import Final
 from . import _exit
 from ._delivery import Delivery
 from ._droplog import DropLog
+from ._ledger import ExportLedger
 from ._spanqueue import FlushMarker, QueueFullPolicy, SpanQueue, take_all, take_batch
 from ._trace import Trace
 from ._writer import SpanWriter
@@ -31,7 +32,7 @@ _log = logging.getLogger("generative_ai_toolkit.tracer")
 DEFAULT_SCHEDULE_DELAY: Final = 0.5
 
 
-class BackgroundExporter:
+class BackgroundExporter(ExportLedger):
     """A bounded queue of ended spans, written in batches by a background worker.
 
     ``submit`` never raises. When the queue is full it drops the span (``on_queue_full="drop"``)
@@ -138,6 +139,17 @@ class BackgroundExporter:
             self._start()
         if len(queue) >= self._max_batch_size and not self._wake.is_set():
             self._wake.set()
+
+    def offer(self, snapshot: Trace) -> None:
+        """Queue a snapshot of an open span, never waiting: a full queue drops it (counted,
+        logged once per cause); the worker is woken so live views see it soon."""
+        if len(self._queue) >= self._max_queue_size or self._shut_down:
+            self._drop(1, "snapshot", "snapshot not queued: queue full or shut down")
+            return
+        self._queue.append(snapshot)
+        if self._thread is None:
+            self._start()
+        self._wake.set()
 
     def _full(self, span: Trace) -> None:
         if (
@@ -377,32 +389,6 @@ class BackgroundExporter:
             for marker in markers:
                 marker.release(reached=not self._abandoned)
             self._held_markers = []
-
-    # -- the ledger the worker's Delivery counts in --------------------------------------------
-
-    def count_written(self, count: int) -> None:
-        """``count`` spans the worker holds were written."""
-        with self._counts_lock:
-            if self._abandoned:
-                return  # already counted as dropped by shutdown
-            self._in_flight -= count
-            self._written += count
-        self._stalled = False
-
-    def count_retry(self) -> None:
-        """One more retry attempt."""
-        with self._counts_lock:
-            self._retried += 1
-
-    def give_up(self, count: int, cause: str, reason: str, error: Exception | None = None) -> None:
-        """Drop ``count`` spans the worker holds (counted once: not if shutdown already did)."""
-        with self._counts_lock:
-            if self._abandoned:
-                return
-            self._in_flight -= count
-            self._dropped += count
-        detail = f"{cause}: {type(error).__qualname__}" if error is not None else cause
-        self._report(count, detail, reason, error)
 
     def _close_writer(self) -> None:
         try:

@@ -14,6 +14,7 @@ from ._privacy import RedactingWriter
 from ._query import ConversationFilter, ConversationSummary, SpanNode, TraceQuery
 from ._redact import Redact
 from ._sampling import Sampler
+from ._snapshot import SpanSnapshot, is_stale_snapshot
 from ._span import Scope
 from ._spanqueue import QueueFullPolicy
 from ._trace import Trace
@@ -31,6 +32,8 @@ class ExportingTracer(BaseTracer):
     does not wait again until a write succeeds). Queue and batch sizes and timings are keyword
     options of every such tracer. ``redact=`` runs on
     the background worker, just before each batch is written (see ``BaseTracer``).
+    ``snapshot_interval=`` (seconds, ``None``: off) writes snapshots of open spans through the
+    same queue (see ``_snapshot``); they never wait for room.
     """
 
     _redacts_in_background = True
@@ -51,13 +54,21 @@ class ExportingTracer(BaseTracer):
         scope: Scope | None = None,
         redact: Redact | None = None,
         sampler: Sampler | None = None,
+        snapshot_interval: float | None = None,
     ) -> None:
         super().__init__(
-            clock=clock, id_generator=id_generator, scope=scope, redact=redact, sampler=sampler
+            clock=clock,
+            id_generator=id_generator,
+            scope=scope,
+            redact=redact,
+            sampler=sampler,
+            snapshot_interval=snapshot_interval,
         )
         policy = self._policy
         if policy is not None and policy.redact is not None:
             writer = RedactingWriter(writer, policy)  # redacted on the worker, not here
+        if self._takes_snapshots:
+            writer = FreshSnapshotsWriter(writer)
         self._exporter = BackgroundExporter(
             writer,
             name=type(self).__name__,
@@ -70,6 +81,10 @@ class ExportingTracer(BaseTracer):
             block_timeout=block_timeout,
         )
         self._submit = self._exporter.submit
+
+    def _write_snapshot(self, snap: SpanSnapshot) -> None:
+        """Queue a snapshot without ever waiting (a full queue drops it, counted)."""
+        self._exporter.offer(snap)
 
     def persist(self, trace: Trace) -> None:
         """Queue the span for the background writer (waits only with ``on_queue_full="block"``
@@ -89,6 +104,28 @@ class ExportingTracer(BaseTracer):
         """``persist_errors`` plus the exporter's ``queued``, ``written``, ``retried``,
         ``dropped`` and ``pending`` counts."""
         return {**super().stats, **self._exporter.stats}
+
+
+class FreshSnapshotsWriter:
+    """Wraps a writer: snapshots whose span has ended since they were queued are not written
+    (the end is, or was), so a store never sees an older view of a span after its end from this
+    process. They count as written: nothing of the span is lost."""
+
+    def __init__(self, writer: SpanWriter) -> None:
+        self._writer = writer
+
+    def __repr__(self) -> str:
+        return repr(self._writer)
+
+    def write(self, batch: Sequence[Trace]) -> None:
+        """Write ``batch`` less its stale snapshots."""
+        fresh = [span for span in batch if not is_stale_snapshot(span)]
+        if fresh:
+            self._writer.write(fresh)
+
+    def close(self) -> None:
+        """Close the wrapped writer."""
+        self._writer.close()
 
 
 class StoringTracer(ExportingTracer):
@@ -112,12 +149,19 @@ class StoringTracer(ExportingTracer):
             )
 
     def get_traces(
-        self, trace_id: str | None = None, attribute_filter: Mapping[str, Any] | None = None
+        self,
+        trace_id: str | None = None,
+        attribute_filter: Mapping[str, Any] | None = None,
+        *,
+        include_open: bool = False,
     ) -> Sequence[Trace]:
         """Stored spans of ``trace_id`` matching every ``attribute_filter`` item exactly (same
-        type, equal value, inherited attributes included), by start time."""
+        type, equal value, inherited attributes included), by start time: ended ones, and with
+        ``include_open`` the latest snapshot of each span still open."""
         self._flush_before_read()
-        return self._reader.get_traces(trace_id=trace_id, attribute_filter=attribute_filter)
+        return self._reader.get_traces(
+            trace_id=trace_id, attribute_filter=attribute_filter, include_open=include_open
+        )
 
     def list_conversations(
         self, where: ConversationFilter | None = None, *, limit: int = 50, offset: int = 0
@@ -127,13 +171,16 @@ class StoringTracer(ExportingTracer):
         return self._reader.list_conversations(where, limit=limit, offset=offset)
 
     def conversation_spans(
-        self, conversation_id: str, *, auth_context: str | None = None
+        self, conversation_id: str, *, auth_context: str | None = None, include_open: bool = False
     ) -> list[Trace]:
-        """Every stored span of one conversation (ids compared as text), by start time."""
+        """Every stored span of one conversation (ids compared as text), by start time (open
+        ones only with ``include_open``)."""
         self._flush_before_read()
-        return self._reader.conversation_spans(conversation_id, auth_context=auth_context)
+        return self._reader.conversation_spans(
+            conversation_id, auth_context=auth_context, include_open=include_open
+        )
 
-    def trace_tree(self, trace_id: str) -> list[SpanNode]:
-        """The stored spans of ``trace_id`` as trees."""
+    def trace_tree(self, trace_id: str, *, include_open: bool = False) -> list[SpanNode]:
+        """The stored spans of ``trace_id`` as trees (open ones only with ``include_open``)."""
         self._flush_before_read()
-        return self._reader.trace_tree(trace_id)
+        return self._reader.trace_tree(trace_id, include_open=include_open)

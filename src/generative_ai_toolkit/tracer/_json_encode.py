@@ -173,7 +173,7 @@ class SpanJsonEncoder:
             scope_cache = (span._scope, _encode_scope(span._scope))
             self._scope = scope_cache
         parent = f'"{span._parent_id:016x}"' if span._parent_id else "null"
-        end = f'"{format_datetime_text(span._end_ns)}"' if span._end_ns else "null"
+        end = f'"{format_datetime_text(span._end_ns)}"' if span._end_ns else _open_end(span)
         return without_lone_surrogates(
             f'{{"span_name":{_c_str(span._name)},"span_kind":"{span._kind}",'
             f'"trace_id":"{span._trace_id:032x}","span_id":"{span._span_id:016x}",'
@@ -182,6 +182,12 @@ class SpanJsonEncoder:
             f'"span_status":"{span._status}","resource_attributes":{resource_cache[1]},'
             f'"scope":{scope_cache[1]}}}'
         )
+
+
+def _open_end(span: Trace) -> str:
+    # An open span (a snapshot): no end, and when it was last seen open.
+    seen = getattr(span, "_snapshot_ns", span._start_ns)
+    return f'null,"snapshot_at":"{format_datetime_text(seen)}"'
 
 
 def _encode_scope(scope: Scope) -> str:

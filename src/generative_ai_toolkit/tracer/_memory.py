@@ -21,12 +21,14 @@ from ._query import (
     conversation_key,
     filter_summaries,
     matches_filter,
+    newer_view,
     sorted_by_start,
     spans_of_conversation,
     summarize,
 )
 from ._redact import Redact
 from ._sampling import Sampler
+from ._snapshot import is_stale_snapshot
 from ._span import Scope
 from ._trace import Trace
 
@@ -48,7 +50,9 @@ class InMemoryTracer(BaseTracer):
 
     For tests and development. When full, the oldest span is dropped to make room (counted in
     ``stats["evicted"]``, logged once). Lookups by trace id and by ``ai.conversation.id`` use
-    indexes instead of scanning every span.
+    indexes instead of scanning every span. Snapshots of open spans (``snapshot_interval=``,
+    off by default, or ``Trace.emit_snapshot()``) are kept apart, the latest per span, until
+    the span ends; reads return them with ``include_open=True``.
     """
 
     def __init__(
@@ -60,9 +64,15 @@ class InMemoryTracer(BaseTracer):
         scope: Scope | None = None,
         redact: Redact | None = None,
         sampler: Sampler | None = None,
+        snapshot_interval: float | None = None,
     ) -> None:
         super().__init__(
-            clock=clock, id_generator=id_generator, scope=scope, redact=redact, sampler=sampler
+            clock=clock,
+            id_generator=id_generator,
+            scope=scope,
+            redact=redact,
+            sampler=sampler,
+            snapshot_interval=snapshot_interval,
         )
         if isinstance(memory_size, bool) or not isinstance(memory_size, int) or memory_size < 1:
             raise ValueError(f"memory_size must be a positive int, not {memory_size!r}")
@@ -73,6 +83,7 @@ class InMemoryTracer(BaseTracer):
         self._by_conversation: dict[tuple[type, Any], list[Trace]] = {}
         self._lock = threading.Lock()
         self._evicted = 0
+        self._open: dict[tuple[int, int], Trace] = {}  # the latest snapshot of each open span
 
     @property
     def memory_size(self) -> int:
@@ -80,7 +91,14 @@ class InMemoryTracer(BaseTracer):
         return self._memory_size
 
     def persist(self, trace: Trace) -> None:
-        """Keep ``trace``, dropping the oldest span when full."""
+        """Keep ``trace``, dropping the oldest span when full (a snapshot: keep it as the
+        latest view of its open span)."""
+        if not trace._end_ns:
+            self._keep_open(trace)
+            return
+        if self._open:
+            with self._lock:
+                self._open.pop((trace._trace_id, trace._span_id), None)
         conversation = trace._raw.get(CONVERSATION_ID, _MISSING)
         key = None if conversation is _MISSING else _index_key(thaw(conversation))
         trace_id = trace._trace_id
@@ -101,6 +119,18 @@ class InMemoryTracer(BaseTracer):
                 else:
                     same_conversation.append(trace)
 
+    def _keep_open(self, snap: Trace) -> None:
+        key = (snap._trace_id, snap._span_id)
+        with self._lock:
+            # Checked under the lock the end takes too: a snapshot racing the end never stays.
+            if is_stale_snapshot(snap) or any(
+                span._span_id == snap._span_id for span in self._by_trace.get(snap._trace_id, ())
+            ):
+                return  # the span has ended (here, or as another process told us)
+            held = self._open.get(key)
+            if held is None or newer_view(snap, held):
+                self._open[key] = snap
+
     def _evict_oldest(self) -> None:
         oldest, key = self._kept.popleft()
         # Spans are appended to the deque and to their index lists under one lock, so the
@@ -116,7 +146,11 @@ class InMemoryTracer(BaseTracer):
             )
 
     def get_traces(
-        self, trace_id: str | None = None, attribute_filter: Mapping[str, Any] | None = None
+        self,
+        trace_id: str | None = None,
+        attribute_filter: Mapping[str, Any] | None = None,
+        *,
+        include_open: bool = False,
     ) -> list[Trace]:
         """Ended spans of ``trace_id`` whose attributes match ``attribute_filter``, by start time.
 
@@ -136,9 +170,15 @@ class InMemoryTracer(BaseTracer):
                 candidates = list(self._by_conversation.get(key, ()))
             else:
                 candidates = [span for span, _ in self._kept]
+            if include_open and self._open:
+                wanted = None if trace_id is None else _parse_trace_id(trace_id)
+                candidates = [*candidates, *self._open_spans(wanted)]
         if attribute_filter:
             candidates = [t for t in candidates if matches_filter(t, attribute_filter)]
         return sorted_by_start(candidates)
+
+    def _open_spans(self, trace_id: int | None) -> list[Trace]:
+        return [s for s in self._open.values() if trace_id is None or s._trace_id == trace_id]
 
     def clear(self) -> None:
         """Forget every span."""
@@ -146,6 +186,7 @@ class InMemoryTracer(BaseTracer):
             self._kept.clear()
             self._by_trace.clear()
             self._by_conversation.clear()
+            self._open.clear()
 
     def list_conversations(
         self, where: ConversationFilter | None = None, *, limit: int = 50, offset: int = 0
@@ -153,12 +194,14 @@ class InMemoryTracer(BaseTracer):
         """Conversations among the kept spans, most recently active first."""
         with self._lock:
             spans = [span for span, _ in self._kept]
+            spans.extend(self._open.values())
         return filter_summaries(summarize(spans).values(), where, limit=limit, offset=offset)
 
     def conversation_spans(
-        self, conversation_id: str, *, auth_context: str | None = None
+        self, conversation_id: str, *, auth_context: str | None = None, include_open: bool = False
     ) -> list[Trace]:
-        """Every kept span of one conversation (ids compared as text), by start time."""
+        """Every kept span of one conversation (ids compared as text), by start time (open
+        ones only with ``include_open``)."""
         with self._lock:
             spans = [
                 span
@@ -166,11 +209,13 @@ class InMemoryTracer(BaseTracer):
                 if conversation_key(value) == conversation_id
                 for span in bucket
             ]
+            if include_open:
+                spans.extend(self._open_spans(None))
         return sorted_by_start(spans_of_conversation(spans, conversation_id, auth_context))
 
-    def trace_tree(self, trace_id: str) -> list[SpanNode]:
+    def trace_tree(self, trace_id: str, *, include_open: bool = False) -> list[SpanNode]:
         """The kept spans of ``trace_id`` as trees."""
-        return build_tree(self.get_traces(trace_id=trace_id))
+        return build_tree(self.get_traces(trace_id=trace_id, include_open=include_open))
 
     @property
     def stats(self) -> dict[str, int]:

@@ -67,7 +67,11 @@ class NoopTracer(BaseTracer):
         """Discard the span."""
 
     def get_traces(
-        self, trace_id: str | None = None, attribute_filter: Mapping[str, Any] | None = None
+        self,
+        trace_id: str | None = None,
+        attribute_filter: Mapping[str, Any] | None = None,
+        *,
+        include_open: bool = False,
     ) -> list[Trace]:
         """Always raises: a no-op tracer keeps nothing."""
         raise NotImplementedError(

@@ -14,6 +14,7 @@ from typing import Any, Final, Protocol, runtime_checkable
 
 from ._clock import datetime_from_ns
 from ._pricing import Cost, PricingSource, as_pricing
+from ._snapshot import last_seen_ns
 from ._trace import Trace
 from ._usage import NO_USAGE, Usage, UsageByModel, rollup
 
@@ -88,9 +89,14 @@ class TraceQuery(Protocol):
     """Reading spans back: by trace, by conversation, and conversations as a list."""
 
     def get_traces(
-        self, trace_id: str | None = None, attribute_filter: Mapping[str, Any] | None = None
+        self,
+        trace_id: str | None = None,
+        attribute_filter: Mapping[str, Any] | None = None,
+        *,
+        include_open: bool = False,
     ) -> Sequence[Trace]:
-        """Ended spans matching ``trace_id`` and every ``attribute_filter`` item, by start."""
+        """Ended spans matching ``trace_id`` and every ``attribute_filter`` item, by start;
+        with ``include_open``, also the latest snapshot of each span still open."""
         ...
 
     def list_conversations(
@@ -100,13 +106,15 @@ class TraceQuery(Protocol):
         ...
 
     def conversation_spans(
-        self, conversation_id: str, *, auth_context: str | None = None
+        self, conversation_id: str, *, auth_context: str | None = None, include_open: bool = False
     ) -> list[Trace]:
-        """Every span of one conversation (ids compared as text), by start time."""
+        """Every ended span of one conversation (ids compared as text), by start time; with
+        ``include_open``, open ones too."""
         ...
 
-    def trace_tree(self, trace_id: str) -> list[SpanNode]:
-        """The spans of one trace as trees (normally one root), children by start time."""
+    def trace_tree(self, trace_id: str, *, include_open: bool = False) -> list[SpanNode]:
+        """The ended spans of one trace as trees (normally one root), children by start
+        time; with ``include_open``, open ones too."""
         ...
 
 
@@ -153,22 +161,23 @@ def summarize(traces: Iterable[Trace]) -> dict[str, ConversationSummary]:
 
 
 def _summary(key: str, spans: list[Trace]) -> ConversationSummary:
+    # Open spans (snapshots) are activity, but a span is counted once it has ended.
     ids = {s._span_id for s in spans}
     roots = [s for s in spans if not s._parent_id or s._parent_id not in ids]
     auth = next(
         (str(s._attrs[AUTH_CONTEXT]) for s in spans if s._attrs.get(AUTH_CONTEXT) is not None),
         None,
     )
-    usage, by_model = rollup(spans)
+    usage, by_model = rollup(s for s in spans if s._end_ns)
     return ConversationSummary(
         conversation_id=key,
         auth_context=auth,
         first_started_at=datetime_from_ns(min(s._start_ns for s in spans)),
-        last_ended_at=datetime_from_ns(max(s._end_ns for s in spans)),
-        span_count=len(spans),
-        error_count=sum(1 for s in spans if s._status == "ERROR"),
+        last_ended_at=datetime_from_ns(max(last_seen_ns(s) for s in spans)),
+        span_count=sum(1 for s in spans if s._end_ns),
+        error_count=sum(1 for s in spans if s._status == "ERROR" and s._end_ns),
         trace_count=len({s._trace_id for s in spans}),
-        total_duration_ns=sum(s._end_ns - s._start_ns for s in roots),
+        total_duration_ns=sum(last_seen_ns(s) - s._start_ns for s in roots),
         usage=usage,
         usage_by_model=by_model,
     )
@@ -230,16 +239,21 @@ class SpanListQuery:
     (a JSON-lines file) and for the in-memory tracer."""
 
     def __init__(self, spans: Iterable[Trace]) -> None:
-        self._spans = sorted_by_start(spans)
+        self._all = sorted_by_start(latest_per_span(spans))
+        self._spans = [s for s in self._all if s._end_ns]
 
     def get_traces(
-        self, trace_id: str | None = None, attribute_filter: Mapping[str, Any] | None = None
+        self,
+        trace_id: str | None = None,
+        attribute_filter: Mapping[str, Any] | None = None,
+        *,
+        include_open: bool = False,
     ) -> list[Trace]:
         """Spans matching ``trace_id`` and every filter item exactly, by start time."""
         wanted = int(trace_id, 16) if trace_id is not None else None
         return [
             s
-            for s in self._spans
+            for s in (self._all if include_open else self._spans)
             if (wanted is None or s._trace_id == wanted)
             and (not attribute_filter or matches_filter(s, attribute_filter))
         ]
@@ -248,17 +262,47 @@ class SpanListQuery:
         self, where: ConversationFilter | None = None, *, limit: int = 50, offset: int = 0
     ) -> list[ConversationSummary]:
         """Conversations matching ``where``, most recently active first."""
-        return filter_summaries(summarize(self._spans).values(), where, limit=limit, offset=offset)
+        summaries = summarize(self._all).values()
+        return filter_summaries(summaries, where, limit=limit, offset=offset)
 
     def conversation_spans(
-        self, conversation_id: str, *, auth_context: str | None = None
+        self, conversation_id: str, *, auth_context: str | None = None, include_open: bool = False
     ) -> list[Trace]:
         """Every span whose ``ai.conversation.id`` reads as ``conversation_id``, by start."""
-        return spans_of_conversation(self._spans, conversation_id, auth_context)
+        spans = self._all if include_open else self._spans
+        return spans_of_conversation(spans, conversation_id, auth_context)
 
-    def trace_tree(self, trace_id: str) -> list[SpanNode]:
+    def trace_tree(self, trace_id: str, *, include_open: bool = False) -> list[SpanNode]:
         """The spans of ``trace_id`` as trees."""
-        return build_tree(self.get_traces(trace_id=trace_id))
+        return build_tree(self.get_traces(trace_id=trace_id, include_open=include_open))
+
+
+def latest_per_span(spans: Iterable[Trace]) -> list[Trace]:
+    """The spans with at most one snapshot per open span: snapshots of a span that has ended
+    are left out, and of the others the latest is kept (a log written with snapshots holds
+    several records per span). Ended spans are all kept, as they are."""
+    ended: list[Trace] = []
+    latest: dict[tuple[int, int], Trace] = {}
+    for span in spans:
+        if span._end_ns:
+            ended.append(span)
+            continue
+        key = (span._trace_id, span._span_id)
+        held = latest.get(key)
+        if held is None or newer_view(span, held):
+            latest[key] = span
+    if latest:
+        for span in ended:
+            latest.pop((span._trace_id, span._span_id), None)
+    return [*ended, *latest.values()]
+
+
+def newer_view(span: Trace, held: Trace) -> bool:
+    """Whether ``span`` replaces ``held``, an open span's snapshot: an ended span always does,
+    a snapshot when it was taken later."""
+    if span._end_ns:
+        return True
+    return bool(getattr(span, "_snapshot_ns", 0) > getattr(held, "_snapshot_ns", 0))
 
 
 def spans_of_conversation(

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from ._freeze import ATOMIC_TYPES, Frozen, freeze, safe_str, thaw
 from ._redactor import Redactor
+from ._snapshot import SpanSnapshot, stored_snapshot
 from ._trace import Trace
 
 #: A redactor: ``(key, value, span) -> the value to store``.
@@ -156,4 +157,9 @@ def redact_span(span: Trace, redact: Redact) -> tuple[Trace, list[tuple[str, Exc
     redacted._status = span._status
     if inherited:
         redacted._n_own = len(ordered) - inherited
-    return redacted, errors
+    return _as_open(span, redacted), errors
+
+
+def _as_open(span: Trace, redacted: Trace) -> Trace:
+    # A redacted snapshot stays a snapshot: stores tell open spans from ended ones by it.
+    return stored_snapshot(redacted, span._snapshot_ns) if type(span) is SpanSnapshot else redacted

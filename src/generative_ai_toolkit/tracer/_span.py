@@ -47,6 +47,8 @@ class SpanOwner(Protocol):
 
     def _persist_failed(self, trace: Any) -> None: ...
 
+    def _snapshot_now(self, span: Any) -> None: ...
+
 
 class SpanFields:
     """The fields of a span and their read-only views; ``Trace`` is the one subclass."""

@@ -234,6 +234,20 @@ class Trace(SpanFields):
         except Exception:  # noqa: BLE001 - a broken __str__ inside the chain
             attrs["exception.traceback"] = f"{type(exc).__qualname__}: <traceback unavailable>"
 
+    def emit_snapshot(self) -> None:
+        """Write a snapshot of this open span now: the span as it is, marked open, with the
+        attributes its ancestors would pass on now. Stores keep one row per span, replaced by a
+        newer snapshot or by the ended span (never the other way round). Does nothing once the
+        span has ended, on a snapshot, or on a tracer that keeps no partial spans (OTLP);
+        never raises."""
+        owner = self._owner
+        if self._end_ns or owner is None or type(self) is not Trace:
+            return
+        try:
+            owner._snapshot_now(self)
+        except Exception:  # noqa: BLE001 - telemetry never breaks the traced code
+            _log.exception("snapshot of span %r failed", self._name)
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     def __enter__(self) -> Self:

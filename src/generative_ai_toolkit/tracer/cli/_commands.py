@@ -9,6 +9,7 @@ import re
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final, TextIO
@@ -19,10 +20,12 @@ from ..sqlite import SqliteQuery
 from ._jsonl import JsonlFile, open_jsonl
 from ._progress import Progress, isatty
 from ._render import (
+    DEFAULT_UNFINISHED_AFTER,
     JsonLines,
     Style,
     conversation_header,
     conversations_table,
+    open_label,
     render_trees,
     summary_json,
 )
@@ -31,10 +34,17 @@ from ._sources import CliError, Source
 
 def _style(args: argparse.Namespace, stream: TextIO) -> Style:
     if args.color == "always":
-        return Style(color=True)
-    if args.color == "never" or "NO_COLOR" in os.environ:
-        return Style(color=False)
-    return Style(color=isatty(stream))
+        color = True
+    elif args.color == "never" or "NO_COLOR" in os.environ:
+        color = False
+    else:
+        color = isatty(stream)
+    after = getattr(args, "unfinished_after", None)
+    return Style(
+        color=color,
+        now_ns=time.time_ns(),
+        unfinished_after=DEFAULT_UNFINISHED_AFTER if after is None else after,
+    )
 
 
 AGE_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -93,12 +103,14 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
     spans: list[Trace] = []
     is_trace = args.trace
     if not is_trace:
-        spans = list(query.conversation_spans(ident, auth_context=args.auth_context))
+        spans = list(
+            query.conversation_spans(ident, auth_context=args.auth_context, include_open=True)
+        )
         is_trace = not spans and _looks_like_trace_id(ident)
     if is_trace:
         if not _looks_like_trace_id(ident):
             raise CliError(f"not a trace id: {ident!r} (32 hex digits)")
-        spans = list(query.get_traces(trace_id=ident))
+        spans = list(query.get_traces(trace_id=ident, include_open=True))
     if not spans:
         kind = "trace" if args.trace else "conversation or trace"
         raise CliError(f"no {kind} {ident!r} in {args.source.describe()}")
@@ -124,8 +136,11 @@ def cmd_tail(args: argparse.Namespace, out: TextIO) -> int:
         nonlocal shown
         if args.json:
             out.write(lines.line(span))
-        else:
+        elif span._end_ns:
             out.write(span.as_human_readable(color=style.color) + "\n")
+        else:
+            now = replace(style, now_ns=time.time_ns())
+            out.write(f"({open_label(span, now)}) {span.as_human_readable(color=style.color)}\n")
         shown += 1
         return args.count is not None and shown >= args.count
 

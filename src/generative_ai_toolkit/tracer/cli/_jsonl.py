@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Final, TextIO
 
+from .._snapshot import snapshot_from_dict
 from .._trace import Trace
 from ._errors import PROG, CliError, one_line
 from ._progress import Progress
@@ -42,6 +43,8 @@ def parse_span(raw: bytes) -> Trace:
     if not isinstance(data, dict):
         raise ValueError(f"not a span (a JSON {type(data).__name__})")
     try:
+        if "ended_at" in data and data["ended_at"] is None:
+            return snapshot_from_dict(data)  # an open span, written as a snapshot
         return Trace.from_dict(data)
     except KeyError as exc:
         raise ValueError(f"not a span (no {one_line(exc)})") from None

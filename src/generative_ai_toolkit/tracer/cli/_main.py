@@ -112,32 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_source_options(p, pricing=True)
     p.set_defaults(handler=cmd_list)
 
-    p = commands.add_parser("show", help="show a conversation or a trace as a tree")
-    p.description = (
-        "Show a conversation (all its traces) or one trace as an indented tree with kinds, "
-        "durations, status, inputs and outputs."
-    )
-    p.add_argument("id", help="conversation id, or a trace id (32 hex digits)")
-    p.add_argument("--trace", action="store_true", help="ID is a trace id")
-    p.add_argument("--auth-context", help="only spans of this auth context")
-    p.add_argument("--json", action="store_true", help="the spans as JSON lines")
-    p.add_argument("--full", action="store_true", help="do not shorten long values")
-    p.add_argument("--width", type=_positive, default=160, help="clip values to this width")
-    add_source_options(p, pricing=True)
-    p.set_defaults(handler=cmd_show)
-
-    p = commands.add_parser("tail", help="follow new spans as they are written")
-    p.description = "Print spans as they are written, like `tail -f` (Ctrl-C to stop)."
-    p.add_argument("--json", action="store_true", help="JSON lines instead of text")
-    p.add_argument(
-        "--all",
-        action="store_true",
-        help="start with the spans already stored (with --count N: print the last N, then stop)",
-    )
-    p.add_argument("--count", type=_positive, help="stop after N spans")
-    p.add_argument("--interval", type=float, default=0.5, help="poll every S seconds (0.5)")
-    add_source_options(p, dynamodb=False)
-    p.set_defaults(handler=cmd_tail)
+    _add_show_and_tail(commands)
 
     p = commands.add_parser("export", help="write spans as JSON lines")
     p.description = "Write spans as JSON lines in the StructuredLogsTracer format."
@@ -167,6 +142,46 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_command(commands, add_source_options)
     add_dynamodb_command(commands)
     return parser
+
+
+def _add_show_and_tail(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = commands.add_parser("show", help="show a conversation or a trace as a tree")
+    p.description = (
+        "Show a conversation (all its traces) or one trace as an indented tree with kinds, "
+        "durations, status, inputs and outputs."
+    )
+    p.add_argument("id", help="conversation id, or a trace id (32 hex digits)")
+    p.add_argument("--trace", action="store_true", help="ID is a trace id")
+    p.add_argument("--auth-context", help="only spans of this auth context")
+    p.add_argument("--json", action="store_true", help="the spans as JSON lines")
+    p.add_argument("--full", action="store_true", help="do not shorten long values")
+    p.add_argument("--width", type=_positive, default=160, help="clip values to this width")
+    _add_unfinished_after(p)
+    add_source_options(p, pricing=True)
+    p.set_defaults(handler=cmd_show)
+
+    p = commands.add_parser("tail", help="follow new spans as they are written")
+    p.description = "Print spans as they are written, like `tail -f` (Ctrl-C to stop)."
+    p.add_argument("--json", action="store_true", help="JSON lines instead of text")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="start with the spans already stored (with --count N: print the last N, then stop)",
+    )
+    p.add_argument("--count", type=_positive, help="stop after N spans")
+    p.add_argument("--interval", type=float, default=0.5, help="poll every S seconds (0.5)")
+    _add_unfinished_after(p)
+    add_source_options(p, dynamodb=False)
+    p.set_defaults(handler=cmd_tail)
+
+
+def _add_unfinished_after(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--unfinished-after",
+        type=_positive,
+        metavar="S",
+        help="show an open span with no snapshot for S seconds as unfinished (default 600)",
+    )
 
 
 def add_pricing_option(parser: argparse.ArgumentParser) -> None:

@@ -12,6 +12,7 @@ from .._human_format import DETAILS, format_timestamp_ms, value_text
 from .._json_encode import SpanJsonEncoder
 from .._pricing import Cost, Pricing
 from .._query import ConversationSummary, SpanNode
+from .._snapshot import snapshot_time
 from .._trace import Trace
 from .._usage import Usage, UsageByModel, rollup, turn_summaries
 from ._messages import message_line, tool_names
@@ -31,11 +32,20 @@ _STYLES: Final = {
 }
 
 
+#: An open span whose last snapshot is older than this (seconds) is shown as "unfinished":
+#: its process most likely died (a live one re-snapshots every ``snapshot_interval``).
+DEFAULT_UNFINISHED_AFTER: Final = 600.0
+
+
 @dataclass(frozen=True, slots=True)
 class Style:
-    """Colours on or off; ``paint`` wraps text in an ANSI style when on."""
+    """Colours on or off (``paint`` wraps text in an ANSI style when on), and how open spans
+    are shown: running for ``now_ns - start``, or unfinished once their last snapshot is older
+    than ``unfinished_after`` seconds."""
 
     color: bool = False
+    now_ns: int = 0
+    unfinished_after: float = DEFAULT_UNFINISHED_AFTER
 
     def paint(self, text: str, style: str) -> str:
         """``text`` in ``style`` (a key of ``_STYLES``), or as is without colour."""
@@ -53,6 +63,17 @@ def format_duration(ns: int) -> str:
         return f"{seconds:.2f}s"
     minutes, rest = divmod(int(seconds), 60)
     return f"{minutes}m{rest:02d}s"
+
+
+def open_label(span: Trace, style: Style) -> str:
+    """``running 12.3s`` for an open span, or ``unfinished (last seen 2h ago)``."""
+    seen = snapshot_time(span)
+    quiet = style.now_ns - seen
+    if quiet > style.unfinished_after * 1e9:
+        return style.paint(f"unfinished (last seen {format_duration(quiet)} ago)", "red")
+    return style.paint(
+        f"running {format_duration(max(0, style.now_ns - span._start_ns))}", "yellow"
+    )
 
 
 def _clip(text: str, width: int | None) -> str:
@@ -170,13 +191,16 @@ def conversation_header(
         (value_text(s._attrs["ai.auth.context"]) for s in spans if "ai.auth.context" in s._attrs),
         None,
     )
-    errors = sum(1 for s in spans if s._status == "ERROR")
+    errors = sum(1 for s in spans if s._status == "ERROR" and s._end_ns)
     traces = len({s._trace_id for s in spans})
+    still_open = sum(1 for s in spans if not s._end_ns)
+    ended = len(spans) - still_open
     text = (
         f"Conversation {conversation_id}"
         + (f" (auth context {auth})" if auth else "")
-        + f": {traces} trace{'s' * (traces != 1)}, {len(spans)} span{'s' * (len(spans) != 1)}"
+        + f": {traces} trace{'s' * (traces != 1)}, {ended} span{'s' * (ended != 1)}"
         + f", {errors} error{'s' * (errors != 1)}"
+        + (f", {still_open} open" if still_open else "")
     )
     usage, by_model = rollup(spans)
     total = f"Total: {usage_text(usage, _cost(pricing, by_model))}\n" if usage.llm_calls else ""
@@ -225,7 +249,10 @@ def _span_line(span: Trace, style: Style) -> str:
     trace_type = attrs.get("ai.trace.type")
     if trace_type is not None and trace_type != span._name:
         parts.append(value_text(trace_type))
-    parts.append(format_duration(span._end_ns - span._start_ns))
+    if span._end_ns:
+        parts.append(format_duration(span._end_ns - span._start_ns))
+    else:
+        parts.append(open_label(span, style))
     if span._status == "ERROR":
         parts.append(style.paint("ERROR", "red"))
     elif span._status == "OK":

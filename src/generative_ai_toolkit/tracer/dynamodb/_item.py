@@ -32,6 +32,7 @@ from .._codec import (
     from_tagged,
 )
 from .._query import AUTH_CONTEXT, CONVERSATION_ID, conversation_key
+from .._snapshot import snapshot_time, stored_snapshot
 from .._span import DEFAULT_SCOPE, Scope
 from .._text import valid_text
 from .._trace import Trace
@@ -51,6 +52,9 @@ _MAX_PARTITION_KEY_BYTES: Final = 2048
 _MAX_SORT_KEY_BYTES: Final = 1024
 
 NO_IDENTIFIER: Final = "_"
+#: On the item of an open span (a snapshot): ``open`` true, and ``seen_ns`` when it was taken.
+OPEN_ATTRIBUTE: Final = "open"
+SEEN_ATTRIBUTE: Final = "seen_ns"
 #: The key of the resource attributes inside the ``span`` attribute.
 RESOURCE_FIELD: Final = "resource"
 
@@ -106,6 +110,10 @@ def span_to_item(
     if expire_at is not None:
         item["expire_at"] = {"N": str(int(expire_at))}
     item["span"] = {"S": _header(span, trace_id, span_id, attrs)}
+    if not span._end_ns:
+        # An open span's snapshot: written only over nothing or an older snapshot (_writer).
+        item[OPEN_ATTRIBUTE] = {"BOOL": True}
+        item[SEEN_ATTRIBUTE] = {"N": str(snapshot_time(span))}
     text = encode_attributes(attrs)
     if max_bytes == MAX_ITEM_BYTES and len(text) <= _FAST_PATH_CHARS:
         # Every other field is bounded (keys and name by _fit, the resource in _header), so
@@ -140,6 +148,7 @@ def _header(span: Trace, trace_id: str, span_id: str, attrs: Mapping[str, Any]) 
         "parent_span_id": f"{span._parent_id:016x}" if span._parent_id else None,
         "start_ns": span._start_ns,
         "end_ns": span._end_ns,
+        **({} if span._end_ns else {"snapshot_ns": snapshot_time(span)}),
         "status": span._status,
         "scope": [span._scope.name, span._scope.version],
         "inherited_keys": len(attrs) - span._n_own if span._n_own >= 0 else 0,
@@ -171,20 +180,22 @@ def item_to_span(item: Mapping[str, Mapping[str, Any]]) -> Trace:
     inherited = int(header.get("inherited_keys") or 0)
     attributes = decode_stored_attributes(_s(item, "attributes", "{}"), inherited)
     scope = header.get("scope") or [DEFAULT_SCOPE.name, DEFAULT_SCOPE.version]
-    return Trace.restore(
+    end_ns = int(header["end_ns"])
+    span = Trace.restore(
         span_name=header["name"],
         span_kind=header.get("kind", "INTERNAL"),
         trace_id=header["trace_id"],
         span_id=header["span_id"],
         parent_span_id=header.get("parent_span_id"),
         started_at=int(header["start_ns"]),
-        ended_at=int(header["end_ns"]),
+        ended_at=end_ns,
         attributes=attributes,
         span_status=header.get("status", "UNSET"),
         resource_attributes=header[RESOURCE_FIELD],
         scope=Scope(str(scope[0]), str(scope[1])),
         inherited_keys=inherited,
     )
+    return span if end_ns else stored_snapshot(span, int(header.get("snapshot_ns") or 0))
 
 
 def item_size(item: Mapping[str, Mapping[str, Any]]) -> int:

@@ -140,6 +140,7 @@ class DynamoDbTraceQuery:
         attribute_filter: Mapping[str, Any] | None = None,
         *,
         allow_scan: bool = False,
+        include_open: bool = False,
     ) -> list[Trace]:
         """Spans of ``trace_id`` matching every ``attribute_filter`` item exactly, by start.
 
@@ -160,25 +161,26 @@ class DynamoDbTraceQuery:
             items = self._query_conversation(conversation, auth)
         else:
             items = self._scan(auth)
-        spans = (item_to_span(item) for item in items)
+        spans = (s for s in map(item_to_span, items) if include_open or s._end_ns)
         if attribute_filter:
             return sorted_by_start(s for s in spans if matches_filter(s, attribute_filter))
         return sorted_by_start(spans)
 
     def conversation_spans(
-        self, conversation_id: str, *, auth_context: str | None = None
+        self, conversation_id: str, *, auth_context: str | None = None, include_open: bool = False
     ) -> list[Trace]:
         """Every span of one conversation (ids as text), by start: one GSI ``Query``."""
         spans = [
             span
             for span in map(item_to_span, self._query_conversation(conversation_id, auth_context))
-            if auth_context is None or span._attrs.get(AUTH_CONTEXT) == auth_context
+            if (auth_context is None or span._attrs.get(AUTH_CONTEXT) == auth_context)
+            and (include_open or span._end_ns)
         ]
         return sorted_by_start(spans)
 
-    def trace_tree(self, trace_id: str) -> list[SpanNode]:
+    def trace_tree(self, trace_id: str, *, include_open: bool = False) -> list[SpanNode]:
         """The spans of one trace as trees: one ``Query`` on the table."""
-        return build_tree(self.get_traces(trace_id=trace_id))
+        return build_tree(self.get_traces(trace_id=trace_id, include_open=include_open))
 
     def list_conversations(
         self, where: ConversationFilter | None = None, *, limit: int = 50, offset: int = 0

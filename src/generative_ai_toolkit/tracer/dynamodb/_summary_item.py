@@ -80,9 +80,11 @@ class Delta:
 
 def deltas(spans: Iterable[Trace]) -> dict[tuple[str, str | None], Delta]:
     """Per (conversation id, auth context) as text, what ``spans`` add; spans without a
-    conversation id add nothing."""
+    conversation id, and snapshots of open spans, add nothing."""
     found: dict[tuple[str, str | None], Delta] = {}
     for span in spans:
+        if not span._end_ns:
+            continue  # a snapshot of an open span: the span counts once, when it ends
         conversation = index_text(span._attrs.get(CONVERSATION_ID))
         if not conversation:
             continue

@@ -15,6 +15,7 @@ from .._ids import IdGenerator
 from .._query import CONVERSATION_ID, ConversationFilter
 from .._redact import Redact
 from .._sampling import Sampler
+from .._snapshot import last_seen_ns
 from .._span import Scope
 from .._spanqueue import QueueFullPolicy
 from .._trace import Trace
@@ -84,7 +85,9 @@ class DynamoDbTracer(StoringTracer):
     check finishes in the background. The remaining options are the export engine's (see
     ``ExportingTracer``). ``conversation_summaries`` keeps one summary item per conversation
     current (one ``UpdateItem`` per conversation per batch), which ``list_conversations``
-    reads instead of scanning (see ``docs/dynamodb.md``).
+    reads instead of scanning (see ``docs/dynamodb.md``). ``snapshot_interval`` (seconds; off
+    by default, as each snapshot is a billed write) stores open spans as conditional writes:
+    one item per span, replaced by a newer snapshot or by the ended span, never the reverse.
     """
 
     _reader: DynamoDbTraceQuery
@@ -115,6 +118,7 @@ class DynamoDbTracer(StoringTracer):
         scope: Scope | None = None,
         redact: Redact | None = None,
         sampler: Sampler | None = None,
+        snapshot_interval: float | None = None,
     ) -> None:
         if not table_name:
             raise ValueError("table_name must be a non-empty string")
@@ -180,6 +184,7 @@ class DynamoDbTracer(StoringTracer):
             scope=scope,
             redact=redact,
             sampler=sampler,
+            snapshot_interval=snapshot_interval,
         )
 
     def __repr__(self) -> str:
@@ -210,6 +215,7 @@ class DynamoDbTracer(StoringTracer):
         attribute_filter: Mapping[str, Any] | None = None,
         *,
         allow_scan: bool = False,
+        include_open: bool = False,
     ) -> Sequence[Trace]:
         """Stored spans of ``trace_id`` and/or one conversation (``ai.conversation.id`` in
         ``attribute_filter``) matching every filter item exactly, by start time. With neither,
@@ -218,7 +224,9 @@ class DynamoDbTracer(StoringTracer):
         if not keyed and not allow_scan:
             raise ValueError(refuse_scan_message(self._table_name))
         self._flush_before_read()
-        return self._reader.get_traces(trace_id, attribute_filter, allow_scan=allow_scan)
+        return self._reader.get_traces(
+            trace_id, attribute_filter, allow_scan=allow_scan, include_open=include_open
+        )
 
     def list_conversations_page(
         self, where: ConversationFilter | None = None, *, limit: int = 50, cursor: str | None = None
@@ -236,7 +244,7 @@ class DynamoDbTracer(StoringTracer):
     def _encode(self, span: Trace) -> Item:
         expire_at = None
         if self._expire_after is not None:
-            expire_at = int(span._end_ns / 1e9 + self._expire_after)
+            expire_at = int(last_seen_ns(span) / 1e9 + self._expire_after)
         item = span_to_item(span, identifier=self._identifier, expire_at=expire_at)
         if self._summaries is not None:
             item[SUMMARIZED] = {"N": "1"}  # counted by this writer: `migrate` skips it

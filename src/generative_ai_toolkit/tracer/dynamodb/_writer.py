@@ -8,6 +8,11 @@ throttling, a 5xx, a timeout or a refused connection, come back to the engine as
 ``RetryableError(remaining=...)``; the engine backs off and retries just those spans. Bad
 credentials or a missing permission are ``BatchRejectedError`` (the batch is dropped whole).
 Anything else (a validation error, say) is a permanent failure of a span.
+
+Snapshots of open spans cannot go in a ``BatchWriteItem`` (it has no conditions): each is a
+``PutItem`` that only replaces nothing or an older snapshot of the span, so a late snapshot
+never overwrites the ended span (which is written unconditionally). A refused condition is
+expected, not an error: the item already holds something newer.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from botocore.exceptions import (
 
 from .._trace import Trace
 from .._writer import BatchRejectedError, RetryableError
-from ._item import Item
+from ._item import OPEN_ATTRIBUTE, SEEN_ATTRIBUTE, Item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -123,6 +128,57 @@ class DynamoDbWriter:
         """Store every span of ``batch``; raise ``RetryableError`` naming those not stored."""
         if self._pid != os.getpid():
             self._after_fork()
+        if any(not span._end_ns for span in batch):
+            self._write_with_snapshots(batch)
+            return
+        self._write_ended(batch)
+
+    def _write_with_snapshots(self, batch: Sequence[Trace]) -> None:
+        ended = [span for span in batch if span._end_ns]
+        left: list[Trace] = []
+        error: RetryableError | None = None
+        if ended:
+            try:
+                self._write_ended(ended)
+            except RetryableError as exc:
+                error = exc
+                left.extend(exc.remaining or ended)
+        for span in batch:
+            if span._end_ns:
+                continue
+            outcome = self._put_snapshot(span)
+            if isinstance(outcome, RetryableError):
+                error = outcome
+                left.append(span)
+            elif outcome is not None:
+                raise outcome
+        if error is not None:
+            raise RetryableError(
+                f"{len(left)} of {len(batch)} span(s) not written yet: {error}",
+                remaining=left,
+                retry_after=error.retry_after,
+            )
+
+    def _put_snapshot(self, span: Trace) -> Exception | None:
+        """One snapshot, written over nothing or an older snapshot of the span only."""
+        item = self._encode(span)
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk) OR (#open = :open AND #seen < :seen)",
+                ExpressionAttributeNames={"#open": OPEN_ATTRIBUTE, "#seen": SEEN_ATTRIBUTE},
+                ExpressionAttributeValues={":open": {"BOOL": True}, ":seen": item[SEEN_ATTRIBUTE]},
+            )
+        except Exception as exc:  # noqa: BLE001 - handed back to the engine, which logs it
+            if isinstance(exc, ClientError) and (
+                exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+            ):
+                return None  # the span has ended, or a newer snapshot is stored: keep that
+            return self._failure(exc, [span])
+        return None
+
+    def _write_ended(self, batch: Sequence[Trace]) -> None:
         items = [self._encode(span) for span in batch]
         chunks = [
             (batch[i : i + MAX_BATCH_ITEMS], items[i : i + MAX_BATCH_ITEMS])

@@ -108,6 +108,8 @@ def _spans_of(requests: Sequence[EncodedRequest]) -> list[Trace]:
 class OtlpTracer(ExportingTracer):
     """Sends spans as OTLP/HTTP protobuf, batched by a background worker; never blocks the agent.
 
+    OTLP has no partial spans: ``Trace.emit_snapshot()`` does nothing here.
+
     The destination is ``endpoint`` (a full URL such as ``https://collector:4318/v1/traces``),
     else ``http://{host}:{port}/v1/traces``, else the ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` /
     ``OTEL_EXPORTER_OTLP_ENDPOINT`` variables, else ``http://localhost:4318/v1/traces``.
@@ -124,6 +126,8 @@ class OtlpTracer(ExportingTracer):
     ``max_request_bytes``. Failed requests are retried with backoff (honouring ``Retry-After``)
     while the queue holds; see ``ExportingTracer`` for the queue options, ``stats`` for counts.
     """
+
+    _takes_snapshots = False
 
     def __init__(
         self,

@@ -31,6 +31,7 @@ from .._query import (
     matches_filter,
     sorted_by_start,
 )
+from .._snapshot import stored_snapshot
 from .._span import DEFAULT_SCOPE, Scope
 from .._trace import Trace, stored_span
 from .._usage import NO_USAGE, Usage, UsageByModel
@@ -42,13 +43,15 @@ from ._connect import (
     open_for_reading,
     open_for_writing,
 )
-from ._schema import default_db_path, read_usage
+from ._schema import OPEN_COLUMN_VERSION, default_db_path, read_usage
 
-#: The columns every span query selects, in the order ``span_from_row`` reads them.
+#: The columns every span query selects, in the order ``span_from_row`` reads them (``open``
+#: last: version 5 on; earlier files hold ended spans only).
 SPAN_COLUMNS: Final = (
     "seq, trace_id, span_id, parent_span_id, name, kind, status, start_ns, end_ns, "
-    "attributes, inherited_keys, resource, scope_name, scope_version"
+    "attributes, inherited_keys, resource, scope_name, scope_version, open"
 )
+_SPAN_COLUMNS_V3: Final = SPAN_COLUMNS.replace(", open", ", 0")
 _INT64: Final = (-(2**63), 2**63 - 1)
 _MASK64: Final = 2**64 - 1
 _NO_USAGE: Final = (NO_USAGE, ())
@@ -82,7 +85,7 @@ def span_from_row(row: Sequence[Any]) -> Trace:
     inherited = row[10]
     attributes = decode_stored_attributes(row[9], inherited)
     trace_id = row[1]
-    return stored_span(
+    span = stored_span(
         row[4],
         row[5],
         int.from_bytes(trace_id, "big") if type(trace_id) is bytes else int(trace_id, 16),
@@ -96,6 +99,7 @@ def span_from_row(row: Sequence[Any]) -> Trace:
         _scope(row[12], row[13]),
         inherited,
     )
+    return stored_snapshot(span, row[8]) if row[14] else span
 
 
 def _scope(name: str, version: str) -> Scope:
@@ -178,10 +182,18 @@ class SqliteQuery:
             except sqlite3.Error as exc:
                 raise database_error(self._path, exc) from None
 
-    def _trace_key(self, trace_id: int) -> bytes | str:
+    def _version(self) -> int:
         # The file may have been migrated since it was opened: ask for its version each time.
-        version = self._rows("PRAGMA user_version")[0][0]
+        return int(self._rows("PRAGMA user_version")[0][0])
+
+    def _trace_key(self, trace_id: int, version: int) -> bytes | str:
         return f"{trace_id:032x}" if version < 3 else trace_id.to_bytes(16, "big")
+
+    def _select(self, version: int, include_open: bool) -> tuple[str, list[str]]:
+        """The start of a span query, and the condition that leaves open spans out."""
+        if version < OPEN_COLUMN_VERSION:
+            return f"SELECT {_SPAN_COLUMNS_V3} FROM spans", []
+        return f"SELECT {SPAN_COLUMNS} FROM spans", [] if include_open else ["open = 0"]
 
     def close(self) -> None:
         """Close the read connection (it is re-opened when needed)."""
@@ -193,18 +205,23 @@ class SqliteQuery:
     # -- TraceQuery ----------------------------------------------------------------------------
 
     def get_traces(
-        self, trace_id: str | None = None, attribute_filter: Mapping[str, Any] | None = None
+        self,
+        trace_id: str | None = None,
+        attribute_filter: Mapping[str, Any] | None = None,
+        *,
+        include_open: bool = False,
     ) -> list[Trace]:
         """Spans of ``trace_id`` matching every ``attribute_filter`` item exactly, by start.
 
         ``ai.conversation.id`` and ``ai.auth.context`` are looked up through indexes, other keys
         through SQLite's JSON functions; matching is exact (same type, equal value).
         """
-        where: list[str] = []
+        version = self._version()
+        sql, where = self._select(version, include_open)
         params: list[Any] = []
         if trace_id is not None:
             where.append("trace_id = ?")
-            params.append(self._trace_key(_trace_id_int(trace_id)))
+            params.append(self._trace_key(_trace_id_int(trace_id), version))
         for key, value in (attribute_filter or {}).items():
             if key == CONVERSATION_ID:
                 where.append("conversation_id = ?")
@@ -216,7 +233,6 @@ class SqliteQuery:
                 condition, extra = _value_condition(value)
                 where.append(condition)
                 params.extend([path, *extra])
-        sql = f"SELECT {SPAN_COLUMNS} FROM spans"
         if where:
             sql += " WHERE " + " AND ".join(where)
         spans = [span_from_row(row) for row in self._rows(sql + " ORDER BY start_ns, seq", params)]
@@ -300,35 +316,36 @@ class SqliteQuery:
         )
 
     def conversation_spans(
-        self, conversation_id: str, *, auth_context: str | None = None
+        self, conversation_id: str, *, auth_context: str | None = None, include_open: bool = False
     ) -> list[Trace]:
         """Every span of one conversation (ids compared as text), by start time: one index
-        range scan."""
-        sql = f"SELECT {SPAN_COLUMNS} FROM spans WHERE conversation_id = ?"
+        range scan. Open spans only with ``include_open``."""
+        sql, where = self._select(self._version(), include_open)
+        where.append("conversation_id = ?")
         params: list[Any] = [conversation_id]
         if auth_context is not None:
-            sql += " AND auth_context = ?"
+            where.append("auth_context = ?")
             params.append(auth_context)
+        sql += " WHERE " + " AND ".join(where)
         spans = [span_from_row(r) for r in self._rows(sql + " ORDER BY start_ns, seq", params)]
         if auth_context is not None:
             spans = [s for s in spans if s._attrs.get(AUTH_CONTEXT) == auth_context]
         return spans
 
-    def trace_tree(self, trace_id: str) -> list[SpanNode]:
+    def trace_tree(self, trace_id: str, *, include_open: bool = False) -> list[SpanNode]:
         """The spans of ``trace_id`` as trees."""
-        return build_tree(self.get_traces(trace_id=trace_id))
+        return build_tree(self.get_traces(trace_id=trace_id, include_open=include_open))
 
     # -- beyond TraceQuery: following and counting ---------------------------------------------
 
     def spans_after(self, cursor: int, *, limit: int = 1000) -> tuple[list[Trace], int]:
-        """Spans stored after ``cursor`` (in the order written) and the cursor to pass next.
+        """Spans stored after ``cursor`` (in the order written) and the cursor to pass next;
+        open spans too (a snapshot, then the ended span, each as it is stored).
 
         ``latest_cursor()`` starts at the end; ``0`` starts at the beginning.
         """
-        rows = self._rows(
-            f"SELECT {SPAN_COLUMNS} FROM spans WHERE seq > ? ORDER BY seq LIMIT ?",
-            [cursor, limit],
-        )
+        sql, _ = self._select(self._version(), True)
+        rows = self._rows(f"{sql} WHERE seq > ? ORDER BY seq LIMIT ?", [cursor, limit])
         if not rows:
             return [], cursor
         return [span_from_row(row) for row in rows], rows[-1][0]
@@ -338,14 +355,16 @@ class SqliteQuery:
         return int(self._rows("SELECT coalesce(max(seq), 0) FROM spans")[0][0])
 
     def span_count(self) -> int:
-        """How many spans are stored."""
-        return int(self._rows("SELECT count(*) FROM spans")[0][0])
+        """How many spans are stored (ended ones: open spans are not counted)."""
+        where = " WHERE open = 0" if self._version() >= OPEN_COLUMN_VERSION else ""
+        return int(self._rows("SELECT count(*) FROM spans" + where)[0][0])
 
     def all_spans(self) -> list[Trace]:
-        """Every stored span, by start time."""
+        """Every stored ended span, by start time."""
+        sql, where = self._select(self._version(), False)
+        sql += "".join(f" WHERE {w}" for w in where)
         return sorted_by_start(
-            span_from_row(row)
-            for row in self._rows(f"SELECT {SPAN_COLUMNS} FROM spans ORDER BY start_ns, seq")
+            span_from_row(row) for row in self._rows(sql + " ORDER BY start_ns, seq")
         )
 
 

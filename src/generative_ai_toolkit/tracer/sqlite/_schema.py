@@ -18,6 +18,12 @@ Tables:
   the spans, so listing conversations never aggregates the spans table.
 - ``conversation_usage`` (version 4): token usage per conversation id and model id (``_usage``),
   kept up to date like ``conversations``; version 3 files get it filled from their spans.
+
+Version 5 adds ``open``: 1 for a snapshot of a span still open (``end_ns`` is then the time of
+the snapshot), 0 for an ended span. A span has at most one row; the writer replaces an open
+row by a newer snapshot or by the ended span, never the other way round. Conversation
+summaries and usage count ended spans only; a snapshot moves ``last_end_ns`` (the last
+activity) on.
 """
 
 from __future__ import annotations
@@ -90,9 +96,8 @@ CREATE TABLE conversations (
 CREATE INDEX conversations_by_last_end ON conversations (last_end_ns);
 """
 
-#: SQL that rebuilds the ``conversations`` rows of the conversation ids in temp table ``touched``
-#: from the spans table (after a migration, a retention sweep or a duplicate import).
-REBUILD_CONVERSATIONS: Final = """
+#: The rebuild as versions 2 to 4 had it (no ``open`` column yet): used by the migration to 2.
+_REBUILD_V2: Final = """
 DELETE FROM conversations WHERE conversation_id IN (SELECT conversation_id FROM temp.touched);
 INSERT INTO conversations
 SELECT s.conversation_id,
@@ -139,6 +144,27 @@ CREATE INDEX spans_by_conversation ON spans (conversation_id, start_ns)
     WHERE conversation_id IS NOT NULL;
 CREATE INDEX spans_by_auth_context ON spans (auth_context, start_ns)
     WHERE auth_context IS NOT NULL;
+"""
+
+#: SQL that rebuilds the ``conversations`` rows of the conversation ids in temp table ``touched``
+#: from the spans table (after a retention sweep, a duplicate import or a replaced snapshot).
+REBUILD_CONVERSATIONS: Final = """
+DELETE FROM conversations WHERE conversation_id IN (SELECT conversation_id FROM temp.touched);
+INSERT INTO conversations
+SELECT s.conversation_id,
+       (SELECT a.auth_context FROM spans a
+         WHERE a.conversation_id = s.conversation_id AND a.auth_context IS NOT NULL
+         ORDER BY a.start_ns LIMIT 1),
+       min(s.start_ns), max(s.end_ns), sum(s.open = 0), sum(s.status = 'ERROR' AND s.open = 0)
+FROM spans s
+WHERE s.conversation_id IN (SELECT conversation_id FROM temp.touched)
+GROUP BY s.conversation_id;
+DELETE FROM temp.touched;
+"""
+
+_V5: Final = """
+ALTER TABLE spans ADD COLUMN open INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX spans_open ON spans (span_id) WHERE open = 1
 """
 
 _V4: Final = """
@@ -202,14 +228,14 @@ def _migrate_to_v2(conn: sqlite3.Connection) -> None:
         "INSERT OR IGNORE INTO temp.touched SELECT DISTINCT conversation_id FROM spans "
         "WHERE conversation_id IS NOT NULL"
     )
-    run_script(conn, REBUILD_CONVERSATIONS)
+    run_script(conn, _REBUILD_V2)
 
 
 def _migrate_to_v4(conn: sqlite3.Connection) -> None:
     run_script(conn, _V4)
     ensure_touched_table(conn)
     conn.execute("INSERT OR IGNORE INTO temp.touched SELECT conversation_id FROM conversations")
-    rebuild_usage(conn)
+    rebuild_usage(conn, ended_only=False)  # no `open` column yet: every row has ended
     conn.execute("DELETE FROM temp.touched")
 
 
@@ -222,9 +248,10 @@ def usage_rows(tallies: dict[str, UsageTally]) -> list[tuple[Any, ...]]:
     ]
 
 
-def rebuild_usage(conn: sqlite3.Connection) -> None:
+def rebuild_usage(conn: sqlite3.Connection, *, ended_only: bool = True) -> None:
     """Recount the ``conversation_usage`` rows of the conversations in temp table ``touched``
-    from their spans (decoding only spans whose text mentions usage)."""
+    from their spans (decoding only spans whose text mentions usage; ended ones only, unless
+    ``ended_only`` is false for a file from before the ``open`` column)."""
     conn.execute(
         "DELETE FROM conversation_usage "
         "WHERE conversation_id IN (SELECT conversation_id FROM temp.touched)"
@@ -233,7 +260,7 @@ def rebuild_usage(conn: sqlite3.Connection) -> None:
     rows = conn.execute(
         "SELECT conversation_id, attributes, inherited_keys FROM spans "
         "WHERE conversation_id IN (SELECT conversation_id FROM temp.touched) "
-        "AND instr(attributes, ?) > 0",
+        "AND instr(attributes, ?) > 0" + (" AND open = 0" if ended_only else ""),
         [f'"{USAGE_ATTRIBUTE}"'],
     )
     for conversation, text, inherited in rows:
@@ -294,8 +321,11 @@ MIGRATIONS: Final[list[Callable[[sqlite3.Connection], None]]] = [
     _migrate_to_v2,
     _migrate_to_v3,
     _migrate_to_v4,
+    lambda conn: run_script(conn, _V5),
 ]
 SCHEMA_VERSION: Final = len(MIGRATIONS)
+#: The version that added the ``open`` column (snapshots of open spans).
+OPEN_COLUMN_VERSION: Final = 5
 #: The oldest schema a reader reads without migrating it (older files are opened once by a
 #: writer, which migrates them).
 MIN_READABLE_VERSION: Final = 2

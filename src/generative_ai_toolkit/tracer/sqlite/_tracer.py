@@ -19,6 +19,7 @@ from .._exporting import StoringTracer
 from .._ids import IdGenerator
 from .._redact import Redact
 from .._sampling import Sampler
+from .._snapshot import DEFAULT_SNAPSHOT_INTERVAL
 from .._span import Scope
 from .._spanqueue import QueueFullPolicy
 from ._connect import absolute_path, database_error, open_for_writing
@@ -58,6 +59,9 @@ class SqliteTracer(StoringTracer):
       (with backoff, by the export engine).
     - A span whose attributes exceed ``max_span_bytes`` of JSON is stored with its largest
       values cut down and listed in ``ai.storage.truncated_keys``, never dropped.
+    - Open spans: a span still open a moment after it opened is stored as a snapshot (one row,
+      marked open), taken again every ``snapshot_interval`` seconds (``None``: off) and
+      replaced by the ended span; reads return open spans only with ``include_open=True``.
 
     Raises ``TraceDatabaseError`` at construction when ``db_path`` is not a trace database, and
     ``ValueError`` for bad options.
@@ -85,6 +89,7 @@ class SqliteTracer(StoringTracer):
         scope: Scope | None = None,
         redact: Redact | None = None,
         sampler: Sampler | None = None,
+        snapshot_interval: float | None = DEFAULT_SNAPSHOT_INTERVAL,
     ) -> None:
         if max_spans is not None and (isinstance(max_spans, bool) or max_spans < 1):
             raise ValueError(f"max_spans must be a positive int, not {max_spans!r}")
@@ -127,6 +132,7 @@ class SqliteTracer(StoringTracer):
             scope=scope,
             redact=redact,
             sampler=sampler,
+            snapshot_interval=snapshot_interval,
         )
 
     @property

@@ -25,6 +25,7 @@ from typing import Any, Final
 
 from .._codec import encode_attributes, encode_attributes_within
 from .._query import AUTH_CONTEXT, CONVERSATION_ID, conversation_key
+from .._snapshot import snapshot_time
 from .._text import valid_text
 from .._trace import Trace
 from .._usage import UsageTally, span_usage
@@ -54,8 +55,15 @@ DEFAULT_MAX_SPAN_BYTES: Final = 1_000_000
 _INSERT: Final = (
     "INSERT OR IGNORE INTO spans (trace_id, span_id, parent_span_id, name, kind, status, "
     "start_ns, end_ns, conversation_id, auth_context, attributes, inherited_keys, resource, "
-    "scope_name, scope_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "scope_name, scope_version, open) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+#: Removes the open row an incoming row replaces: any snapshot for an ended span, an older one
+#: for a snapshot. An ended row is never removed, so a late snapshot is then not inserted.
+_REPLACE_OPEN: Final = (
+    "DELETE FROM spans WHERE span_id = ? AND open = 1 AND start_ns = ? AND trace_id = ? "
+    "AND (? = 0 OR end_ns < ?)"
+)
+_ANY_OPEN: Final = "SELECT 1 FROM spans WHERE open = 1 LIMIT 1"
 _UPSERT_CONVERSATION: Final = """
 INSERT INTO conversations (conversation_id, auth_context, first_start_ns, last_end_ns,
                            span_count, error_count)
@@ -175,6 +183,7 @@ class SqliteSpanWriter:
         if trace[0] != span._trace_id:  # a batch holds runs of spans of one trace
             trace = (span._trace_id, span._trace_id.to_bytes(16, "big"))
             self._trace = trace
+        end_ns = span._end_ns
         return (
             trace[1],
             span_id - ((span_id >> 63) << 64),  # id_to_sql, inlined: once per span
@@ -183,7 +192,7 @@ class SqliteSpanWriter:
             span._kind,
             span._status,
             span._start_ns,
-            span._end_ns,
+            end_ns or snapshot_time(span),  # an open span's row holds when it was last seen
             conversation_key(attrs.get(CONVERSATION_ID)),
             _text_or_none(attrs.get(AUTH_CONTEXT)),
             text,
@@ -191,6 +200,7 @@ class SqliteSpanWriter:
             resource[1],
             span._scope.name,
             span._scope.version,
+            0 if end_ns else 1,
         )
 
     def write(self, batch: Sequence[Trace]) -> None:
@@ -240,22 +250,29 @@ class SqliteSpanWriter:
     def _insert(
         self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]], usage: list[tuple[Any, ...]]
     ) -> None:
+        has_open = any(row[15] for row in rows)
+        if has_open:
+            rows = _one_row_per_span(rows)
         conversations: dict[str, list[Any]] = {}
         for row in rows:
             key = row[8]
             if key is None:
                 continue
+            ended = not row[15]  # a snapshot is activity, but the span is counted when it ends
             summary = conversations.get(key)
             if summary is None:
-                conversations[key] = [key, row[9], row[6], row[7], 1, row[5] == "ERROR", row[6]]
+                error = ended and row[5] == "ERROR"
+                conversations[key] = [key, row[9], row[6], row[7], int(ended), error, row[6]]
                 continue
             if row[9] is not None and (summary[1] is None or row[6] < summary[6]):
                 summary[1], summary[6] = row[9], row[6]
             summary[2] = min(summary[2], row[6])
             summary[3] = max(summary[3], row[7])
-            summary[4] += 1
-            summary[5] += row[5] == "ERROR"
+            summary[4] += ended
+            summary[5] += ended and row[5] == "ERROR"
         with _write_transaction(conn):
+            if has_open or conn.execute(_ANY_OPEN).fetchone() is not None:
+                conn.executemany(_REPLACE_OPEN, [(r[1], r[6], r[0], r[15], r[7]) for r in rows])
             inserted = conn.executemany(_INSERT, rows).rowcount
             if inserted == len(rows):
                 conn.executemany(_UPSERT_CONVERSATION, [s[:6] for s in conversations.values()])
@@ -275,12 +292,23 @@ class SqliteSpanWriter:
         self._conn = None
 
 
+def _one_row_per_span(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The batch with one row per span: the ended one, else the latest snapshot."""
+    best: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    for row in rows:
+        key = (row[0], row[1], row[6])
+        held = best.get(key)
+        if held is None or (held[15] and (not row[15] or row[7] > held[7])):
+            best[key] = row
+    return list(best.values())
+
+
 def _usage(batch: Sequence[Trace], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """``UPSERT_USAGE`` parameters of the batch: usage per conversation and model."""
     tallies: dict[str, UsageTally] = {}
     for span, row in zip(batch, rows, strict=True):
-        if row[8] is None:
-            continue
+        if row[8] is None or row[15]:
+            continue  # no conversation, or an open span (counted when it ends)
         found = span_usage(span._attrs)
         if found is not None:
             tallies.setdefault(row[8], UsageTally()).add(*found)

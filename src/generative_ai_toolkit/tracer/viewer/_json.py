@@ -17,6 +17,7 @@ from .._human_format import value_text
 from .._json_encode import format_datetime_text, to_json_safe
 from .._pricing import Cost, Pricing
 from .._query import ConversationFilter, ConversationSummary, SpanNode
+from .._snapshot import last_seen_ns
 from .._trace import Trace
 from .._usage import Usage, UsageByModel, rollup, span_usage, turn_summaries
 
@@ -109,9 +110,11 @@ def span_outline(span: Trace, pricing: Pricing | None = None) -> dict[str, Any]:
 
     Root spans of a turn also carry the (clipped) user input and agent response; LLM calls
     their ``usage`` (with the ``model``) and, under ``pricing``, their ``cost`` (``None``
-    when the model has no price), which the page adds up per turn and conversation.
+    when the model has no price), which the page adds up per turn and conversation. An open
+    span (a snapshot) has ``"open": true``, and its end and duration as of its latest snapshot.
     """
     attrs = span._attrs
+    end_ns = last_seen_ns(span)
     outline: dict[str, Any] = {
         "trace_id": f"{span._trace_id:032x}",
         "span_id": f"{span._span_id:016x}",
@@ -120,10 +123,12 @@ def span_outline(span: Trace, pricing: Pricing | None = None) -> dict[str, Any]:
         "kind": span._kind,
         "status": span._status,
         "start_us": span._start_ns // 1000,
-        "end_us": span._end_ns // 1000,
-        "duration_ns": span._end_ns - span._start_ns,
+        "end_us": end_ns // 1000,
+        "duration_ns": end_ns - span._start_ns,
         "labels": [_clip(value_text(attrs[k]), 80) for k in LABEL_KEYS if k in attrs],
     }
+    if not span._end_ns:
+        outline["open"] = True
     tokens_in, tokens_out = token_usage(attrs)
     if tokens_in is not None or tokens_out is not None:
         total = None if tokens_in is None or tokens_out is None else tokens_in + tokens_out
@@ -157,7 +162,7 @@ def span_detail(span: Trace, pricing: Pricing | None = None) -> dict[str, Any]:
     detail = span_outline(span, pricing)
     detail.update(
         started_at=_iso(span._start_ns),
-        ended_at=_iso(span._end_ns),
+        ended_at=_iso(span._end_ns) if span._end_ns else None,
         # A list, not an object: JavaScript reorders integer-like object keys.
         attributes=[
             {"key": key, "value": to_json_safe(value), "inherited": key in inherited}

@@ -15,6 +15,7 @@ from typing import Any, Final
 from .._clock import datetime_from_ns
 from .._pricing import Pricing
 from .._query import ConversationFilter, ConversationSummary, SpanNode, TraceQuery
+from .._snapshot import last_seen_ns
 from .._trace import Trace
 from ._json import span_key, span_outline, summary_json
 
@@ -54,9 +55,10 @@ def spans_mark(spans: Sequence[Trace]) -> str:
     (no second query; should a store count differently, the next poll reads the spans once)."""
     if not spans:
         return ""
-    errors = sum(1 for s in spans if s._status == "ERROR")
-    last = datetime_from_ns(max(s._end_ns for s in spans))
-    return f"{len(spans)}/{errors}/{last.isoformat()}"
+    ended = [s for s in spans if s._end_ns]
+    errors = sum(1 for s in ended if s._status == "ERROR")
+    last = datetime_from_ns(max(last_seen_ns(s) for s in spans))
+    return f"{len(ended)}/{errors}/{last.isoformat()}"
 
 
 def updates(
@@ -83,7 +85,9 @@ def updates(
         if not current or current != mark:
             cutoff = since_us - LIVE_OVERLAP_US
             spans = [
-                s for s in query.conversation_spans(conversation) if s._end_ns // 1000 >= cutoff
+                s
+                for s in query.conversation_spans(conversation, include_open=True)
+                if last_seen_ns(s) // 1000 >= cutoff
             ]
         answer["conversation"] = {
             "mark": current,
@@ -113,7 +117,7 @@ class LiveFeed:
         self._since_us = since_us - LIVE_OVERLAP_US
         self._list_mark: object = None
         self._conversation_mark: object = None
-        self._seen: set[tuple[int, int]] | None = None
+        self._seen: set[tuple[tuple[int, int], int]] | None = None
         self._conversation_since = datetime_from_ns(max(self._since_us, 0) * 1000)
 
     def poll(self) -> list[tuple[str, Any]]:
@@ -136,13 +140,14 @@ class LiveFeed:
         if mark is not None and mark == self._conversation_mark and self._seen is not None:
             return []
         self._conversation_mark = mark
-        spans = self._query.conversation_spans(conversation)
+        spans = self._query.conversation_spans(conversation, include_open=True)
         if self._seen is None:
             self._seen = set()
-            fresh = [s for s in spans if s._end_ns // 1000 >= self._since_us]
+            fresh = [s for s in spans if last_seen_ns(s) // 1000 >= self._since_us]
         else:
-            fresh = [s for s in spans if span_key(s) not in self._seen]
-        self._seen.update(span_key(s) for s in spans)
+            # A newer snapshot of an open span, or its end, is news too.
+            fresh = [s for s in spans if _seen_key(s) not in self._seen]
+        self._seen.update(_seen_key(s) for s in spans)
         return fresh
 
     def _summary_mark(self, conversation: str) -> object:
@@ -158,6 +163,10 @@ class LiveFeed:
                 self._conversation_since = summary.last_ended_at
                 return (summary.span_count, summary.last_ended_at, summary.error_count)
         return None if len(found) >= _MARK_PAGE else ("quiet since", since)
+
+
+def _seen_key(span: Trace) -> tuple[tuple[int, int], int]:
+    return span_key(span), last_seen_ns(span)
 
 
 class ReloadingQuery:
@@ -184,9 +193,13 @@ class ReloadingQuery:
             return self._query
 
     def get_traces(
-        self, trace_id: str | None = None, attribute_filter: Mapping[str, Any] | None = None
+        self,
+        trace_id: str | None = None,
+        attribute_filter: Mapping[str, Any] | None = None,
+        *,
+        include_open: bool = False,
     ) -> Sequence[Trace]:
-        return self._current().get_traces(trace_id, attribute_filter)
+        return self._current().get_traces(trace_id, attribute_filter, include_open=include_open)
 
     def list_conversations(
         self, where: ConversationFilter | None = None, *, limit: int = 50, offset: int = 0
@@ -194,9 +207,11 @@ class ReloadingQuery:
         return self._current().list_conversations(where, limit=limit, offset=offset)
 
     def conversation_spans(
-        self, conversation_id: str, *, auth_context: str | None = None
+        self, conversation_id: str, *, auth_context: str | None = None, include_open: bool = False
     ) -> list[Trace]:
-        return self._current().conversation_spans(conversation_id, auth_context=auth_context)
+        return self._current().conversation_spans(
+            conversation_id, auth_context=auth_context, include_open=include_open
+        )
 
-    def trace_tree(self, trace_id: str) -> list[SpanNode]:
-        return self._current().trace_tree(trace_id)
+    def trace_tree(self, trace_id: str, *, include_open: bool = False) -> list[SpanNode]:
+        return self._current().trace_tree(trace_id, include_open=include_open)

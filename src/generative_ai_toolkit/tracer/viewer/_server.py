@@ -249,7 +249,8 @@ class ViewerHandler(BaseHTTPRequestHandler):
             case ["api", "conversations", conversation_id]:  # "" is an id some agents use
                 return self._conversation(conversation_id, params)
             case ["api", "traces", trace_id]:
-                nodes = self.server.query.trace_tree(hex_id(trace_id, 32, "trace id"))
+                trace = hex_id(trace_id, 32, "trace id")
+                nodes = self.server.query.trace_tree(trace, include_open=True)
                 if not nodes:
                     return self._not_found("no such trace")
                 return self._send_json(
@@ -276,7 +277,7 @@ class ViewerHandler(BaseHTTPRequestHandler):
 
     def _conversation(self, conversation_id: str, params: dict[str, str]) -> None:
         spans = self.server.query.conversation_spans(
-            conversation_id, auth_context=params.get("auth_context") or None
+            conversation_id, auth_context=params.get("auth_context") or None, include_open=True
         )
         if not spans:
             return self._not_found("no such conversation")
@@ -295,7 +296,7 @@ class ViewerHandler(BaseHTTPRequestHandler):
 
     def _span(self, trace_id: str, span_id: str) -> None:
         wanted = int(span_id, 16)
-        for span in self.server.query.get_traces(trace_id=trace_id):
+        for span in self.server.query.get_traces(trace_id=trace_id, include_open=True):
             if span._span_id == wanted:
                 return self._send_json(span_detail(span, self.server.pricing))
         return self._not_found("no such span")

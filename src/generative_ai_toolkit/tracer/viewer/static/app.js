@@ -558,6 +558,39 @@
     return undefined;
   }
 
+  // -- open spans (snapshots): a running clock until they end -------------------------------------
+
+  // An open span whose latest snapshot is older than this is "unfinished" (its process likely
+  // died); as in `gat-traces show --unfinished-after` (default 600 s).
+  const UNFINISHED_US = 600e6;
+
+  function nowUs() {
+    return Date.now() * 1000;
+  }
+
+  function isUnfinished(s) {
+    return Boolean(s.open) && nowUs() - s.end_us > UNFINISHED_US;
+  }
+
+  // Where an open span's bar ends: now while it runs (never before its last snapshot).
+  function liveEnd(s) {
+    return s.open && !isUnfinished(s) ? Math.max(s.end_us, nowUs()) : s.end_us;
+  }
+
+  function liveDuration(s) {
+    return s.open ? (liveEnd(s) - s.start_us) * 1000 : s.duration_ns;
+  }
+
+  function durationText(s) {
+    if (!s.open) return fmtDuration(s.duration_ns);
+    return isUnfinished(s) ? `unfinished · ${fmtDuration(s.duration_ns)}+` : `running ${fmtDuration(liveDuration(s))}`;
+  }
+
+  // Whether a span just read replaces the one the page holds: a newer snapshot, or the end.
+  function replacesHeld(held, span) {
+    return Boolean(held.open) && (!span.open || span.end_us > held.end_us);
+  }
+
   // -- token and cost totals --------------------------------------------------------------------
   // The server puts each LLM call's usage (and, with a pricing table, its cost: null when its
   // model has no price) on its outline; turns and the conversation add them up here, so live
@@ -625,7 +658,7 @@
       this.id = traceId;
       this.spans = new Map(); // span id -> outline
       this.collapsed = new Set();
-      this.fresh = new Set();
+      this.fresh = new Map(); // span id -> when it arrived (performance.now())
       this.onSelect = onSelect;
       // One callback per view, so the panel can tell a new span of the same turn from another
       // turn's (and unselect only the latter).
@@ -644,7 +677,12 @@
 
     add(span, fresh) {
       this.spans.set(span.span_id, span);
-      if (fresh) this.fresh.add(span.span_id);
+      if (fresh) this.fresh.set(span.span_id, performance.now());
+    }
+
+    hasOpen() {
+      for (const s of this.spans.values()) if (s.open && !isUnfinished(s)) return true;
+      return false;
     }
 
     get start() {
@@ -655,7 +693,7 @@
 
     get end() {
       let max = -Infinity;
-      for (const s of this.spans.values()) max = Math.max(max, s.end_us);
+      for (const s of this.spans.values()) max = Math.max(max, liveEnd(s));
       return max;
     }
 
@@ -704,7 +742,7 @@
         el("span", { class: "spacer" }),
         el("span", { class: "chip", text: plural(this.spans.size, "span") }),
         errors ? el("span", { class: "chip error", text: plural(errors, "error") }) : null,
-        el("span", { class: "chip", text: fmtDuration(duration) }),
+        el("span", { class: "chip", text: roots.some((r) => r.open) ? "running" : fmtDuration(duration) }),
         usageChips(this.spans.values()));
       const said = [];
       if (root && root.input !== undefined) said.push(say("user", root.input));
@@ -799,7 +837,7 @@
     rowEl(row, index) {
       const s = row.span;
       const left = ((s.start_us - this.v0) / this.vw) * 100;
-      const width = Math.max(((s.end_us - s.start_us) / this.vw) * 100, 0.15);
+      const width = Math.max(((liveEnd(s) - s.start_us) / this.vw) * 100, 0.15);
       const open = !this.collapsed.has(s.span_id);
       const twisty = el("button", {
         type: "button",
@@ -821,23 +859,26 @@
         s.labels.length ? el("span", { class: "tag", text: s.labels.join(" · ") }) : null,
         tokens ? el("span", { class: "tag tokens", text: tokens }) : null,
         s.status === "ERROR" ? el("span", { class: "badge error", text: "error" }) : null);
-      const dur = el("span", { class: "dur", text: fmtDuration(s.duration_ns) });
+      const dur = el("span", { class: `dur${s.open ? " running" : ""}`, text: durationText(s) });
       ext.placeDuration(dur, left, width, this.trackPx);
       const bar = el("div", {
-        class: `bar kind-${cssIdent(s.kind)} status-${cssIdent(s.status)}`,
+        class: `bar kind-${cssIdent(s.kind)} status-${cssIdent(s.status)}${s.open ? " open" : ""}`,
         style: ext.barStyle(left, width),
-        title: `${s.name} · ${s.kind} · ${s.status} · ${fmtDuration(s.duration_ns)}`,
+        title: `${s.name} · ${s.kind} · ${s.status} · ${durationText(s)}`,
       });
-      const fresh = this.fresh.has(s.span_id);
+      // A row drawn again while it still flashes (a scroll, the running clock) carries on from
+      // where the flash was instead of starting it over.
+      const freshFor = performance.now() - (this.fresh.get(s.span_id) ?? -Infinity);
+      const fresh = freshFor < 2000;
       const node = el("div", {
-        class: `row kind-${cssIdent(s.kind)} status-${cssIdent(s.status)}${fresh ? " fresh" : ""}${ext.filterClass(this, s)}`,
+        class: `row kind-${cssIdent(s.kind)} status-${cssIdent(s.status)}${fresh ? " fresh" : ""}${s.open ? " open" : ""}${ext.filterClass(this, s)}`,
         role: "treeitem",
         id: `row-${this.id}-${s.span_id}`,
         "aria-level": row.depth + 1,
         "aria-expanded": row.kids ? String(open) : null,
         "aria-selected": String(this.selected === s.span_id),
-        dataset: { spanId: s.span_id, traceId: this.id, depth: row.depth, kind: s.kind, status: s.status },
-        style: { top: `${index * ROW}px` },
+        dataset: { spanId: s.span_id, traceId: this.id, depth: row.depth, kind: s.kind, status: s.status, ...(s.open ? { open: "1" } : {}) },
+        style: { top: `${index * ROW}px`, animationDelay: fresh ? `-${Math.round(freshFor)}ms` : null },
         title: s.error || null,
         onclick: () => {
           this.select(s.span_id);
@@ -951,7 +992,13 @@
       const created = [];
       for (const span of spans) {
         let view = traces.get(span.trace_id);
-        if (view && view.spans.has(span.span_id)) continue;
+        const held = view && view.spans.get(span.span_id);
+        if (held && !replacesHeld(held, span)) continue;
+        if (held) {
+          view.add(span, false); // replaced in place: the same row, no flash
+          touched.add(view);
+          continue;
+        }
         if (!view) {
           view = new TraceView(span.trace_id, onSelect);
           traces.set(span.trace_id, view);
@@ -1115,15 +1162,27 @@
     }
 
     load().finally(startLive);
+    const clock = runningClock(order);
     return {
       close() {
         closed = true;
         openTraces = null;
+        clock.stop();
         controller.abort();
         observer.disconnect();
         if (live) live.close();
       },
     };
+  }
+
+  // Once a second, the drawn turns holding spans still running are repainted, so their bars
+  // and durations keep time between polls.
+  function runningClock(views) {
+    const timer = setInterval(() => {
+      if (document.hidden) return;
+      for (const view of views) if (view.mounted && view.hasOpen()) view.refresh();
+    }, 1000);
+    return { stop: () => clearInterval(timer) };
   }
 
   // -- the span panel ----------------------------------------------------------------------------
@@ -1180,9 +1239,11 @@
         el("span", { class: `badge ${span.status === "ERROR" ? "error" : span.status === "OK" ? "ok" : ""}`, text: span.status }),
         span.labels.map((label) => el("span", { class: "badge", text: label }))),
       el("dl", { class: "meta" },
-        meta("Duration", fmtDuration(span.duration_ns)),
+        meta("Duration", durationText(span)),
         meta("Started", timeEl("span", span.start_us, { precise: true })),
-        meta("Ended", timeEl("span", span.end_us, { precise: true })),
+        span.open
+          ? meta("Last seen open", timeEl("span", span.end_us, { precise: true }))
+          : meta("Ended", timeEl("span", span.end_us, { precise: true })),
         meta("Trace", ext.copyable(span.trace_id, "trace id")),
         meta("Span", ext.copyable(span.span_id, "span id")),
         meta("Parent", span.parent_span_id ?? "none (root)"),
@@ -1342,7 +1403,8 @@
   });
   document.getElementById("zone").textContent = `Times in ${zoneName()}`;
   ext.init({ el, fmtDuration, fmtTime, utcTitle, plural, getJSON, showError, idText, idEl,
-    conversationHash, setHashQuietly, focusHeading, preEl, pretty, byStart, usageTotals, fmtCost });
+    conversationHash, setHashQuietly, focusHeading, preEl, pretty, byStart, usageTotals, fmtCost,
+    liveEnd });
   window.addEventListener("hashchange", route);
   route();
 })();

@@ -230,7 +230,7 @@ window.gatViewer = (() => {
       const span = view.spans.get(row.dataset.spanId);
       if (!span) continue;
       const left = ((span.start_us - view.v0) / view.vw) * 100;
-      const width = Math.max(((span.end_us - span.start_us) / view.vw) * 100, 0.15);
+      const width = Math.max(((ns.kit.liveEnd(span) - span.start_us) / view.vw) * 100, 0.15);
       Object.assign(row.querySelector(".bar").style, ns.barStyle(left, width));
       const dur = row.querySelector(".dur");
       dur.classList.remove("inside");
