@@ -118,34 +118,37 @@ class SpanPolicy:
         making children of unrecorded spans unrecorded."""
         base_trace: TraceFn = tracer.trace  # type: ignore[attr-defined]
 
+        def below_unsampled(span_name: str, span_kind: str, parent: UnsampledSpan) -> Trace:
+            if span_kind not in SPAN_KINDS:
+                raise ValueError(f"span_kind must be one of {sorted(SPAN_KINDS)}")
+            self.sampled_out += 1
+            if parent._owner is None:  # a remote parent: this span carries the context
+                ids = tracer._ids
+                span_id = (
+                    getrandbits(64) or 1 if type(ids) is RandomIdGenerator else ids.new_span_id()
+                )
+                return UnsampledSpan(span_name, parent._trace_id, span_id, parent._span_id, tracer)
+            # The sampled-out span above stays current and carries the context.
+            above = parent._above if type(parent) is UnsampledChild else parent
+            return UnsampledChild(span_name, above)
+
         def trace(
             span_name: str, *, span_kind: str = "INTERNAL", parent: Trace | None = None
         ) -> Trace:
             if parent is None:
                 parent = CURRENT_SPAN.get()
+                if type(parent) is UnsampledSpan and parent._owner is tracer:
+                    # The common case below a sampled-out root, first: as little as NoopTracer.
+                    if span_kind not in SPAN_KINDS:
+                        raise ValueError(f"span_kind must be one of {sorted(SPAN_KINDS)}")
+                    self.sampled_out += 1
+                    return UnsampledChild(span_name, parent)
                 while parent is not None and parent._owner is not tracer:
                     parent = parent._outer
             if parent is not None:
-                kind = type(parent)
-                if kind is not UnsampledSpan and kind is not UnsampledChild:
+                if not isinstance(parent, UnsampledSpan):
                     return base_trace(span_name, span_kind=span_kind, parent=parent)
-                if span_kind not in SPAN_KINDS:
-                    raise ValueError(f"span_kind must be one of {sorted(SPAN_KINDS)}")
-                self.sampled_out += 1
-                if parent._owner is None:  # a remote parent: this span carries the context
-                    ids = tracer._ids
-                    span_id = (
-                        getrandbits(64) or 1
-                        if type(ids) is RandomIdGenerator
-                        else ids.new_span_id()
-                    )
-                    return UnsampledSpan(
-                        span_name, parent._trace_id, span_id, parent._span_id, tracer
-                    )
-                # The sampled-out span above stays current and carries the context.
-                return UnsampledChild(
-                    span_name, parent._trace_id, parent._span_id, parent._span_id, tracer
-                )
+                return below_unsampled(span_name, span_kind, parent)
             if span_kind not in SPAN_KINDS:
                 raise ValueError(f"span_kind must be one of {sorted(SPAN_KINDS)}")
             ids = tracer._ids
