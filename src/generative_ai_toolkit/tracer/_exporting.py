@@ -33,7 +33,7 @@ class ExportingTracer(BaseTracer):
     the background worker, just before each batch is written (see ``BaseTracer``).
     """
 
-    _redacts_in_background = True
+    _redacts_later = True
 
     def __init__(
         self,

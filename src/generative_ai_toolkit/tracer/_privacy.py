@@ -4,7 +4,8 @@ A tracer without either option never meets this module: its ``trace`` and ``pers
 class's own. With one, the tracer's ``trace`` (head sampling) and ``persist`` (conversation and
 tail sampling, then redaction) are replaced on the instance by the paths built here, so only
 what is configured costs anything. Exporting tracers redact on their background worker instead
-(``RedactingWriter``): the agent's thread pays nothing for it.
+(``RedactingWriter``), and ``InMemoryTracer`` when its spans are first read: the agent's thread
+pays nothing for it.
 
 Nothing here raises into the traced code: a failing redactor turns that value into
 ``[REDACTED:error]`` (counted in ``stats["redaction_errors"]``, logged once per cause), and a
@@ -76,7 +77,7 @@ class SpanPolicy:
         *,
         redact: Redact | None,
         sampler: Sampler | None,
-        redact_in_background: bool = False,
+        redact_later: bool = False,
     ) -> None:
         if redact is not None and not callable(redact):
             raise ValueError(
@@ -91,7 +92,7 @@ class SpanPolicy:
             )
         self.redact = redact
         self.sampler = sampler
-        self.redact_in_background = redact_in_background
+        self.redact_later = redact_later
         self.tail = TailBuffer(sampler) if isinstance(sampler, TailSampler) else None
         self.sampled_out = 0
         self.redaction_errors = 0
@@ -107,7 +108,7 @@ class SpanPolicy:
             tracer.trace = self.head_trace(tracer, self.sampler.bound)  # type: ignore[attr-defined]
         elif self.tail is not None:
             tracer.trace = self._root_noting_trace(tracer, self.tail)  # type: ignore[attr-defined]
-        if self.sampler is None and (self.redact is None or self.redact_in_background):
+        if self.sampler is None and (self.redact is None or self.redact_later):
             return
         tracer.persist = self._persist_path(tracer, tracer.persist)  # type: ignore[method-assign,assignment]
         if self.tail is not None:
@@ -193,9 +194,7 @@ class SpanPolicy:
 
     def _persist_path(self, tracer: PolicyOwner, inner: PersistFn) -> PersistFn:
         stage = self._stage(tracer)
-        redact_one = (
-            self.redact_one if self.redact is not None and not self.redact_in_background else None
-        )
+        redact_one = self.redact_one if self.redact is not None and not self.redact_later else None
 
         def persist(trace: Trace) -> None:
             if stage is None:
