@@ -98,7 +98,6 @@ _BASE64_RUNS: Final = bytes(
     0x61 if chr(c).isascii() and (chr(c).isalnum() or chr(c) in "/+") else 0x20 for c in range(256)
 )
 _RUN_OF_40: Final = re.compile(rb"a{40,}")
-_UPPER_BYTE: Final = re.compile(rb"[A-Z]")
 _DIGIT_BYTE: Final = re.compile(rb"[0-9]")
 
 
@@ -109,7 +108,8 @@ def _holds_aws_secret_run(blob: bytes) -> bool:
         return False
     for run in _RUN_OF_40.finditer(runs):
         chunk = blob[run.start() : run.end()]
-        if _UPPER_BYTE.search(chunk) is not None and _DIGIT_BYTE.search(chunk) is not None:
+        # islower(): cased letters, none uppercase (a long lowercase word, a run of "w"s).
+        if not chunk.islower() and _DIGIT_BYTE.search(chunk) is not None:
             return True
     return False
 
@@ -127,6 +127,8 @@ _CARD_INTS: Final = re.compile(rb"l[\x03-\x05\xfb-\xfd][\x00\xff][\x00\xff][\x00
 #: An AWS secret key holds an uppercase letter and a digit (``_looks_like_aws_secret``).
 _AWS_SECRET_GATES: Final = (re.compile("[A-Z]"), re.compile("[0-9]"))
 
+#: Ints below 13 digits are never card numbers (most ints: no text made, no Luhn check).
+_CARD_MIN: Final = 10**12
 #: No secret of a built-in kind is shorter (``a@b.co``); users' patterns may be.
 _SHORTEST_SECRET: Final = 6
 #: Key names whose verdict is remembered per redactor.
@@ -365,6 +367,11 @@ class Redactor:
                 changed = changed or new is not item
                 out[item_key] = new
             return out if changed else value
-        if kind is int and self._has_cards and luhn_valid(str(value)):
+        if (
+            kind is int
+            and self._has_cards
+            and not -_CARD_MIN < value < _CARD_MIN
+            and luhn_valid(str(value))
+        ):
             return "[REDACTED:card]"
         return value
