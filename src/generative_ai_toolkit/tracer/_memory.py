@@ -138,7 +138,10 @@ class InMemoryTracer(BaseTracer):
                 held = list(self._unredacted)
                 self._unredacted.clear()
             for span in held:
-                InMemoryTracer.persist(self, redact_one(span))
+                try:
+                    InMemoryTracer.persist(self, redact_one(span))
+                except Exception:  # noqa: BLE001 - as on the agent's thread: counted, logged
+                    self._persist_failed(span)
             with self._lock:  # spans held meanwhile count towards memory_size too
                 while self._kept and len(self._kept) + len(self._unredacted) > self._memory_size:
                     self._evict_oldest()
