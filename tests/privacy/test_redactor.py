@@ -242,3 +242,15 @@ def test_a_secret_that_is_a_whole_nested_value_is_redacted(secret: str) -> None:
     """No text around it: the quick look still sees it among the container's bytes."""
     redacted, _ = redact_span(ended(args={"items": [secret, "w" * 200]}), EVERYTHING)
     assert [SECRETS[secret], "w" * 200] == redacted.attributes["args"]["items"]
+
+
+def test_a_container_shared_many_times_over_is_looked_at_once_per_object() -> None:
+    """A list holding the same list twice, 40 levels deep (2**40 paths), with nothing to
+    redact: the quick look sees each object once and the span is kept as it is."""
+    shared: list[Any] = [{"role": "user", "text": "hello"}]
+    for _ in range(40):
+        shared = [shared, shared]
+    span = ended(messages=shared)
+    redacted, errors = redact_span(span, EVERYTHING)
+    assert span is redacted
+    assert [] == errors

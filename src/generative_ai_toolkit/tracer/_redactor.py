@@ -135,27 +135,34 @@ _SHORTEST_SECRET: Final = 6
 _KEYS_CACHED: Final = 4096
 #: Deeper nesting than this is left as it is (the JSON encoders stop at 200 levels anyway).
 _MAX_DEPTH: Final = 64
-#: Containers with more objects than this are walked rather than given the quick look for keys.
-_KEYS_LOOKED_AT: Final = 100_000
+#: Past this many objects, each container is looked into once (``marshal`` keeps shared and
+#: cyclic containers: a list holding the same list twice, 30 levels deep, is 2**30 paths).
+_KEYS_UNIQUE_AFTER: Final = 10_000
 
 
-def _dict_keys_inside(value: Any) -> set[Any] | None:
-    """The keys of every dict inside ``value``; ``None`` past ``_MAX_DEPTH`` levels or
-    ``_KEYS_LOOKED_AT`` objects (shared or cyclic containers, which ``marshal`` keeps)."""
+def _dict_keys_inside(value: Any) -> set[Any]:
+    """The keys of every dict inside ``value``, down to the depth ``Redactor`` walks."""
     keys: set[Any] = set()
     level = [value]
     visited = 0
+    seen: set[int] | None = None
     for _ in range(_MAX_DEPTH + 1):
         if not level:
-            return keys
+            break
         dicts = [item for item in level if type(item) is dict]
         if dicts:
             keys.update(*dicts)
         visited += len(level)
-        if visited > _KEYS_LOOKED_AT:
-            return None
+        if seen is not None or visited > _KEYS_UNIQUE_AFTER:
+            seen = seen or set()
+            fresh = []
+            for item in level:
+                if id(item) not in seen:
+                    seen.add(id(item))
+                    fresh.append(item)
+            level = fresh
         level = gc.get_referents(*level)  # a level's items, in one C call
-    return None
+    return keys
 
 
 def luhn_valid(text: str) -> bool:
@@ -307,9 +314,7 @@ class Redactor:
         if self._keys:
             # The dict keys inside, each compared once (message lists repeat a few names).
             keys = _dict_keys_inside(marshal.loads(blob))
-            return keys is not None and not any(
-                self._is_sensitive(key) for key in keys if type(key) is str
-            )
+            return not any(self._is_sensitive(key) for key in keys if type(key) is str)
         return True
 
     def redact_text(self, text: str) -> str:
