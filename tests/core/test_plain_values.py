@@ -71,3 +71,51 @@ def test_an_attribute_holding_a_numpy_scalar_reads_back_as_a_number() -> None:
         span.add_attribute("score", np.float64(0.93))
     (stored,) = tracer.get_traces()
     assert {"score": 0.93} == stored.attributes
+
+
+def test_numpy_values_nested_in_containers_become_plain_python() -> None:
+    """Inside lists, dicts (keys too), tuples and sets, at any depth: numbers, lists, text."""
+    buffer = pickle.PickleBuffer(b"\x00\x01")
+    value = {
+        "scores": [np.float64(0.93), np.int64(3), np.bool_(True)],
+        "deep": {"vector": np.arange(3), "pair": (np.float32(0.5), np.str_("label"))},
+        np.int64(7): {np.int8(1)},
+        "raw": [b"bytes stay bytes", buffer],
+    }
+    tracer = InMemoryTracer()
+    with tracer.trace("nested") as span:
+        span.add_attribute("value", value)
+    (stored,) = tracer.get_traces()
+    expected = {
+        "scores": [0.93, 3, True],
+        "deep": {"vector": [0, 1, 2], "pair": (0.5, "label")},
+        7: {1},
+        "raw": [b"bytes stay bytes", str(buffer)],
+    }
+    actual = stored.attributes["value"]
+    assert expected == actual
+    assert [float, int, bool] == [type(v) for v in actual["scores"]]
+    assert int is type(next(iter(actual[7])))
+    assert str is type(actual["deep"]["pair"][1])
+
+
+def test_shared_and_cyclic_containers_are_made_plain_once_and_quickly() -> None:
+    """A list holding the same list twice, 40 levels deep (2**40 paths), or itself: no hang."""
+    shared: list[Any] = [np.float64(2.0)]
+    for _ in range(40):
+        shared = [shared, shared]
+    cyclic: list[Any] = [np.int64(1)]
+    cyclic.append(cyclic)
+    tracer = InMemoryTracer()
+    with tracer.trace("odd shapes") as span:
+        span.add_attribute("shared", shared)
+        span.add_attribute("cyclic", cyclic)
+    (stored,) = tracer.get_traces()
+    innermost = stored.attributes["shared"]
+    for _ in range(40):
+        assert innermost[0] is innermost[1]
+        innermost = innermost[0]
+    assert [2.0] == innermost
+    back = stored.attributes["cyclic"]
+    assert 1 == back[0]
+    assert back is back[1]

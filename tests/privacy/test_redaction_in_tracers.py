@@ -203,21 +203,72 @@ def test_exporting_tracers_redact_on_the_worker_not_the_agents_thread(tmp_path: 
     assert {"span-export-SqliteTracer"} == threads
 
 
-def test_in_process_tracers_redact_each_span_once_at_persist() -> None:
-    """One call per attribute of each span, on the thread that ended it."""
-    calls: list[str] = []
+def spying(calls: list[str]) -> Callable[[str, Any, Trace], Any]:
+    """A redactor that changes nothing and notes each call (span:key@thread)."""
 
     def spy(key: str, value: Any, span: Trace) -> Any:
-        calls.append(f"{span.span_name}:{key}")
+        calls.append(f"{span.span_name}:{key}@{threading.current_thread().name}")
         return value
 
-    trace_values(InMemoryTracer(redact=spy), ["hello"])
-    assert [
-        "llm:ai.llm.request.messages",
-        "llm:ai.tool.input",
-        "llm:ai.conversation.id",
-        "converse:ai.conversation.id",
-    ] == calls
+    return spy
+
+
+EACH_ATTRIBUTE_ONCE = [
+    "llm:ai.llm.request.messages",
+    "llm:ai.tool.input",
+    "llm:ai.conversation.id",
+    "converse:ai.conversation.id",
+]
+
+
+def test_console_tracers_redact_each_span_once_at_persist() -> None:
+    """One call per attribute of each span, on the thread that ended it."""
+    calls: list[str] = []
+    tracer = StructuredLogsTracer(stream=io.StringIO(), redact=spying(calls))
+    trace_values(tracer, ["hello"])
+    assert [f"{c}@MainThread" for c in EACH_ATTRIBUTE_ONCE] == calls
+
+
+def test_in_memory_tracer_redacts_each_span_once_at_the_first_read_after_it() -> None:
+    """Nothing on the agent's thread; the next read redacts every span held, on its thread."""
+    calls: list[str] = []
+    tracer = InMemoryTracer(redact=spying(calls))
+    agent = threading.Thread(target=trace_values, args=(tracer, ["hello"]), name="agent")
+    agent.start()
+    agent.join()
+    assert [] == calls
+    assert 2 == tracer.stats["stored"]
+    assert 2 == len(tracer.get_traces())
+    tracer.list_conversations()
+    tracer.conversation_spans("c-1")
+    assert [f"{c}@MainThread" for c in EACH_ATTRIBUTE_ONCE] == calls
+
+
+def test_in_memory_tracer_lookups_see_only_redacted_values() -> None:
+    """A redacted conversation id is found by its redacted value, never by the secret."""
+    tracer = InMemoryTracer(redact=REDACT)
+    with tracer.trace("turn") as turn:
+        turn.add_attribute("ai.conversation.id", "alice@example.com")
+    assert [] == tracer.get_traces(attribute_filter={"ai.conversation.id": "alice@example.com"})
+    (found,) = tracer.get_traces(attribute_filter={"ai.conversation.id": "[REDACTED:email]"})
+    assert "turn" == found.span_name
+    assert ["[REDACTED:email]"] == [c.conversation_id for c in tracer.list_conversations()]
+
+
+def test_in_memory_tracer_evicts_spans_held_for_redaction_as_it_evicts_others() -> None:
+    """``memory_size`` bounds redacted and not-yet-redacted spans together; the newest stay."""
+    calls: list[str] = []
+    tracer = InMemoryTracer(3, redact=spying(calls))
+    for index in range(5):
+        with tracer.trace(f"span {index}"):
+            pass
+    assert {"stored": 3, "evicted": 2} == {k: tracer.stats[k] for k in ("stored", "evicted")}
+    assert ["span 2", "span 3", "span 4"] == [t.span_name for t in tracer.get_traces()]
+    with tracer.trace("span 5"):
+        pass
+    assert ["span 3", "span 4", "span 5"] == [t.span_name for t in tracer.get_traces()]
+    assert 3 == tracer.stats["evicted"]
+    assert [] == calls  # spans without attributes: nothing to ask the redactor
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ import random
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from generative_ai_toolkit.tracer import (
     Trace,
     extract_traceparent,
     inject_traceparent,
+    traced,
 )
 from generative_ai_toolkit.tracer.sampling import ConversationRatio, TailSampler, TraceIdRatio
 from generative_ai_toolkit.tracer.sqlite import SqliteQuery
@@ -122,6 +124,23 @@ def test_children_of_a_sampled_out_root_are_not_recorded_but_carry_its_context()
         assert root.trace_id == child.trace_id
         assert root.span_id == child.parent_span_id
         assert {} == child.attributes
+    assert [] == tracer.trace_ids
+    assert 3 == tracer.stats["sampled_out"]
+
+
+def test_a_traced_generator_below_a_sampled_out_root_runs_unrecorded() -> None:
+    """A ``@traced`` generator makes its span current between items: it is inert there too."""
+    tracer = Counting(sampler=TraceIdRatio(0.0))
+
+    @traced(tracer=tracer)
+    def numbers() -> Iterator[int]:
+        with tracer.trace("inside") as inside:
+            assert tracer.current_trace.trace_id == inside.trace_id
+        yield 1
+        yield 2
+
+    with tracer.trace("root"):
+        assert [1, 2] == list(numbers())
     assert [] == tracer.trace_ids
     assert 3 == tracer.stats["sampled_out"]
 

@@ -111,3 +111,26 @@ def test_numpy_values_are_stored_as_numbers_and_lists(subject: Subject) -> None:
         actual["matrix"] = json.loads(actual["matrix"])
     assert expected == actual
     assert [type(v) for v in expected.values()] == [type(v) for v in actual.values()]
+
+
+def test_numpy_values_nested_in_lists_and_dicts_are_numbers_and_lists(subject: Subject) -> None:
+    """Inside message lists and tool outputs too: never the raw memory of a numpy value."""
+    with subject.tracer.trace("scores") as span:
+        span.add_attribute(
+            "ai.tool.output",
+            {"scores": [np.float64(0.93), np.int64(3)], "top": {"vector": np.arange(3)}},
+        )
+        span.add_attribute("flags", [np.bool_(True), array.array("i", [1, 2])])
+    (record,) = subject.read()
+    if "attributes" not in record:
+        return
+    expected = {
+        "ai.tool.output": {"scores": [0.93, 3], "top": {"vector": [0, 1, 2]}},
+        "flags": [True, [1, 2]],
+    }
+    actual = {key: record["attributes"][key] for key in expected}
+    for key, value in actual.items():
+        if isinstance(value, str):  # OTLP carries maps and nested lists as JSON text
+            actual[key] = json.loads(value)
+    assert expected == actual
+    assert [float, int] == [type(v) for v in actual["ai.tool.output"]["scores"]]

@@ -100,14 +100,15 @@ class BaseTracer(ABC):
     _errors_lock: ClassVar[threading.Lock] = threading.Lock()
     #: ``redact=`` / ``sampler=`` when given (see ``_privacy``); ``None`` costs nothing.
     _policy: SpanPolicy | None = None
-    #: Exporting tracers redact on their background worker, not in ``persist``.
-    _redacts_in_background: ClassVar[bool] = False
     #: Whether the tracer writes snapshots of open spans at all (OTLP has no partial spans).
     _takes_snapshots: bool = True
     #: The open spans watched for automatic snapshots (``snapshot_interval=``), if any.
     _snapshots: SnapshotWatch | None = None
     #: The spans opened since the snapshot sweeper last looked (``_trace_watched``).
     _noted: list[Trace]
+    #: Tracers that redact after ``persist``: exporting tracers on their background worker,
+    #: ``InMemoryTracer`` when its spans are first read.
+    _redacts_later: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -127,7 +128,7 @@ class BaseTracer(ABC):
             self._scope = scope
         if redact is not None or sampler is not None:
             self._policy = SpanPolicy(
-                redact=redact, sampler=sampler, redact_in_background=self._redacts_in_background
+                redact=redact, sampler=sampler, redact_later=self._redacts_later
             )
             self._policy.install(self)
         if isinstance(sampler, ConversationRatio | TailSampler):

@@ -36,7 +36,7 @@ class ExportingTracer(BaseTracer):
     same queue (see ``_snapshot``); they never wait for room.
     """
 
-    _redacts_in_background = True
+    _redacts_later = True
 
     def __init__(
         self,

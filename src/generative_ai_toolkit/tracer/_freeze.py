@@ -7,6 +7,7 @@ in, so mutable values are copied when they are added. Immutable scalars are stor
 from __future__ import annotations
 
 import copy
+import gc
 import logging
 import marshal
 from datetime import date, datetime, time, timedelta
@@ -24,6 +25,20 @@ ATOMIC_TYPES: frozenset[type] = frozenset(
 #: Containers ``marshal`` serialises itself (anything else with the buffer protocol it would
 #: store as its raw memory).
 _CONTAINERS: frozenset[type] = frozenset({list, dict, tuple, set, frozenset})
+
+#: What ``marshal`` writes as itself inside a container. Any other type there is either refused
+#: (``datetime``: the ``deepcopy`` path keeps it) or, with the buffer protocol (numpy scalars and
+#: arrays, ``array.array``), written as its raw memory: those are made plain first.
+_PLAIN: frozenset[type] = frozenset(
+    {str, int, float, bool, type(None), bytes, complex, list, dict, tuple, set, frozenset}
+)
+#: Nesting levels made plain (as deep as the JSON encoders go).
+_MAX_LEVELS = 200
+#: Past this many objects or levels, each object is looked into once: shared containers repeat
+#: (``marshal`` writes a list holding the same list twice, 30 levels deep, in 300 bytes; walked
+#: naively it is 2**30 items), and cycles would never end.
+_UNIQUE_AFTER_OBJECTS = 100_000
+_UNIQUE_AFTER_LEVELS = 64
 
 
 class Frozen:
@@ -53,7 +68,8 @@ def freeze(value: Any) -> Any:
     Plain containers (lists, dicts, tuples, sets of plain values) become ``Frozen`` (``marshal``
     is an order of magnitude faster than ``copy.deepcopy``); anything else falls back to
     ``deepcopy`` and, when even that fails, to a text rendering. Immutable scalars are returned
-    as they are. Never raises.
+    as they are. numpy-like values, at the top or nested up to 200 levels deep, become what they
+    mean (``plain_value``). Never raises.
     """
     kind = type(value)
     if kind in ATOMIC_TYPES:
@@ -63,11 +79,18 @@ def freeze(value: Any) -> Any:
         if type(value) in ATOMIC_TYPES:
             return value
     try:
-        return Frozen(marshal.dumps(value))
+        blob = marshal.dumps(value)
     except Exception:  # noqa: BLE001 - unmarshallable values take the slower paths below
         pass
+    else:
+        if _holds_only_plain(value):
+            return Frozen(blob)
+        try:
+            return Frozen(marshal.dumps(_plain_tree(value, 0, {})))
+        except Exception:  # noqa: BLE001 - made plain, a value marshal refuses: as below
+            pass
     try:
-        return copy.deepcopy(value)
+        return copy.deepcopy(_plain_tree(value, 0, {}))
     except Exception:  # noqa: BLE001 - e.g. objects holding locks or sockets
         _log.debug("attribute value of type %s cannot be copied; storing its text", type(value))
     return safe_str(value)
@@ -98,6 +121,66 @@ def plain_value(value: Any) -> Any:
     except Exception:  # noqa: BLE001 - no buffer protocol, or a broken item()/tolist()
         return value
     return safe_str(value)
+
+
+def _holds_only_plain(value: Any) -> bool:
+    """Whether every value inside a container that ``marshal`` took is of a ``_PLAIN`` type.
+
+    One C-level sweep per nesting level (``gc.get_referents`` yields a level's items, ``map``
+    their types): no Python code runs per item, unless the value is huge, shared or cyclic.
+    """
+    level = gc.get_referents(value)
+    visited = 0
+    depth = 0
+    seen: set[int] | None = None
+    while level:
+        if not set(map(type, level)) <= _PLAIN:
+            return False
+        visited += len(level)
+        depth += 1
+        if seen is not None or visited > _UNIQUE_AFTER_OBJECTS or depth > _UNIQUE_AFTER_LEVELS:
+            seen = seen or set()
+            fresh = []
+            for item in level:
+                if id(item) not in seen:
+                    seen.add(id(item))
+                    fresh.append(item)
+            level = fresh
+        level = gc.get_referents(*level)
+    return True
+
+
+def _plain_tree(value: Any, depth: int, made: dict[int, tuple[Any, Any]]) -> Any:
+    """A copy of ``value`` with the numpy-like values inside made plain (``plain_value``).
+
+    ``made`` maps the id of each object met to (that object, its copy): a container met twice
+    is copied once (a cycle stays a cycle), and holding the object keeps its id from reuse.
+    """
+    kind = type(value)
+    if kind in ATOMIC_TYPES or depth > _MAX_LEVELS:
+        return value
+    done = made.get(id(value))
+    if done is not None:
+        return done[1]
+    out: Any
+    if kind is list:
+        out = []
+        made[id(value)] = (value, out)
+        out.extend([_plain_tree(item, depth + 1, made) for item in value])
+    elif kind is dict:
+        out = {}
+        made[id(value)] = (value, out)
+        for key, item in value.items():
+            out[_plain_tree(key, depth + 1, made)] = _plain_tree(item, depth + 1, made)
+    elif kind in _CONTAINERS:  # tuples and sets: immutable, built from their parts
+        out = kind([_plain_tree(item, depth + 1, made) for item in value])
+        made[id(value)] = (value, out)
+    else:
+        out = plain_value(value)
+        if out is not value:
+            out = _plain_tree(out, depth + 1, made)  # an array's list: plain all the way down
+        made[id(value)] = (value, out)
+    return out
 
 
 def thaw(value: Any) -> Any:

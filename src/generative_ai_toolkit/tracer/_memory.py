@@ -53,7 +53,14 @@ class InMemoryTracer(BaseTracer):
     indexes instead of scanning every span. Snapshots of open spans (``snapshot_interval=``,
     off by default, or ``Trace.emit_snapshot()``) are kept apart, the latest per span, until
     the span ends; reads return them with ``include_open=True``.
+
+    With ``redact=``, a span is held as it ended until the first read after it (``get_traces``,
+    ``list_conversations``, ``conversation_spans``, ``trace_tree``), which redacts every span
+    held so far, on the reading thread, before anything is looked up or returned: reads only
+    ever see redacted spans, and spans evicted unread are never redacted at all.
     """
+
+    _redacts_later = True
 
     def __init__(
         self,
@@ -66,6 +73,9 @@ class InMemoryTracer(BaseTracer):
         sampler: Sampler | None = None,
         snapshot_interval: float | None = None,
     ) -> None:
+        if redact is not None:
+            # Before the policy is installed, so that sampling hands kept spans to this path.
+            self.persist = self._hold  # type: ignore[method-assign]
         super().__init__(
             clock=clock,
             id_generator=id_generator,
@@ -84,6 +94,12 @@ class InMemoryTracer(BaseTracer):
         self._lock = threading.Lock()
         self._evicted = 0
         self._open: dict[tuple[int, int], Trace] = {}  # the latest snapshot of each open span
+        # Spans held as they ended until the next read redacts them (only with ``redact=``);
+        # readers take turns redacting, so each span is redacted once, and in order.
+        self._unredacted: deque[Trace] = deque()
+        self._redacting = threading.Lock()
+        policy = self._policy
+        self._redact_one = policy.redact_one if policy is not None else None
 
     @property
     def memory_size(self) -> int:
@@ -131,6 +147,35 @@ class InMemoryTracer(BaseTracer):
             if held is None or newer_view(snap, held):
                 self._open[key] = snap
 
+    def _hold(self, trace: Trace) -> None:
+        """``persist`` with ``redact=``: hold ``trace`` until the next read redacts it."""
+        with self._lock:
+            if len(self._kept) + len(self._unredacted) >= self._memory_size:
+                if self._kept:
+                    self._evict_oldest()
+                else:
+                    self._unredacted.popleft()  # evicted before it was ever read or redacted
+                    self._count_eviction()
+            self._unredacted.append(trace)
+
+    def _redact_held(self) -> None:
+        """Redact and keep every span held since the last read (with ``redact=``)."""
+        redact_one = self._redact_one
+        if redact_one is None or not self._unredacted:
+            return
+        with self._redacting:
+            with self._lock:
+                held = list(self._unredacted)
+                self._unredacted.clear()
+            for span in held:
+                try:
+                    InMemoryTracer.persist(self, redact_one(span))
+                except Exception:  # noqa: BLE001 - as on the agent's thread: counted, logged
+                    self._persist_failed(span)
+            with self._lock:  # spans held meanwhile count towards memory_size too
+                while self._kept and len(self._kept) + len(self._unredacted) > self._memory_size:
+                    self._evict_oldest()
+
     def _evict_oldest(self) -> None:
         oldest, key = self._kept.popleft()
         # Spans are appended to the deque and to their index lists under one lock, so the
@@ -138,6 +183,9 @@ class InMemoryTracer(BaseTracer):
         _pop_first(self._by_trace, oldest._trace_id)
         if key is not None:
             _pop_first(self._by_conversation, key)
+        self._count_eviction()
+
+    def _count_eviction(self) -> None:
         self._evicted += 1
         if self._evicted == 1:
             _log.warning(
@@ -157,6 +205,7 @@ class InMemoryTracer(BaseTracer):
         Matching is exact (same type, equal value) and includes inherited attributes. Lookups by
         trace id or ``ai.conversation.id`` are index lookups.
         """
+        self._redact_held()
         attribute_filter = dict(attribute_filter or {})
         with self._lock:
             if trace_id is not None:
@@ -182,7 +231,8 @@ class InMemoryTracer(BaseTracer):
 
     def clear(self) -> None:
         """Forget every span."""
-        with self._lock:
+        with self._redacting, self._lock:
+            self._unredacted.clear()
             self._kept.clear()
             self._by_trace.clear()
             self._by_conversation.clear()
@@ -192,6 +242,7 @@ class InMemoryTracer(BaseTracer):
         self, where: ConversationFilter | None = None, *, limit: int = 50, offset: int = 0
     ) -> list[ConversationSummary]:
         """Conversations among the kept spans, most recently active first."""
+        self._redact_held()
         with self._lock:
             spans = [span for span, _ in self._kept]
             spans.extend(self._open.values())
@@ -202,6 +253,7 @@ class InMemoryTracer(BaseTracer):
     ) -> list[Trace]:
         """Every kept span of one conversation (ids compared as text), by start time (open
         ones only with ``include_open``)."""
+        self._redact_held()
         with self._lock:
             spans = [
                 span
@@ -220,7 +272,8 @@ class InMemoryTracer(BaseTracer):
     @property
     def stats(self) -> dict[str, int]:
         """``persist_errors``, ``stored`` (spans held now) and ``evicted`` (dropped when full)."""
-        return {**super().stats, "stored": len(self._kept), "evicted": self._evicted}
+        stored = len(self._kept) + len(self._unredacted)
+        return {**super().stats, "stored": stored, "evicted": self._evicted}
 
 
 def _pop_first(index: dict[Any, list[Trace]], key: Any) -> None:

@@ -4,7 +4,8 @@ A tracer without either option never meets this module: its ``trace`` and ``pers
 class's own. With one, the tracer's ``trace`` (head sampling) and ``persist`` (conversation and
 tail sampling, then redaction) are replaced on the instance by the paths built here, so only
 what is configured costs anything. Exporting tracers redact on their background worker instead
-(``RedactingWriter``): the agent's thread pays nothing for it.
+(``RedactingWriter``), and ``InMemoryTracer`` when its spans are first read: the agent's thread
+pays nothing for it.
 
 Nothing here raises into the traced code: a failing redactor turns that value into
 ``[REDACTED:error]`` (counted in ``stats["redaction_errors"]``, logged once per cause), and a
@@ -78,7 +79,7 @@ class SpanPolicy:
         *,
         redact: Redact | None,
         sampler: Sampler | None,
-        redact_in_background: bool = False,
+        redact_later: bool = False,
     ) -> None:
         if redact is not None and not callable(redact):
             raise ValueError(
@@ -93,7 +94,7 @@ class SpanPolicy:
             )
         self.redact = redact
         self.sampler = sampler
-        self.redact_in_background = redact_in_background
+        self.redact_later = redact_later
         self.tail = TailBuffer(sampler) if isinstance(sampler, TailSampler) else None
         self.sampled_out = 0
         self.redaction_errors = 0
@@ -109,7 +110,7 @@ class SpanPolicy:
             tracer.trace = self.head_trace(tracer, self.sampler.bound)  # type: ignore[attr-defined]
         elif self.tail is not None:
             tracer.trace = self._root_noting_trace(tracer, self.tail)  # type: ignore[attr-defined]
-        if self.sampler is None and (self.redact is None or self.redact_in_background):
+        if self.sampler is None and (self.redact is None or self.redact_later):
             return
         tracer.persist = self._persist_path(tracer, tracer.persist)  # type: ignore[method-assign,assignment]
         if self.tail is not None:
@@ -120,34 +121,37 @@ class SpanPolicy:
         making children of unrecorded spans unrecorded."""
         base_trace: TraceFn = tracer.trace  # type: ignore[attr-defined]
 
+        def below_unsampled(span_name: str, span_kind: str, parent: UnsampledSpan) -> Trace:
+            if span_kind not in SPAN_KINDS:
+                raise ValueError(f"span_kind must be one of {sorted(SPAN_KINDS)}")
+            self.sampled_out += 1
+            if parent._owner is None:  # a remote parent: this span carries the context
+                ids = tracer._ids
+                span_id = (
+                    getrandbits(64) or 1 if type(ids) is RandomIdGenerator else ids.new_span_id()
+                )
+                return UnsampledSpan(span_name, parent._trace_id, span_id, parent._span_id, tracer)
+            # The sampled-out span above stays current and carries the context.
+            above = parent._above if type(parent) is UnsampledChild else parent
+            return UnsampledChild(span_name, above)
+
         def trace(
             span_name: str, *, span_kind: str = "INTERNAL", parent: Trace | None = None
         ) -> Trace:
             if parent is None:
                 parent = CURRENT_SPAN.get()
+                if type(parent) is UnsampledSpan and parent._owner is tracer:
+                    # The common case below a sampled-out root, first: as little as NoopTracer.
+                    if span_kind not in SPAN_KINDS:
+                        raise ValueError(f"span_kind must be one of {sorted(SPAN_KINDS)}")
+                    self.sampled_out += 1
+                    return UnsampledChild(span_name, parent)
                 while parent is not None and parent._owner is not tracer:
                     parent = parent._outer
             if parent is not None:
-                kind = type(parent)
-                if kind is not UnsampledSpan and kind is not UnsampledChild:
+                if not isinstance(parent, UnsampledSpan):
                     return base_trace(span_name, span_kind=span_kind, parent=parent)
-                if span_kind not in SPAN_KINDS:
-                    raise ValueError(f"span_kind must be one of {sorted(SPAN_KINDS)}")
-                self.sampled_out += 1
-                if parent._owner is None:  # a remote parent: this span carries the context
-                    ids = tracer._ids
-                    span_id = (
-                        getrandbits(64) or 1
-                        if type(ids) is RandomIdGenerator
-                        else ids.new_span_id()
-                    )
-                    return UnsampledSpan(
-                        span_name, parent._trace_id, span_id, parent._span_id, tracer
-                    )
-                # The sampled-out span above stays current and carries the context.
-                return UnsampledChild(
-                    span_name, parent._trace_id, parent._span_id, parent._span_id, tracer
-                )
+                return below_unsampled(span_name, span_kind, parent)
             if span_kind not in SPAN_KINDS:
                 raise ValueError(f"span_kind must be one of {sorted(SPAN_KINDS)}")
             ids = tracer._ids
@@ -192,9 +196,7 @@ class SpanPolicy:
 
     def _persist_path(self, tracer: PolicyOwner, inner: PersistFn) -> PersistFn:
         stage = self._stage(tracer)
-        redact_one = (
-            self.redact_one if self.redact is not None and not self.redact_in_background else None
-        )
+        redact_one = self.redact_one if self.redact is not None and not self.redact_later else None
 
         def persist(trace: Trace) -> None:
             if stage is None:

@@ -2,12 +2,14 @@
 
 Text is searched in two steps: first for what every match of a kind contains (``ANCHORS``),
 then, only where that is found, for the kinds in full. Containers a span holds are first given
-a quick look in their ``marshal`` bytes, so message lists with nothing to redact are neither
-rebuilt nor walked (``skips_frozen``).
+a quick look in their ``marshal`` bytes (and at the set of their dict keys), so message lists
+with nothing to redact are neither rebuilt nor walked (``skips_frozen``).
 """
 
 from __future__ import annotations
 
+import gc
+import marshal
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
@@ -87,6 +89,8 @@ _UPPER_ANCHORS: Final = (
     b"EARER",
     b"PRIVATEKEY",
 )
+#: The anchors above in one search (most of them start with ``A``).
+_UPPER_ANCHOR: Final = re.compile(b"|".join(re.escape(anchor) for anchor in _UPPER_ANCHORS))
 _GITHUB_ANCHORS: Final = (b"hp_", b"ho_", b"hu_", b"hs_", b"hr_", b"github_pat_")
 _DASHED_ANCHORS: Final = (b"sk-", b"xox", b"glpat-")
 #: Every byte that may be part of an AWS secret key becomes ``a``: 40 of them in a row or none.
@@ -94,7 +98,6 @@ _BASE64_RUNS: Final = bytes(
     0x61 if chr(c).isascii() and (chr(c).isalnum() or chr(c) in "/+") else 0x20 for c in range(256)
 )
 _RUN_OF_40: Final = re.compile(rb"a{40,}")
-_UPPER_BYTE: Final = re.compile(rb"[A-Z]")
 _DIGIT_BYTE: Final = re.compile(rb"[0-9]")
 
 
@@ -105,41 +108,61 @@ def _holds_aws_secret_run(blob: bytes) -> bool:
         return False
     for run in _RUN_OF_40.finditer(runs):
         chunk = blob[run.start() : run.end()]
-        if _UPPER_BYTE.search(chunk) is not None and _DIGIT_BYTE.search(chunk) is not None:
+        # islower(): cased letters, none uppercase (a long lowercase word, a run of "w"s).
+        if not chunk.islower() and _DIGIT_BYTE.search(chunk) is not None:
             return True
     return False
 
 
-#: Cards in text: digits and separators, with spaces (deleted) gone.
+#: Cards in text: digits and separators, with spaces (deleted) gone. First, faster: 13 of
+#: them in a row, once every digit and ``-`` is ``0`` (and everything else ``x``).
 _CARD_RUN: Final = re.compile(rb"[0-9][0-9-]{11,}[0-9]")
+_CARD_CHARS: Final = bytes(0x30 if chr(c) in "0123456789-" else 0x78 for c in range(256))
+_THIRTEEN: Final = b"0" * 13
 #: Ints of 13 to 19 digits are marshalled as ``TYPE_LONG`` (``l``; ``\xec`` with the reference
 #: flag, turned into ``l`` first) followed by their count of 15-bit digits: 3 to 5 (negative for
 #: negative ints) as a little-endian int32.
 _LONG_CODES: Final = bytes(c if c != 0xEC else ord("l") for c in range(256))
 _CARD_INTS: Final = re.compile(rb"l[\x03-\x05\xfb-\xfd][\x00\xff][\x00\xff][\x00\xff]")
-#: Every name in ``SENSITIVE_KEYS`` contains one of these (long ones search faster), checked in
-#: the lowercased bytes without separators; names given as ``keys`` are checked whole.
-_KEY_STEMS: Final = (
-    b"passw",
-    b"pwd",
-    b"secret",
-    b"authoriz",
-    b"apikey",
-    b"privatekey",
-    b"token",
-    b"cookie",
-    b"credential",
-)
-
 #: An AWS secret key holds an uppercase letter and a digit (``_looks_like_aws_secret``).
 _AWS_SECRET_GATES: Final = (re.compile("[A-Z]"), re.compile("[0-9]"))
 
+#: Ints below 13 digits are never card numbers (most ints: no text made, no Luhn check).
+_CARD_MIN: Final = 10**12
 #: No secret of a built-in kind is shorter (``a@b.co``); users' patterns may be.
 _SHORTEST_SECRET: Final = 6
 #: Key names whose verdict is remembered per redactor.
 _KEYS_CACHED: Final = 4096
 #: Deeper nesting than this is left as it is (the JSON encoders stop at 200 levels anyway).
 _MAX_DEPTH: Final = 64
+#: Past this many objects, each container is looked into once (``marshal`` keeps shared and
+#: cyclic containers: a list holding the same list twice, 30 levels deep, is 2**30 paths).
+_KEYS_UNIQUE_AFTER: Final = 10_000
+
+
+def _dict_keys_inside(value: Any) -> set[Any]:
+    """The keys of every dict inside ``value``, down to the depth ``Redactor`` walks."""
+    keys: set[Any] = set()
+    level = [value]
+    visited = 0
+    seen: set[int] | None = None
+    for _ in range(_MAX_DEPTH + 1):
+        if not level:
+            break
+        dicts = [item for item in level if type(item) is dict]
+        if dicts:
+            keys.update(*dicts)
+        visited += len(level)
+        if seen is not None or visited > _KEYS_UNIQUE_AFTER:
+            seen = seen or set()
+            fresh = []
+            for item in level:
+                if id(item) not in seen:
+                    seen.add(id(item))
+                    fresh.append(item)
+            level = fresh
+        level = gc.get_referents(*level)  # a level's items, in one C call
+    return keys
 
 
 def luhn_valid(text: str) -> bool:
@@ -193,7 +216,6 @@ class Redactor:
         "_has_patterns",
         "_has_secrets",
         "_key_cache",
-        "_key_stems",
         "_keys",
         "_names",
         "_passes",
@@ -254,10 +276,6 @@ class Redactor:
         if sensitive_keys or secrets:
             names |= SENSITIVE_KEYS
         self._keys = frozenset(names)
-        self._key_stems = (
-            *(_KEY_STEMS if sensitive_keys or secrets else ()),
-            *(name.encode("utf-8", "surrogatepass") for name in names - SENSITIVE_KEYS),
-        )
         # Message lists repeat a few key names ("role", "content", "text") many times over.
         self._key_cache: dict[str, bool] = {}
 
@@ -277,7 +295,7 @@ class Redactor:
             return False
         rest = blob.translate(None, _LOWER_AND_SPACE)
         if self._has_secrets and (
-            any(anchor in rest for anchor in _UPPER_ANCHORS)
+            _UPPER_ANCHOR.search(rest) is not None
             or b"earer" in blob
             or (b"J" in rest and b"eyJ" in blob)
             or (b"_" in rest and any(anchor in blob for anchor in _GITHUB_ANCHORS))
@@ -289,14 +307,14 @@ class Redactor:
         if self._has_emails and b"@" in rest:
             return False
         if self._has_cards and (
-            _CARD_RUN.search(rest) is not None
+            (_THIRTEEN in rest.translate(_CARD_CHARS) and _CARD_RUN.search(rest) is not None)
             or _CARD_INTS.search(blob.translate(_LONG_CODES)) is not None
         ):
             return False
-        if self._key_stems:
-            # As key names are compared: without case, "-", "_" or ".".
-            normal = blob.lower().translate(None, b"-_.")
-            return not any(stem in normal for stem in self._key_stems)
+        if self._keys:
+            # The dict keys inside, each compared once (message lists repeat a few names).
+            keys = _dict_keys_inside(marshal.loads(blob))
+            return not any(self._is_sensitive(key) for key in keys if type(key) is str)
         return True
 
     def redact_text(self, text: str) -> str:
@@ -354,6 +372,11 @@ class Redactor:
                 changed = changed or new is not item
                 out[item_key] = new
             return out if changed else value
-        if kind is int and self._has_cards and luhn_valid(str(value)):
+        if (
+            kind is int
+            and self._has_cards
+            and not -_CARD_MIN < value < _CARD_MIN
+            and luhn_valid(str(value))
+        ):
             return "[REDACTED:card]"
         return value

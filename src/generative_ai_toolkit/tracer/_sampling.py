@@ -185,22 +185,37 @@ class UnsampledSpan(Trace):
 
 class UnsampledChild(UnsampledSpan):
     """A span opened under an ``UnsampledSpan``: inert like ``NoopTracer``'s, so spans below
-    a sampled-out root cost next to nothing. It never becomes current (the sampled-out span
-    above it stays current, so spans opened inside it follow the same decision)."""
+    a sampled-out root cost next to nothing. It holds its name and the sampled-out span above
+    it (whose ids it reads) and nothing else; it never becomes current through ``with`` (the
+    span above stays current, so spans opened inside it follow the same decision)."""
 
-    __slots__ = ()
+    __slots__ = ("_above",)
 
+    _above: UnsampledSpan
     # Never entered, never ended: these stay as they are, so they need not be set per span.
     _end_ns: ClassVar[int] = 0  # type: ignore[misc]
-    _outer: ClassVar[None] = None  # type: ignore[misc]
     _token: ClassVar[None] = None  # type: ignore[misc]
 
-    def __init__(self, name: str, trace_id: int, span_id: int, parent_id: int, owner: Any) -> None:
+    def __init__(self, name: str, above: UnsampledSpan) -> None:
         self._name = name
-        self._trace_id = trace_id
-        self._span_id = span_id
-        self._parent_id = parent_id
-        self._owner = owner
+        self._above = above
+
+    # The ids and the tracer are the span above's: read only when asked for, never stored.
+    @property
+    def _trace_id(self) -> int:  # type: ignore[override]
+        return self._above._trace_id
+
+    @property
+    def _span_id(self) -> int:  # type: ignore[override]
+        return self._above._span_id
+
+    @property
+    def _parent_id(self) -> int:  # type: ignore[override]
+        return self._above._span_id
+
+    @property
+    def _owner(self) -> Any:  # type: ignore[override]
+        return self._above._owner
 
     def __enter__(self) -> Self:
         return self
@@ -214,7 +229,7 @@ class UnsampledChild(UnsampledSpan):
         return None
 
     def end(self, exc: BaseException | None = None) -> None:
-        """Nothing to do: the span was never current and is never recorded."""
+        """Nothing to do: the span is never recorded."""
 
 
 def unsampled_remote_parent(trace_id: str, span_id: str) -> Trace:
