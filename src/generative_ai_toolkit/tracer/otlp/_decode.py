@@ -5,6 +5,8 @@ status, attributes (typed as OTLP typed them), resource attributes and scope. Sp
 links are kept as the attributes ``otel.events`` and ``otel.links``; the standard
 ``exception`` event becomes the ``exception.*`` attributes our own spans carry. Foreign
 conventions (GenAI, OpenInference) are then mapped onto our ``ai.*`` keys by ``_mapping``.
+Protobuf bodies are read by ``_reader``; JSON bodies are parsed with the official classes and
+then read the same way.
 
 Spans of our own ``OtlpTracer`` carry an ``ai.storage.otlp`` marker that lets them come back
 exactly as they were sent: values that went out as JSON text come back as the lists and dicts
@@ -34,13 +36,16 @@ EVENTS_ATTRIBUTE: Final = "otel.events"
 LINKS_ATTRIBUTE: Final = "otel.links"
 STATUS_MESSAGE_ATTRIBUTE: Final = "otel.status_description"
 
-_KINDS: Final = {
+_KINDS: Final[dict[int, str]] = {
     Span.SPAN_KIND_SERVER: "SERVER",
     Span.SPAN_KIND_CLIENT: "CLIENT",
     Span.SPAN_KIND_PRODUCER: "PRODUCER",
     Span.SPAN_KIND_CONSUMER: "CONSUMER",
 }
-_STATUSES: Final = {Status.STATUS_CODE_OK: "OK", Status.STATUS_CODE_ERROR: "ERROR"}
+_STATUSES: Final[dict[int, str]] = {
+    Status.STATUS_CODE_OK: "OK",
+    Status.STATUS_CODE_ERROR: "ERROR",
+}
 _EXCEPTION_KEYS: Final = (
     ("exception.type", "exception.type"),
     ("exception.message", "exception.message"),
@@ -53,7 +58,7 @@ class UndecodableError(ValueError):
     """The body is not an OTLP trace request in the declared format."""
 
 
-@dataclass
+@dataclass(slots=True)
 class SpanDraft:
     """A received span before it is built: its attributes may still gain the conversation."""
 
@@ -69,9 +74,13 @@ class SpanDraft:
 
     def build(self, shared: dict[str, Any]) -> Trace:
         """The ended span, with ``shared`` attributes it lacks added as inherited ones."""
-        added = {key: value for key, value in shared.items() if key not in self.attrs}
-        self.attrs.update(added)
-        return _span(self.message, self.attrs, self.scope, self.inherited + len(added))
+        attrs = self.attrs
+        added = 0
+        for key, value in shared.items():
+            if key not in attrs:
+                attrs[key] = value
+                added += 1
+        return _span(self.message, attrs, self.scope, self.inherited + added)
 
 
 @dataclass

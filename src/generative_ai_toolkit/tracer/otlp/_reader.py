@@ -112,7 +112,7 @@ def _scope_spans(
     spans.extend(_span(buf, start, stop, resource, scope) for start, stop in bodies)
 
 
-def _span(  # noqa: C901, PLR0912 - one branch per field of the Span message
+def _span(  # noqa: PLR0912, PLR0915 - one branch per field of the Span message
     buf: bytes, pos: int, end: int, resource: dict[str, Any], scope: tuple[str, str]
 ) -> ReceivedSpan:
     span = ReceivedSpan(resource, scope)
@@ -122,6 +122,9 @@ def _span(  # noqa: C901, PLR0912 - one branch per field of the Span message
         tag = buf[pos]
         pos += 1
         if tag > 0x7F:
+            if tag == 0x85 and buf[pos] == 0x01:  # flags (field 16, fixed32): not kept
+                pos += 5
+                continue
             tag, pos = _varint(buf, pos - 1)
         if tag & 7 == 2:
             size = buf[pos]
@@ -160,7 +163,12 @@ def _span(  # noqa: C901, PLR0912 - one branch per field of the Span message
             span.end = _FIXED64.unpack_from(buf, pos)[0]
             pos += 8
         elif tag == 0x30:  # kind
-            span.kind, pos = _varint(buf, pos)
+            kind = buf[pos]
+            if kind < 0x80:
+                span.kind = kind
+                pos += 1
+            else:
+                span.kind, pos = _varint(buf, pos)
         else:
             pos = _skip(buf, pos, tag)
     if pos > end:
@@ -208,9 +216,9 @@ def _link(buf: bytes, pos: int, end: int) -> tuple[bytes, bytes, dict[str, Any]]
     for number, start, stop in _messages(buf, pos, end):
         if number == 1:
             trace_id = buf[start:stop]
-        elif number == 2:  # noqa: PLR2004 - protobuf field numbers
+        elif number == 2:
             span_id = buf[start:stop]
-        elif number == 4:  # noqa: PLR2004
+        elif number == 4:
             _key_value(buf, start, stop, attrs)
     return trace_id, span_id, attrs
 
@@ -237,12 +245,12 @@ def _key_value(buf: bytes, pos: int, end: int, into: dict[str, Any]) -> None:
     for number, start, stop in _messages(buf, pos, end):
         if number == 1:
             key = buf[start:stop].decode()
-        elif number == 2:  # noqa: PLR2004 - protobuf field numbers
+        elif number == 2:
             value = _any_value(buf, start, stop, value)
     into[key] = value
 
 
-def _any_value(buf: bytes, pos: int, end: int, value: Any) -> Any:  # noqa: C901, PLR0912
+def _any_value(buf: bytes, pos: int, end: int, value: Any) -> Any:
     """The Python value of an ``AnyValue`` (the last of its oneof wins; a repeated list or
     map merges into ``value``). Bytes become lowercase hex text, as in ``_decode``."""
     while pos < end:
@@ -254,17 +262,17 @@ def _any_value(buf: bytes, pos: int, end: int, value: Any) -> Any:  # noqa: C901
             number = tag >> 3
             if number == 1:
                 value = buf[pos:stop].decode()
-            elif number == 5:  # noqa: PLR2004 - protobuf field numbers
+            elif number == 5:
                 items = value if isinstance(value, list) else []
                 for start, item_stop in _fields(buf, pos, stop, 1):
                     items.append(_any_value(buf, start, item_stop, None))
                 value = items
-            elif number == 6:  # noqa: PLR2004
+            elif number == 6:
                 pairs = value if isinstance(value, dict) else {}
                 for start, item_stop in _fields(buf, pos, stop, 1):
                     _key_value(buf, start, item_stop, pairs)
                 value = pairs
-            elif number == 7:  # noqa: PLR2004
+            elif number == 7:
                 value = buf[pos:stop].hex()
             pos = stop
         elif tag == 0x10:  # bool_value
@@ -297,7 +305,7 @@ def _varint(buf: bytes, pos: int) -> tuple[int, int]:
         if byte < 0x80:
             return result, pos
         shift += 7
-        if shift >= 70:  # noqa: PLR2004 - ten bytes at most
+        if shift >= 70:
             raise WireError("a varint is longer than ten bytes")
 
 
@@ -308,10 +316,10 @@ def _skip(buf: bytes, pos: int, tag: int) -> int:
         return _varint(buf, pos)[1]
     if wire == 1:
         return pos + 8
-    if wire == 2:  # noqa: PLR2004 - protobuf wire types
+    if wire == 2:
         size, pos = _varint(buf, pos)
         return pos + size
-    if wire == 5:  # noqa: PLR2004
+    if wire == 5:
         return pos + 4
     raise WireError(f"unsupported wire type {wire}")
 
@@ -328,7 +336,7 @@ def _messages(buf: bytes, pos: int, end: int) -> list[tuple[int, int, int]]:
     found = []
     while pos < end:
         tag, pos = _varint(buf, pos)
-        if tag & 7 == 2:  # noqa: PLR2004 - length-delimited
+        if tag & 7 == 2:
             size, pos = _varint(buf, pos)
             stop = _within(pos + size, end)
             found.append((tag >> 3, pos, stop))
