@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from generative_ai_toolkit.tracer import (
     BaseTracer,
@@ -20,7 +22,7 @@ from generative_ai_toolkit.tracer import (
     Trace,
     TraceQuery,
 )
-from generative_ai_toolkit.tracer._codec import TRUNCATED_KEYS_ATTRIBUTE
+from generative_ai_toolkit.tracer._codec import MAX_DEPTH, TRUNCATED_KEYS_ATTRIBUTE
 from generative_ai_toolkit.tracer.sqlite._schema import SCHEMA_VERSION
 
 from .samples import BASE_NS, sample_spans
@@ -294,9 +296,29 @@ def test_bad_options_fail_at_construction(db_path: Path) -> None:
         SqliteTracer(db_path, max_span_bytes=10)
 
 
+def _nested(depth: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 @pytest.mark.parametrize(
     "attrs",
-    [{"a": "x", "b": 1, "c": 1.5, "d": True, "e": None}, {"nan": math.nan}, {"t": (1,)}, {}],
+    [
+        {"a": "x", "b": 1, "c": 1.5, "d": True, "e": None},
+        {"nan": math.nan},
+        {"t": (1,)},
+        {},
+        {"args": {"city": "Paris", "days": [1, 2.5, None, {"x": True}]}, "n": 3},
+        {"nested_tuple": [{"t": (1, 2)}]},
+        {"int_keys": {1: "one"}},
+        {"tag_key": {"$t": "float", "v": "NaN"}},
+        {"nested_nan": [1.0, math.inf]},
+        {"set": [{1}]},
+        {"deep": _nested(MAX_DEPTH - 1)},
+        {"too_deep": _nested(MAX_DEPTH + 5)},
+    ],
 )
 def test_fast_encoding_writes_the_same_text_as_the_codec(attrs: dict[str, Any]) -> None:
     """The codec's shortcut for plain values yields exactly the tagged encoding's text."""
@@ -305,3 +327,23 @@ def test_fast_encoding_writes_the_same_text_as_the_codec(attrs: dict[str, Any]) 
     tagged = {key: to_tagged(value) for key, value in attrs.items()}
     expected = json.dumps(tagged, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     assert expected == encode_attributes(attrs)
+
+
+_json_like = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.tuples(inner)
+        | st.dictionaries(st.text(max_size=3) | st.integers() | st.just("$t"), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=5), _json_like, max_size=4))
+def test_fast_encoding_of_nested_values_writes_the_same_text_as_the_codec(
+    attrs: dict[str, Any],
+) -> None:
+    """Lists and dicts take the C encoder only when that gives exactly the tagged text."""
+    test_fast_encoding_writes_the_same_text_as_the_codec(attrs)

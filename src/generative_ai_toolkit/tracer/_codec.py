@@ -132,16 +132,43 @@ def _hashable_collection(kind: type[set[Any]] | type[frozenset[Any]], payload: A
 def encode_attributes(attributes: Mapping[str, Any]) -> str:
     """Attributes as compact JSON text that ``decode_attributes`` reads back with their types."""
     for value in attributes.values():
-        if type(value) not in _PLAIN:
+        if type(value) not in _PLAIN and not _is_plain_json(value, 0):
             break
     else:
-        # Only text, numbers, booleans and None (the common case): they are their own tagged
-        # form, so the C encoder writes the same text without the Python walk.
+        # Only text, numbers, booleans, None, and lists and text-keyed dicts of them (the
+        # common case): they are their own tagged form, so the C encoder writes the same text
+        # without building the tagged copy.
         try:
             return "".join(_encode_plain(attributes, 0))
         except (ValueError, TypeError):  # NaN or an infinity (allow_nan is off); a non-text key
             pass
     return _dumps({key: to_tagged(value) for key, value in attributes.items()})
+
+
+def _is_plain_json(value: Any, depth: int) -> bool:  # noqa: PLR0911 - one return per kind
+    """Whether ``to_tagged(value)`` is ``value`` itself (but for NaN and the infinities, which
+    the C encoder refuses): exact lists, and dicts with text keys and no tag key, of plain
+    values, nested less than ``MAX_DEPTH`` deep."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return True
+    if depth >= MAX_DEPTH:
+        return False
+    if kind is list:
+        for item in value:
+            if type(item) not in _PLAIN and not _is_plain_json(item, depth + 1):
+                return False
+        return True
+    if kind is dict:
+        if TAG in value:
+            return False
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            if type(item) not in _PLAIN and not _is_plain_json(item, depth + 1):
+                return False
+        return True
+    return False
 
 
 def decode_attributes(text: str) -> dict[str, Any]:

@@ -5,6 +5,8 @@ status, attributes (typed as OTLP typed them), resource attributes and scope. Sp
 links are kept as the attributes ``otel.events`` and ``otel.links``; the standard
 ``exception`` event becomes the ``exception.*`` attributes our own spans carry. Foreign
 conventions (GenAI, OpenInference) are then mapped onto our ``ai.*`` keys by ``_mapping``.
+Protobuf bodies are read by ``_reader``; JSON bodies are parsed with the official classes and
+then read the same way.
 
 Spans of our own ``OtlpTracer`` carry an ``ai.storage.otlp`` marker that lets them come back
 exactly as they were sent: values that went out as JSON text come back as the lists and dicts
@@ -16,32 +18,34 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from .._codec import TRUNCATED_KEYS_ATTRIBUTE
 from .._span import DEFAULT_SCOPE, Scope
 from .._trace import Trace, stored_span
 from ._mapping import map_foreign_attributes
+from ._reader import ReceivedSpan, WireError, read_request
 from ._values import ROUND_TRIP_ATTRIBUTE
 
 EVENTS_ATTRIBUTE: Final = "otel.events"
 LINKS_ATTRIBUTE: Final = "otel.links"
 STATUS_MESSAGE_ATTRIBUTE: Final = "otel.status_description"
 
-_KINDS: Final = {
+_KINDS: Final[dict[int, str]] = {
     Span.SPAN_KIND_SERVER: "SERVER",
     Span.SPAN_KIND_CLIENT: "CLIENT",
     Span.SPAN_KIND_PRODUCER: "PRODUCER",
     Span.SPAN_KIND_CONSUMER: "CONSUMER",
 }
-_STATUSES: Final = {Status.STATUS_CODE_OK: "OK", Status.STATUS_CODE_ERROR: "ERROR"}
+_STATUSES: Final[dict[int, str]] = {
+    Status.STATUS_CODE_OK: "OK",
+    Status.STATUS_CODE_ERROR: "ERROR",
+}
 _EXCEPTION_KEYS: Final = (
     ("exception.type", "exception.type"),
     ("exception.message", "exception.message"),
@@ -54,13 +58,12 @@ class UndecodableError(ValueError):
     """The body is not an OTLP trace request in the declared format."""
 
 
-@dataclass
+@dataclass(slots=True)
 class SpanDraft:
     """A received span before it is built: its attributes may still gain the conversation."""
 
-    message: Span
+    message: ReceivedSpan
     attrs: dict[str, Any]
-    resource: dict[str, Any]
     scope: Scope
     inherited: int
     trace_id: int
@@ -71,11 +74,13 @@ class SpanDraft:
 
     def build(self, shared: dict[str, Any]) -> Trace:
         """The ended span, with ``shared`` attributes it lacks added as inherited ones."""
-        added = {key: value for key, value in shared.items() if key not in self.attrs}
-        self.attrs.update(added)
-        return _span(
-            self.message, self.attrs, self.resource, self.scope, self.inherited + len(added)
-        )
+        attrs = self.attrs
+        added = 0
+        for key, value in shared.items():
+            if key not in attrs:
+                attrs[key] = value
+                added += 1
+        return _span(self.message, attrs, self.scope, self.inherited + added)
 
 
 @dataclass
@@ -92,51 +97,47 @@ class DecodedBatch:
         return "; ".join(self.errors[:3])
 
 
-def parse_request(body: bytes, *, json_body: bool) -> ExportTraceServiceRequest:
-    """The request message of an OTLP/HTTP body; ``UndecodableError`` when it is not one."""
-    request = ExportTraceServiceRequest()
+def parse_request(body: bytes, *, json_body: bool) -> list[ReceivedSpan]:
+    """The spans of an OTLP/HTTP body; ``UndecodableError`` when it is not a trace request."""
+    kind = "JSON" if json_body else "protobuf"
     try:
         if json_body:
             data = _repaired(json.loads(body))
             if not isinstance(data, dict):
                 raise UndecodableError("the JSON body is not an object")
             _hex_ids_to_base64(data)
+            request = ExportTraceServiceRequest()
             json_format.ParseDict(data, request, ignore_unknown_fields=True)
-        else:
-            request.ParseFromString(body)
+            body = request.SerializeToString()
+        return read_request(body)
     except UndecodableError:
         raise
-    except Exception as exc:  # noqa: BLE001 - protobuf and json raise many kinds: all mean 400
-        kind = "JSON" if json_body else "protobuf"
+    except WireError as exc:
         raise UndecodableError(f"not an OTLP trace request in {kind}: {exc}") from None
-    return request
+    except Exception as exc:  # noqa: BLE001 - protobuf and json raise many kinds: all mean 400
+        raise UndecodableError(f"not an OTLP trace request in {kind}: {exc}") from None
 
 
-def decode_spans(request: ExportTraceServiceRequest) -> DecodedBatch:
-    """Every span of ``request`` as a draft; spans without valid ids are rejected."""
+def decode_spans(spans: list[ReceivedSpan]) -> DecodedBatch:
+    """Every span as a draft; spans without valid ids are rejected."""
     batch = DecodedBatch()
-    for resource_spans in request.resource_spans:
-        resource = _attributes(resource_spans.resource.attributes)
-        for scope_spans in resource_spans.scope_spans:
-            scope = _scope(scope_spans.scope.name, scope_spans.scope.version)
-            for message in scope_spans.spans:
-                try:
-                    attrs, inherited = _span_attributes(message)
-                except ValueError as exc:
-                    batch.rejected += 1
-                    if len(batch.errors) < 3:
-                        batch.errors.append(str(exc))
-                    continue
-                batch.drafts.append(
-                    SpanDraft(
-                        message,
-                        attrs,
-                        resource,
-                        scope,
-                        inherited,
-                        int.from_bytes(message.trace_id, "big"),
-                    )
-                )
+    scopes: dict[tuple[str, str], Scope] = {}
+    for message in spans:
+        try:
+            inherited = _map_attributes(message)
+        except ValueError as exc:
+            batch.rejected += 1
+            if len(batch.errors) < 3:
+                batch.errors.append(str(exc))
+            continue
+        scope = scopes.get(message.scope)
+        if scope is None:
+            scope = scopes[message.scope] = _scope(*message.scope)
+        batch.drafts.append(
+            SpanDraft(
+                message, message.attrs, scope, inherited, int.from_bytes(message.trace_id, "big")
+            )
+        )
     return batch
 
 
@@ -147,27 +148,26 @@ CONTEXT_KEYS: Final = ("ai.conversation.id", "ai.auth.context")
 # -- one span ---------------------------------------------------------------------------------
 
 
-def _span_attributes(message: Span) -> tuple[dict[str, Any], int]:
-    """The span's attributes, mapped onto ours, and how many (last ones) are inherited."""
+def _map_attributes(message: ReceivedSpan) -> int:
+    """Map the span's attributes onto ours (in place); how many (last ones) are inherited."""
     if len(message.trace_id) != 16 or not any(message.trace_id):
         raise ValueError(f"span {message.name!r}: trace id must be 16 bytes, not all zeros")
     if len(message.span_id) != 8 or not any(message.span_id):
         raise ValueError(f"span {message.name!r}: span id must be 8 bytes, not all zeros")
-    attrs = _attributes(message.attributes)
+    attrs = message.attrs
     marker = attrs.pop(ROUND_TRIP_ATTRIBUTE, None)
     if isinstance(marker, str):
-        return attrs, _restore_own_export(attrs, marker)
-    _add_events_and_links(message, attrs)
-    if message.status.code == Status.STATUS_CODE_ERROR and message.status.message:
-        attrs.setdefault(STATUS_MESSAGE_ATTRIBUTE, message.status.message)
+        return _restore_own_export(attrs, marker)
+    if message.events or message.links:
+        _add_events_and_links(message, attrs)
+    if message.status_code == Status.STATUS_CODE_ERROR and message.status_message:
+        attrs.setdefault(STATUS_MESSAGE_ATTRIBUTE, message.status_message)
     map_foreign_attributes(attrs)
-    return attrs, 0
+    return 0
 
 
-def _span(
-    message: Span, attrs: dict[str, Any], resource: dict[str, Any], scope: Scope, inherited: int
-) -> Trace:
-    start = message.start_time_unix_nano
+def _span(message: ReceivedSpan, attrs: dict[str, Any], scope: Scope, inherited: int) -> Trace:
+    start = message.start
     parent_id = int.from_bytes(message.parent_span_id, "big") if message.parent_span_id else 0
     return stored_span(
         message.name,
@@ -176,10 +176,10 @@ def _span(
         int.from_bytes(message.span_id, "big"),
         parent_id,
         start,
-        max(message.end_time_unix_nano, start),
+        max(message.end, start),
         attrs,
-        _STATUSES.get(message.status.code, "UNSET"),
-        resource,
+        _STATUSES.get(message.status_code, "UNSET"),
+        message.resource,
         scope,
         inherited,
     )
@@ -216,56 +216,23 @@ def _restore_own_export(attrs: dict[str, Any], marker: str) -> int:
     return inherited
 
 
-def _add_events_and_links(message: Span, attrs: dict[str, Any]) -> None:
+def _add_events_and_links(message: ReceivedSpan, attrs: dict[str, Any]) -> None:
     events = []
-    for event in message.events:
-        event_attrs = _attributes(event.attributes)
-        if event.name == "exception":
+    for time_unix_nano, name, event_attrs in message.events:
+        if name == "exception":
             for theirs, ours in _EXCEPTION_KEYS:
                 if theirs in event_attrs and ours not in attrs:
                     attrs[ours] = event_attrs[theirs]
             continue
-        events.append({"name": event.name, "time_unix_nano": event.time_unix_nano, **event_attrs})
+        events.append({"name": name, "time_unix_nano": time_unix_nano, **event_attrs})
     if events:
         attrs.setdefault(EVENTS_ATTRIBUTE, events)
     links = [
-        {
-            "trace_id": link.trace_id.hex(),
-            "span_id": link.span_id.hex(),
-            **_attributes(link.attributes),
-        }
-        for link in message.links
+        {"trace_id": trace_id.hex(), "span_id": span_id.hex(), **link_attrs}
+        for trace_id, span_id, link_attrs in message.links
     ]
     if links:
         attrs.setdefault(LINKS_ATTRIBUTE, links)
-
-
-# -- values -----------------------------------------------------------------------------------
-
-
-def _attributes(pairs: Iterable[KeyValue]) -> dict[str, Any]:
-    # protobuf (upb) validates UTF-8 as it parses, so keys and text need no repair here.
-    return {kv.key: any_value(kv.value) for kv in pairs}
-
-
-def any_value(value: AnyValue) -> Any:
-    """The Python value of an OTLP ``AnyValue``: text, bool, int, float, list, dict or None.
-
-    Bytes become lowercase hex text (our stores keep text, and Phoenix drops bytes values).
-    """
-    kind = value.WhichOneof("value")
-    return None if kind is None else _VALUES[kind](value)
-
-
-_VALUES: Final[dict[str, Callable[[AnyValue], Any]]] = {
-    "string_value": lambda value: value.string_value,
-    "int_value": lambda value: value.int_value,
-    "double_value": lambda value: value.double_value,
-    "bool_value": lambda value: value.bool_value,
-    "array_value": lambda value: [any_value(item) for item in value.array_value.values],
-    "kvlist_value": lambda value: _attributes(value.kvlist_value.values),
-    "bytes_value": lambda value: value.bytes_value.hex(),
-}
 
 
 def _repaired(data: Any) -> Any:

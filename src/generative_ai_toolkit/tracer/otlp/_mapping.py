@@ -274,9 +274,10 @@ def _tool_use(call: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _set_tool_io(attrs: dict[str, Any]) -> None:
+    listed = attrs.get("otel.events")
     events = {
         event.get("name"): event
-        for event in _as_list(attrs.get("otel.events"))
+        for event in (listed if isinstance(listed, list) else ())
         if isinstance(event, Mapping)
     }
     if "ai.tool.input" not in attrs:
