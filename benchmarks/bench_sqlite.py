@@ -207,6 +207,10 @@ class _Version2Writer(SqliteSpanWriter):
             conn.execute("PRAGMA cache_size = -65536")
             MIGRATIONS[0](conn)
             MIGRATIONS[1](conn)
+            # Today's insert also keeps token usage (version 4) and names the `open` column
+            # (version 5): give the version-2 tables those too, so both run the same code.
+            MIGRATIONS[3](conn)
+            MIGRATIONS[4](conn)
             conn.execute("PRAGMA user_version = 2")
             self._conn = conn
             self._identity = file_identity(self._path)

@@ -31,12 +31,17 @@ def test_list_shows_conversations_newest_first(run: Run, sample_db: Path) -> Non
 
 
 def test_list_filters_and_json(run: Run, sample_db: Path) -> None:
-    """--errors / --auth-context / --search filter; --json gives one object per line."""
+    """--errors / --auth-context (exact) / --auth-search (any case) / --search filter; --json
+    gives one object per line."""
     result = run("list", "--db", str(sample_db), "--errors", "--json")
     assert result.returncode == 0, result.stderr
     [row] = [json.loads(line) for line in _lines(result.stdout)]
     assert (row["conversation_id"], row["error_count"], row["span_count"]) == ("488044", 1, 3)
     result = run("list", "--db", str(sample_db), "--auth-context", "alice", "--json")
+    assert [json.loads(x)["conversation_id"] for x in _lines(result.stdout)] == ["c-3", "c-1"]
+    result = run("list", "--db", str(sample_db), "--auth-context", "ALI", "--json")
+    assert (result.returncode, result.stdout) == (0, "")  # exact: a tenant's scope
+    result = run("list", "--db", str(sample_db), "--auth-search", "ALI", "--json")
     assert [json.loads(x)["conversation_id"] for x in _lines(result.stdout)] == ["c-3", "c-1"]
     result = run("list", "--db", str(sample_db), "--search", "nothing-like-this")
     assert (result.returncode, result.stdout) == (0, "")

@@ -79,6 +79,7 @@ def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
         until=args.until,
         errors_only=args.errors,
         search=args.search,
+        auth_search=args.auth_search,
     )
     summaries = query.list_conversations(where, limit=args.limit, offset=args.offset)
     if args.json:

@@ -94,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("list", help="list conversations, newest first")
     p.description = f"List conversations, most recently active first. TIME is {TIME_HELP}."
-    p.add_argument("--auth-context", help="only this auth context")
+    p.add_argument("--auth-context", help="only this auth context (exact)")
+    p.add_argument("--auth-search", help="auth context contains this text, in any case")
     p.add_argument(
         "--since",
         type=parse_time,
@@ -105,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--until", type=parse_time, metavar="TIME", help="started at or before TIME (ISO or age)"
     )
     p.add_argument("--errors", action="store_true", help="only conversations with errors")
-    p.add_argument("--search", help="conversation id contains this text")
+    p.add_argument("--search", help="conversation id contains this text, in any case")
     p.add_argument("--limit", type=_positive, default=50, help="at most N (default 50)")
     p.add_argument("--offset", type=_natural, default=0, help="skip the first N")
     p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
