@@ -140,18 +140,7 @@ def redact_span(span: Trace, redact: Redact) -> tuple[Trace, list[tuple[str, Exc
     )
     for key in keys[len(keys) - inherited :]:
         ordered[key] = out[key]
-    redacted = RedactedSpan(
-        span._name,
-        span._kind,
-        span._trace_id,
-        span._span_id,
-        None,
-        span._start_ns,
-        None,
-        span._resource,
-        span._scope,
-    )
-    redacted._parent_id = span._parent_id
+    redacted = RedactedSpan._shell_of(span)
     redacted._end_ns = span._end_ns
     redacted._raw = ordered
     redacted._status = span._status

@@ -90,18 +90,7 @@ def take_snapshot(span: Trace, now_ns: int) -> SpanSnapshot | None:
                         raw[key] = value
         except RuntimeError:  # the agent changed a dict while it was copied: look again
             continue
-        snap = SpanSnapshot(
-            span._name,
-            span._kind,
-            span._trace_id,
-            span._span_id,
-            None,
-            span._start_ns,
-            None,
-            span._resource,
-            span._scope,
-        )
-        snap._parent_id = span._parent_id
+        snap = SpanSnapshot._shell_of(span)
         snap._raw = raw
         snap._status = status
         snap._n_own = own if len(raw) > own else -1
@@ -114,18 +103,7 @@ def take_snapshot(span: Trace, now_ns: int) -> SpanSnapshot | None:
 def stored_snapshot(span: Trace, snapshot_ns: int) -> SpanSnapshot:
     """An open span read back from a store: the fields of ``span`` (built by ``stored_span``)
     as a snapshot taken at ``snapshot_ns``."""
-    snap = SpanSnapshot(
-        span._name,
-        span._kind,
-        span._trace_id,
-        span._span_id,
-        None,
-        span._start_ns,
-        None,
-        span._resource,
-        span._scope,
-    )
-    snap._parent_id = span._parent_id
+    snap = SpanSnapshot._shell_of(span)
     snap._raw = span._raw
     snap._status = span._status
     snap._n_own = span._n_own

@@ -83,6 +83,24 @@ class Trace(SpanFields):
         self._token = None
 
     @classmethod
+    def _shell_of(cls, span: Trace) -> Self:
+        """A new, open span of this class with ``span``'s name, kind, ids, parent id, start,
+        resource and scope, and no attributes: what copies (snapshots, redacted spans) fill."""
+        shell = cls(
+            span._name,
+            span._kind,
+            span._trace_id,
+            span._span_id,
+            None,
+            span._start_ns,
+            None,
+            span._resource,
+            span._scope,
+        )
+        shell._parent_id = span._parent_id
+        return shell
+
+    @classmethod
     def restore(
         cls,
         *,
