@@ -74,24 +74,27 @@ def test_bedrock_tool_results_read_like_tool_calls(
 def test_search_ignores_case_and_a_trace_id_opens_its_turn(
     browse: Browsing, demo_viewer: ViewerServer
 ) -> None:
-    """Search finds ids in any case; a trace id typed in the trace box opens its conversation
-    with the trace's root span selected; an id that is not one, or unknown, says so."""
+    """Search finds ids in any case; a trace id typed in the top bar's trace box opens its
+    conversation with the trace's root span selected; an id that is not one, or unknown, says
+    so."""
     page = browse.page
     page.goto(demo_viewer.url)
     wait_list(browse, 4)
     page.fill("#f-search", "WEATHER")
     wait_list(browse, 1)
     assert ["weather-demo"] == list_ids(browse)
-    page.fill("#f-trace", "not-a-trace")
-    page.press("#f-trace", "Enter")
-    page.wait_for_selector("#trace-hint:text-is('A trace id is 32 hex digits.')")
+    page.fill("#jump-id", "not-a-trace")
+    page.press("#jump-id", "Enter")
+    assert "A trace id is 32 hex digits." == page.evaluate(
+        "document.getElementById('jump-id').validationMessage"
+    )
     query = demo_viewer.query
     assert isinstance(query, SqliteQuery)
     spans = query.conversation_spans("orders-demo")
     trace_id = f"{spans[-1]._trace_id:032x}"
     root = next(s for s in spans if s._trace_id == spans[-1]._trace_id and not s._parent_id)
-    page.fill("#f-trace", trace_id.upper())
-    page.press("#f-trace", "Enter")
+    page.fill("#jump-id", trace_id.upper())
+    page.press("#jump-id", "Enter")
     page.wait_for_selector("body[data-ready=conversation] .row[aria-selected=true]")
     assert f"#/c/orders-demo?span={trace_id}-{root._span_id:016x}" in page.url
     page.wait_for_selector("#span-title:text-is('converse')")

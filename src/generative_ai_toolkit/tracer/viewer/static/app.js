@@ -332,26 +332,7 @@
     const older = el("button", { type: "button", id: "older", text: "Older ›" });
     const pageInfo = el("span", { class: "muted", id: "page-info" });
     const pager = el("nav", { class: "pager", "aria-label": "Pages" }, newer, pageInfo, older);
-    const traceInput = el("input", {
-      type: "search", id: "f-trace", placeholder: "32 hex digits", autocomplete: "off",
-      spellcheck: "false", "aria-describedby": "trace-hint",
-    });
-    const traceHint = el("span", { class: "muted", id: "trace-hint", role: "status" });
-    const jump = el("form", {
-      class: "filters jump", role: "search", "aria-label": "Open a trace by id",
-      onsubmit: (event) => {
-        event.preventDefault();
-        const wanted = traceInput.value.trim().toLowerCase().replace(/-/g, "");
-        if (!/^[0-9a-f]{32}$/.test(wanted)) {
-          traceHint.textContent = "A trace id is 32 hex digits.";
-          return;
-        }
-        location.hash = `#/t/${wanted}`;
-      },
-    },
-    el("label", { class: "grow" }, "Trace id", traceInput),
-    el("button", { type: "submit", text: "Open trace" }), traceHint);
-    main.replaceChildren(el("h1", { text: "Conversations" }), form, jump, status, tableBox, pager);
+    main.replaceChildren(el("h1", { text: "Conversations" }), form, status, tableBox, pager);
 
     function showCustom() {
       const custom = range.value === "custom";
