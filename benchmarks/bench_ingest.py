@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -96,30 +97,20 @@ def _agent_process(url: str, count: int, pipe: Any) -> None:
     pipe.send(_send(url, count, queue=count))
 
 
-def _two_agents_round(count: int) -> tuple[float, dict[str, int]]:
+def _two_agents(url: str, count: int) -> float:
     """Two agent processes, each with the SDK's BatchSpanProcessor, sending ``count`` spans in
-    all into one receiver: from the first span made to the last commit."""
+    all to ``url``; the first one's start time."""
     context = multiprocessing.get_context("spawn")
-    parent, child = context.Pipe()
-    with tempfile.TemporaryDirectory() as folder:
-        process = context.Process(
-            target=_serve, args=(str(Path(folder) / "ingest.sqlite3"), 50_000, child)
-        )
-        process.start()
-        url = parent.recv()
-        parent.send(count)
-        pipes = [context.Pipe() for _ in range(2)]
-        agents = [
-            context.Process(target=_agent_process, args=(url, count // 2, end)) for _, end in pipes
-        ]
-        for agent in agents:
-            agent.start()
-        start = min(ours.recv() for ours, _ in pipes)
-        committed_at, stats, _ = parent.recv()
-        for agent in agents:
-            agent.join()
-        process.join()
-    return committed_at - start, stats
+    pipes = [context.Pipe() for _ in range(2)]
+    agents = [
+        context.Process(target=_agent_process, args=(url, count // 2, end)) for _, end in pipes
+    ]
+    for agent in agents:
+        agent.start()
+    start: float = min(ours.recv() for ours, _ in pipes)
+    for agent in agents:
+        agent.join()
+    return start
 
 
 def _made_spans(count: int) -> list[Any]:
@@ -161,23 +152,11 @@ def _export_made(url: str, spans: list[Any]) -> float:
     return start
 
 
-def _sustained_round(spans: list[Any]) -> tuple[float, dict[str, int]]:
-    context = multiprocessing.get_context("spawn")
-    parent, child = context.Pipe()
-    with tempfile.TemporaryDirectory() as folder:
-        process = context.Process(
-            target=_serve, args=(str(Path(folder) / "ingest.sqlite3"), 50_000, child)
-        )
-        process.start()
-        url = parent.recv()
-        parent.send(len(spans))
-        start = _export_made(url, spans)
-        committed_at, stats, _ = parent.recv()
-        process.join()
-    return committed_at - start, stats
-
-
-def _round(count: int, *, max_pending: int = 50_000, queue: int = 20_000) -> tuple[float, Any]:
+def _receiver_round(
+    count: int, send: Callable[[str], float], *, max_pending: int = 50_000
+) -> tuple[float, dict[str, int], int]:
+    """A receiver into SQLite in a child process, ``send(url)`` (returning its start time) for
+    ``count`` spans: seconds from the start to the last commit, the stats, the peak KB."""
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
     with tempfile.TemporaryDirectory() as folder:
@@ -187,10 +166,10 @@ def _round(count: int, *, max_pending: int = 50_000, queue: int = 20_000) -> tup
         process.start()
         url = parent.recv()
         parent.send(count)
-        start = _send(url, count, queue=queue)
+        start = send(url)
         committed_at, stats, peak_kb = parent.recv()
         process.join()
-    return committed_at - start, (stats, peak_kb)
+    return committed_at - start, stats, peak_kb
 
 
 def run(report: Report) -> None:
@@ -201,7 +180,7 @@ def run(report: Report) -> None:
     stats: dict[str, int] = {}
     cpu_ns: list[int] = []
     for _ in range(ROUNDS):
-        elapsed, stats = _sustained_round(made)
+        elapsed, stats, _ = _receiver_round(SPANS, lambda url: _export_made(url, made))
         best = min(best, elapsed)
         cpu_ns.append(stats["cpu_ns"])
     rate = stats["written"] / best
@@ -215,14 +194,15 @@ def run(report: Report) -> None:
         f"the receiver process's CPU (HTTP, decoding, mapping, the SQLite writer): "
         f"{min(cpu_ns) / SPANS / 1000:.1f}-{max(cpu_ns) / SPANS / 1000:.1f} µs a span"
     )
-    elapsed, (stats, _) = _round(SPANS, queue=SPANS)  # the SDK's queue drops nothing
+    # The SDK's queue as long as the run: it drops nothing.
+    elapsed, stats, _ = _receiver_round(SPANS, lambda url: _send(url, SPANS, queue=SPANS))
     report.note(
         f"end to end with the SDK making the spans too (BatchSpanProcessor, one process): "
         f"{stats['written'] / elapsed:,.0f} spans/s, bounded by the SDK's own cost per span"
     )
     rates = []
     for _ in range(ROUNDS):
-        elapsed, stats = _two_agents_round(SPANS)
+        elapsed, stats, _ = _receiver_round(SPANS, lambda url: _two_agents(url, SPANS))
         rates.append(stats["written"] / elapsed)
     report.add(
         f"OTLP ingest end to end: two agent processes, each making its spans and sending them "
@@ -235,8 +215,10 @@ def run(report: Report) -> None:
     )
     # An outrunning sender: a receiver that lets at most 2,000 spans wait for the store.
     small = SPANS // 3
-    _, (_, light_kb) = _round(small, max_pending=2_000)
-    _, (heavy, heavy_kb) = _round(SPANS, max_pending=2_000, queue=SPANS)
+    _, _, light_kb = _receiver_round(small, lambda url: _send(url, small), max_pending=2_000)
+    _, heavy, heavy_kb = _receiver_round(
+        SPANS, lambda url: _send(url, SPANS, queue=SPANS), max_pending=2_000
+    )
     growth = heavy_kb / light_kb
     report.add(
         "receiver memory, 3x the spans against a slow store (max_pending 2,000)",
