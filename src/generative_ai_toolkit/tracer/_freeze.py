@@ -140,14 +140,20 @@ def _holds_only_plain(value: Any) -> bool:
         depth += 1
         if seen is not None or visited > _UNIQUE_AFTER_OBJECTS or depth > _UNIQUE_AFTER_LEVELS:
             seen = seen or set()
-            fresh = []
-            for item in level:
-                if id(item) not in seen:
-                    seen.add(id(item))
-                    fresh.append(item)
-            level = fresh
+            level = unseen(level, seen)
         level = gc.get_referents(*level)
     return True
+
+
+def unseen(items: list[Any], seen: set[int]) -> list[Any]:
+    """The objects of ``items`` whose ids are not in ``seen``, once each, now added to it: how
+    level-by-level walks over shared or cyclic containers look into each object only once."""
+    fresh = []
+    for item in items:
+        if id(item) not in seen:
+            seen.add(id(item))
+            fresh.append(item)
+    return fresh
 
 
 def _plain_tree(value: Any, depth: int, made: dict[int, tuple[Any, Any]]) -> Any:

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
+from ._freeze import unseen
 from ._trace import Trace
 
 KEY_MARKER: Final = "[REDACTED:key]"
@@ -155,12 +156,7 @@ def _dict_keys_inside(value: Any) -> set[Any]:
         visited += len(level)
         if seen is not None or visited > _KEYS_UNIQUE_AFTER:
             seen = seen or set()
-            fresh = []
-            for item in level:
-                if id(item) not in seen:
-                    seen.add(id(item))
-                    fresh.append(item)
-            level = fresh
+            level = unseen(level, seen)
         level = gc.get_referents(*level)  # a level's items, in one C call
     return keys
 
