@@ -8,6 +8,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,72 @@ def test_children_of_a_sampled_out_root_are_not_recorded_but_carry_its_context()
         assert {} == child.attributes
     assert [] == tracer.trace_ids
     assert 3 == tracer.stats["sampled_out"]
+
+
+def test_a_dropped_roots_ids_are_drawn_once_and_decide_as_dropped_everywhere() -> None:
+    """Ids read from a dropped root are stable, and every service's sampler drops them too."""
+    tracer, headers = Counting(sampler=TraceIdRatio(0.3)), dict[str, str]()
+    dropped = 0
+    for _ in range(300):
+        with tracer.trace("root") as root:
+            inject_traceparent(headers, tracer)
+            if headers["traceparent"].endswith("-01"):
+                continue
+            dropped += 1
+            assert headers["traceparent"] == f"00-{root.trace_id}-{root.span_id}-00"
+            decision = TraceIdRatioBased(0.3).should_sample(None, int(root.trace_id, 16), "x")
+            assert not decision.decision.is_sampled()  # type: ignore[no-untyped-call]
+    assert 150 < dropped < 270
+    assert dropped == tracer.stats["sampled_out"]
+
+
+def test_spans_inside_a_dropped_trace_are_one_shared_inert_span_like_noop_tracers() -> None:
+    """They cost what NoopTracer's do; their ids are those of the dropped span current here."""
+    tracer = Counting(sampler=TraceIdRatio(0.0))
+    with tracer.trace("root") as root:
+        first, second = tracer.trace("a"), tracer.trace("b", span_kind="CLIENT")
+        assert first is second
+        with first:
+            assert tracer.current_trace is root
+        assert (first.trace_id, first.parent_span_id) == (root.trace_id, root.span_id)
+    assert "0" * 32 == first.trace_id  # read outside any dropped span of its tracer
+    assert not first.is_ended
+    assert 3 == tracer.stats["sampled_out"]
+
+
+def test_a_child_of_an_explicit_dropped_parent_keeps_its_ids_in_another_thread() -> None:
+    """``parent=`` a dropped span, where that span is not current: the child holds on to it."""
+    tracer = Counting(sampler=TraceIdRatio(0.0))
+    found: list[tuple[str, str | None]] = []
+    with tracer.trace("root") as root:
+
+        def work() -> None:
+            with tracer.trace("work", parent=root) as span:
+                found.append((span.trace_id, span.parent_span_id))
+
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join()
+    assert [(root.trace_id, root.span_id)] == found
+    assert [] == tracer.trace_ids
+
+
+def test_another_tracers_spans_skip_a_dropped_root_to_find_their_parent() -> None:
+    """A recorded span opened inside another tracer's dropped root is its outer span's child."""
+    recorded, dropping = InMemoryTracer(), Counting(sampler=TraceIdRatio(0.0))
+
+    @traced(tracer=dropping)
+    def dropped_steps() -> Iterator[None]:
+        with recorded.trace("inner"):
+            yield None
+
+    with recorded.trace("outer") as outer:
+        with dropping.trace("root"), recorded.trace("inside"):
+            pass
+        assert [None] == list(dropped_steps())
+    spans = {t.span_name: t for t in recorded.get_traces()}
+    assert outer.span_id == spans["inside"].parent_span_id == spans["inner"].parent_span_id
+    assert [] == dropping.trace_ids
 
 
 def test_a_traced_generator_below_a_sampled_out_root_runs_unrecorded() -> None:

@@ -15,11 +15,12 @@ from ._freeze import private_copy
 from ._ids import IdGenerator, RandomIdGenerator
 from ._privacy import SpanPolicy
 from ._redact import Redact
-from ._sampling import ConversationRatio, Sampler, TailSampler, UnsampledSpan
+from ._sampling import ConversationRatio, Sampler, TailSampler
 from ._snapshot import SWEEPER, SnapshotWatch, SpanSnapshot, install, take_snapshot
 from ._span import DEFAULT_SCOPE, SPAN_KINDS, Scope
 from ._text import MAX_NAME_LENGTH, clean_key, clean_name, valid_texts
-from ._trace import CURRENT_SPAN, Trace
+from ._trace import CURRENT_SPAN, Trace, current_span
+from ._unsampled import UnsampledSpan
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
 
@@ -159,7 +160,7 @@ class BaseTracer(ABC):
         if type(name) is not str or len(name) > MAX_NAME_LENGTH:
             name = clean_name(name, MAX_NAME_LENGTH)  # rare: not text, or too long
         if parent is None:
-            parent = CURRENT_SPAN.get()
+            parent = current_span()
             while parent is not None and parent._owner is not self:
                 parent = parent._outer
         elif isinstance(parent, UnsampledSpan):
@@ -198,7 +199,7 @@ class BaseTracer(ABC):
         if type(name) is not str or len(name) > MAX_NAME_LENGTH:
             name = clean_name(name, MAX_NAME_LENGTH)
         if parent is None:
-            parent = CURRENT_SPAN.get()
+            parent = current_span()
             while parent is not None and parent._owner is not self:
                 parent = parent._outer
         elif isinstance(parent, UnsampledSpan):

@@ -16,6 +16,8 @@ class _NoopTrace(Trace):
 
     __slots__ = ()
 
+    _inert = True
+
     def __enter__(self) -> Self:
         return self
 

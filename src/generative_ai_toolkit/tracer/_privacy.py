@@ -19,12 +19,10 @@ import logging
 import threading
 import traceback
 from collections.abc import Callable, Sequence
-from random import getrandbits
-from time import perf_counter_ns
 from typing import Any, Final, Protocol
 
-from ._clock import OFFSET_NS
-from ._ids import IdGenerator, RandomIdGenerator
+from ._head import TraceFn, head_sampling_trace
+from ._ids import IdGenerator
 from ._redact import Redact, RedactedSpan, redact_span
 from ._sampling import (
     ConversationRatio,
@@ -32,25 +30,20 @@ from ._sampling import (
     TailBuffer,
     TailSampler,
     TraceIdRatio,
-    UnsampledChild,
-    UnsampledSpan,
     conversation_of,
     keeps_trace_id,
 )
-from ._span import SPAN_KINDS, Scope
-from ._trace import CURRENT_SPAN, Trace
+from ._span import Scope
+from ._trace import Trace
 from ._writer import SpanWriter
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
-
-_LOW64: Final = (1 << 64) - 1
 
 #: Conversation decisions remembered (each is cheap to recompute; this only saves the hash).
 _CONVERSATIONS_REMEMBERED: Final = 10_000
 #: Distinct causes of redaction failures logged with their traceback; later ones are counted.
 _CAUSES_LOGGED: Final = 100
 
-TraceFn = Callable[..., Trace]
 PersistFn = Callable[[Trace], None]
 
 
@@ -118,68 +111,8 @@ class SpanPolicy:
 
     def head_trace(self, tracer: PolicyOwner, bound: int | None) -> TraceFn:
         """``trace`` deciding each new root by trace id (``bound``; ``None``: keep all) and
-        making children of unrecorded spans unrecorded."""
-        base_trace: TraceFn = tracer.trace  # type: ignore[attr-defined]
-
-        def below_unsampled(span_name: str, span_kind: str, parent: UnsampledSpan) -> Trace:
-            if span_kind not in SPAN_KINDS:
-                raise ValueError(f"span_kind must be one of {sorted(SPAN_KINDS)}")
-            self.sampled_out += 1
-            if parent._owner is None:  # a remote parent: this span carries the context
-                ids = tracer._ids
-                span_id = (
-                    getrandbits(64) or 1 if type(ids) is RandomIdGenerator else ids.new_span_id()
-                )
-                return UnsampledSpan(span_name, parent._trace_id, span_id, parent._span_id, tracer)
-            # The sampled-out span above stays current and carries the context.
-            above = parent._above if type(parent) is UnsampledChild else parent
-            return UnsampledChild(span_name, above)
-
-        def trace(
-            span_name: str, *, span_kind: str = "INTERNAL", parent: Trace | None = None
-        ) -> Trace:
-            if parent is None:
-                parent = CURRENT_SPAN.get()
-                if type(parent) is UnsampledSpan and parent._owner is tracer:
-                    # The common case below a sampled-out root, first: as little as NoopTracer.
-                    if span_kind not in SPAN_KINDS:
-                        raise ValueError(f"span_kind must be one of {sorted(SPAN_KINDS)}")
-                    self.sampled_out += 1
-                    return UnsampledChild(span_name, parent)
-                while parent is not None and parent._owner is not tracer:
-                    parent = parent._outer
-            if parent is not None:
-                if not isinstance(parent, UnsampledSpan):
-                    return base_trace(span_name, span_kind=span_kind, parent=parent)
-                return below_unsampled(span_name, span_kind, parent)
-            if span_kind not in SPAN_KINDS:
-                raise ValueError(f"span_kind must be one of {sorted(SPAN_KINDS)}")
-            ids = tracer._ids
-            if type(ids) is RandomIdGenerator:
-                trace_id = getrandbits(128) or 1
-                span_id = getrandbits(64) or 1
-            else:
-                trace_id = ids.new_trace_id()
-                span_id = ids.new_span_id()
-            if bound is not None and (trace_id & _LOW64) < bound:  # keeps_trace_id, inlined
-                clock = tracer._clock
-                return Trace(
-                    span_name,
-                    span_kind,
-                    trace_id,
-                    span_id,
-                    None,
-                    OFFSET_NS + perf_counter_ns() if clock is None else clock(),
-                    tracer,
-                    tracer._resource,
-                    tracer._scope,
-                )
-            if bound is None:
-                return base_trace(span_name, span_kind=span_kind)
-            self.sampled_out += 1
-            return UnsampledSpan(span_name, trace_id, span_id, 0, tracer)
-
-        return trace
+        making children of unrecorded spans unrecorded (``_head``)."""
+        return head_sampling_trace(tracer, bound, self)
 
     def _root_noting_trace(self, tracer: PolicyOwner, tail: TailBuffer) -> TraceFn:
         base_trace: TraceFn = tracer.trace  # type: ignore[attr-defined]

@@ -3,8 +3,8 @@
 - ``TraceIdRatio(r)`` decides when a trace's root opens (head sampling): kept when the low 64
   bits of the trace id fall below ``r`` of their range, as OpenTelemetry's
   ``TraceIdRatioBased`` decides, so every process and service decides alike. A span not kept is
-  a ``UnsampledSpan``: it carries the trace's context (children follow its decision, and
-  ``inject_traceparent`` passes it on with the sampled flag off) and records nothing.
+  not recorded (``_unsampled``): it carries the trace's context (children follow its decision,
+  and ``inject_traceparent`` passes it on with the sampled flag off) and records nothing.
 - ``ConversationRatio(r)`` keeps or drops whole conversations by a hash of
   ``ai.conversation.id``, decided per span as it ends, so a kept conversation never misses a
   turn.
@@ -23,12 +23,10 @@ import threading
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, ClassVar, Final, Self
+from typing import Any, Final
 
 from ._freeze import safe_str, thaw
-from ._span import DEFAULT_SCOPE
-from ._trace import CURRENT_SPAN, Trace
+from ._trace import Trace
 
 #: The low 64 bits of a trace id, which the decision reads (as OpenTelemetry's does).
 _LOW64: Final = (1 << 64) - 1
@@ -119,128 +117,6 @@ class TailSampler:
 
 
 Sampler = TraceIdRatio | ConversationRatio | TailSampler
-
-
-class UnsampledSpan(Trace):
-    """A span that is not recorded: it holds context (ids, the current span) and nothing else.
-
-    Adding attributes, setting the status and ending do nothing beyond restoring the context;
-    it is never handed to ``persist``. Its children are not recorded either.
-    """
-
-    __slots__ = ()
-
-    # Read-only defaults for the fields a recorded span sets in __init__ (a cheaper span).
-    _raw: ClassVar[dict[str, Any]] = {}  # type: ignore[misc]
-    _parent: ClassVar[None] = None  # type: ignore[misc]
-    _resource: ClassVar[dict[str, Any]] = {}  # type: ignore[misc]
-    _scope = DEFAULT_SCOPE
-    _status: ClassVar[str] = "UNSET"  # type: ignore[misc]
-    _kind: ClassVar[str] = "INTERNAL"  # type: ignore[misc]
-    _start_ns: ClassVar[int] = 0  # type: ignore[misc]
-    _thawed: ClassVar[None] = None  # type: ignore[misc]
-    _inh: ClassVar[None] = None  # type: ignore[misc]
-    _inh_full: ClassVar[None] = None  # type: ignore[misc]
-    _n_own: ClassVar[int] = -1  # type: ignore[misc]
-
-    def __init__(self, name: str, trace_id: int, span_id: int, parent_id: int, owner: Any) -> None:
-        self._name = name
-        self._trace_id = trace_id
-        self._span_id = span_id
-        self._parent_id = parent_id
-        self._owner = owner
-        self._end_ns = 0
-        self._outer = None
-        self._token = None
-
-    def add_attribute(self, key: str, value: Any, inheritable: bool = False) -> None:
-        """Ignored: nothing of this span is recorded."""
-
-    def set_status(self, status: Any) -> None:
-        """Ignored: nothing of this span is recorded."""
-
-    def record_exception(self, exc: BaseException) -> None:
-        """Ignored: nothing of this span is recorded."""
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        token = self._token
-        if token is not None:
-            self._token = None
-            try:
-                CURRENT_SPAN.reset(token)
-            except ValueError:  # exited in another context than entered: as Trace does
-                CURRENT_SPAN.set(self._outer)
-        self._end_ns = 1
-
-    def end(self, exc: BaseException | None = None) -> None:
-        """Mark the span ended; it is not handed to any tracer."""
-        self._end_ns = 1
-        self._outer = None
-
-
-class UnsampledChild(UnsampledSpan):
-    """A span opened under an ``UnsampledSpan``: inert like ``NoopTracer``'s, so spans below
-    a sampled-out root cost next to nothing. It holds its name and the sampled-out span above
-    it (whose ids it reads) and nothing else; it never becomes current through ``with`` (the
-    span above stays current, so spans opened inside it follow the same decision)."""
-
-    __slots__ = ("_above",)
-
-    _above: UnsampledSpan
-    # Never entered, never ended: these stay as they are, so they need not be set per span.
-    _end_ns: ClassVar[int] = 0  # type: ignore[misc]
-    _token: ClassVar[None] = None  # type: ignore[misc]
-
-    def __init__(self, name: str, above: UnsampledSpan) -> None:
-        self._name = name
-        self._above = above
-
-    # The ids and the tracer are the span above's: read only when asked for, never stored.
-    @property
-    def _trace_id(self) -> int:  # type: ignore[override]
-        return self._above._trace_id
-
-    @property
-    def _span_id(self) -> int:  # type: ignore[override]
-        return self._above._span_id
-
-    @property
-    def _parent_id(self) -> int:  # type: ignore[override]
-        return self._above._span_id
-
-    @property
-    def _owner(self) -> Any:  # type: ignore[override]
-        return self._above._owner
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
-
-    def end(self, exc: BaseException | None = None) -> None:
-        """Nothing to do: the span is never recorded."""
-
-
-def unsampled_remote_parent(trace_id: str, span_id: str) -> Trace:
-    """A remote parent whose ``traceparent`` said "not sampled": its local children are not
-    recorded either (by tracers with or without a sampler)."""
-    tid, sid = int(trace_id, 16), int(span_id, 16)
-    if not tid or not sid:
-        raise ValueError("trace_id and span_id of a remote parent must not be all zeros")
-    span = UnsampledSpan("remote", tid, sid, 0, None)
-    span._end_ns = 1
-    return span
 
 
 class _Open:

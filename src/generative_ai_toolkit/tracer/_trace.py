@@ -15,7 +15,7 @@ from contextvars import ContextVar, Token
 from datetime import datetime
 from time import perf_counter_ns
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, ClassVar, Final, Self
 
 from ._clock import OFFSET_NS, ns_from_datetime
 from ._freeze import ATOMIC_TYPES, freeze, safe_str
@@ -31,6 +31,10 @@ _log = logging.getLogger("generative_ai_toolkit.tracer")
 CURRENT_SPAN: ContextVar[Trace | None] = ContextVar(
     "generative_ai_toolkit_current_span", default=None
 )
+# Its methods, bound once: looking a method up on a ContextVar costs as much as calling it.
+current_span: Final = CURRENT_SPAN.get
+make_current: Final = CURRENT_SPAN.set
+restore_current: Final = CURRENT_SPAN.reset
 
 
 class Trace(SpanFields):
@@ -44,6 +48,8 @@ class Trace(SpanFields):
 
     __slots__ = ()
 
+    #: Inert spans (``NoopTracer``'s, those inside an unrecorded span) never become current.
+    _inert: ClassVar[bool] = False
     # Narrower than SpanFields says: a live span's relatives are live spans too.
     _parent: Trace | None
     _outer: Trace | None
@@ -269,8 +275,8 @@ class Trace(SpanFields):
     # -- lifecycle -----------------------------------------------------------------------------
 
     def __enter__(self) -> Self:
-        self._outer = CURRENT_SPAN.get()
-        self._token = CURRENT_SPAN.set(self)
+        self._outer = current_span()
+        self._token = make_current(self)
         return self
 
     def __exit__(
@@ -283,11 +289,11 @@ class Trace(SpanFields):
         if token is not None:
             self._token = None
             try:
-                CURRENT_SPAN.reset(token)
+                restore_current(token)
             except ValueError:
                 # Exited in another context than it was entered in (e.g. an async generator
                 # finalised elsewhere): restore what was current outside this span instead.
-                CURRENT_SPAN.set(self._outer)
+                make_current(self._outer)
         self.end(exc)
 
     async def __aenter__(self) -> Self:

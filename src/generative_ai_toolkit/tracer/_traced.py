@@ -120,8 +120,9 @@ def _decorate(fn: F, name: str | None, tracer: Tracer | None, kind: str) -> F:
 
 
 def _activate(span: Trace | None) -> Any:
-    """Make ``span`` current (when there is one); returns what ``_deactivate`` needs."""
-    if span is None:
+    """Make ``span`` current (unless there is none, or it is inert, as ``with`` would leave it);
+    returns what ``_deactivate`` needs."""
+    if span is None or span._inert:
         return None
     outer = CURRENT_SPAN.get()
     span._outer = outer

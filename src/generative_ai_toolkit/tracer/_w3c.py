@@ -20,8 +20,8 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any, Final
 
 from ._base import NoCurrentTraceError, Tracer
-from ._sampling import UnsampledSpan, unsampled_remote_parent
 from ._trace import Trace
+from ._unsampled import UnsampledSpan, unsampled_remote_parent
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
 

@@ -1,0 +1,247 @@
+"""Spans that are not recorded: a root that head sampling dropped, the spans opened inside an
+unrecorded span, and a remote parent whose ``traceparent`` said "not sampled".
+
+They carry the trace's context and nothing else. An unrecorded root is current while it is
+open, so ``current_trace``, ``inject_traceparent`` (flags ``00``) and the spans opened inside it
+follow its decision. The spans opened inside it cost what ``NoopTracer``'s do: each tracer hands
+out one shared inert span that reads the trace's ids from the unrecorded span current where it
+is read. None of them is ever handed to ``persist``, and none of them ever ends (``is_ended``
+stays false, as for ``NoopTracer``'s span).
+"""
+
+from __future__ import annotations
+
+import threading
+from contextvars import Token
+from random import getrandbits
+from types import TracebackType
+from typing import Any, ClassVar, Final, Self
+
+from ._span import DEFAULT_SCOPE
+from ._trace import Trace, current_span, make_current, restore_current
+
+_DRAWING: Final = threading.Lock()
+
+
+class UnsampledSpan(Trace):
+    """A span that is not recorded: it holds context (ids, the current span) and nothing else.
+
+    Adding attributes and setting the status do nothing; it is never handed to ``persist``.
+    Spans opened inside it are not recorded either.
+    """
+
+    __slots__ = ()
+
+    # Read-only defaults for the fields a recorded span sets in __init__ (a cheaper span).
+    _raw: ClassVar[dict[str, Any]] = {}  # type: ignore[misc]
+    _parent: ClassVar[None] = None  # type: ignore[misc]
+    _resource: ClassVar[dict[str, Any]] = {}  # type: ignore[misc]
+    _scope = DEFAULT_SCOPE
+    _status: ClassVar[str] = "UNSET"  # type: ignore[misc]
+    _kind: ClassVar[str] = "INTERNAL"  # type: ignore[misc]
+    _start_ns: ClassVar[int] = 0  # type: ignore[misc]
+    _thawed: ClassVar[None] = None  # type: ignore[misc]
+    _inh: ClassVar[None] = None  # type: ignore[misc]
+    _inh_full: ClassVar[None] = None  # type: ignore[misc]
+    _n_own: ClassVar[int] = -1  # type: ignore[misc]
+
+    def __init__(self, name: str, trace_id: int, span_id: int, parent_id: int, owner: Any) -> None:
+        self._name = name
+        self._trace_id = trace_id
+        self._span_id = span_id
+        self._parent_id = parent_id
+        self._owner = owner
+        self._end_ns = 0
+        self._outer = None
+        self._token = None
+
+    def add_attribute(self, key: str, value: Any, inheritable: bool = False) -> None:
+        """Ignored: nothing of this span is recorded."""
+
+    def set_status(self, status: Any) -> None:
+        """Ignored: nothing of this span is recorded."""
+
+    def record_exception(self, exc: BaseException) -> None:
+        """Ignored: nothing of this span is recorded."""
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        token = self._token
+        if token is not None:
+            self._token = None
+            try:
+                restore_current(token)
+            except ValueError:  # exited in another context than entered: as Trace does
+                make_current(self._outer)
+
+    def end(self, exc: BaseException | None = None) -> None:
+        """Nothing to do: the span is never handed to any tracer."""
+
+
+class SampledOutRoot(UnsampledSpan):
+    """A root span that head sampling did not keep: what the agent pays for a dropped trace.
+
+    The tracer builds it without ``__init__``, setting only ``_name``, ``_owner`` and ``_low``
+    (the 64 random bits the decision was made on). Its trace and span ids are drawn when first
+    read, with ``_low`` as the trace id's low 64 bits, so every service that sees the id in a
+    ``traceparent`` decides alike. ``with_ids`` builds one whose ids are already known.
+    """
+
+    __slots__ = ("_drawn", "_low", "_over")
+
+    _low: int
+    _drawn: tuple[int, int]
+    _over: Trace | None
+    _parent_id: ClassVar[int] = 0  # type: ignore[misc]
+    _end_ns: ClassVar[int] = 0  # type: ignore[misc]
+
+    @classmethod
+    def with_ids(cls, name: str, trace_id: int, span_id: int, owner: Any) -> SampledOutRoot:
+        """A sampled-out root whose ids came from the tracer's id generator."""
+        span = object.__new__(cls)
+        span._name = name
+        span._owner = owner
+        span._low = trace_id & ((1 << 64) - 1)
+        span._drawn = (trace_id, span_id)
+        return span
+
+    @property
+    def _trace_id(self) -> int:  # type: ignore[override]
+        try:
+            return self._drawn[0]
+        except AttributeError:
+            return self._draw()[0]
+
+    @property
+    def _span_id(self) -> int:  # type: ignore[override]
+        try:
+            return self._drawn[1]
+        except AttributeError:
+            return self._draw()[1]
+
+    def _draw(self) -> tuple[int, int]:
+        with _DRAWING:  # two threads reading the ids first at once must see the same ids
+            try:
+                return self._drawn
+            except AttributeError:
+                # Never zero: a zero low half means a ratio of 0, which drops the id 1 too.
+                self._drawn = ((getrandbits(64) << 64 | self._low) or 1, getrandbits(64) or 1)
+                return self._drawn
+
+    # What was current outside this span: the token knows it under ``with``; a ``@traced``
+    # generator, which makes the span current itself, sets it (``_over``).
+    @property
+    def _outer(self) -> Trace | None:
+        token = getattr(self, "_token", None)
+        return getattr(self, "_over", None) if token is None else _outside(token)
+
+    @_outer.setter
+    def _outer(self, span: Trace | None) -> None:
+        self._over = span
+
+    def __enter__(self) -> Self:
+        self._token = make_current(self)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            token = self._token
+        except AttributeError:  # left without being entered: nothing to restore
+            return
+        if token is not None:
+            self._token = None
+            try:
+                restore_current(token)
+            except ValueError:  # exited in another context than entered: as Trace does
+                make_current(_outside(token))
+
+
+class UnsampledChild(UnsampledSpan):
+    """A span opened inside an unrecorded span: inert like ``NoopTracer``'s.
+
+    It never becomes current (``with`` and ``@traced`` leave the unrecorded span above it
+    current, so spans opened inside it follow the same decision). Its ids are those of the
+    unrecorded span ``_above`` it: the one given as ``parent=``, or, for the tracer's shared
+    child (``_above`` is ``None``), the unrecorded span of its tracer current where the ids are
+    read (all zeros outside one). Its trace id is that span's and its parent span id is that
+    span's span id.
+    """
+
+    __slots__ = ("_above",)
+
+    _inert = True
+    # Never entered, never ended: these stay as they are, so they need not be set per span.
+    _end_ns: ClassVar[int] = 0  # type: ignore[misc]
+    _token: ClassVar[None] = None  # type: ignore[misc]
+    _outer: ClassVar[None] = None  # type: ignore[misc]
+
+    def __init__(self, name: str, above: UnsampledSpan | None, owner: Any) -> None:
+        self._name = name
+        self._above = above
+        self._owner = owner
+
+    def _span_above(self) -> UnsampledSpan | None:
+        above = self._above
+        return current_unsampled(self._owner) if above is None else above
+
+    # The ids are the span above's: read only when asked for, never stored.
+    @property
+    def _trace_id(self) -> int:  # type: ignore[override]
+        above = self._span_above()
+        return 0 if above is None else above._trace_id
+
+    @property
+    def _span_id(self) -> int:  # type: ignore[override]
+        above = self._span_above()
+        return 0 if above is None else above._span_id
+
+    @property
+    def _parent_id(self) -> int:  # type: ignore[override]
+        return self._span_id
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+
+def _outside(token: Token[Trace | None]) -> Trace | None:
+    """What was current before ``token``'s ``set``."""
+    outside = token.old_value
+    return None if outside is Token.MISSING else outside
+
+
+def current_unsampled(owner: Any) -> UnsampledSpan | None:
+    """The innermost span of ``owner`` current here, when that span is not recorded."""
+    span = current_span()
+    while span is not None:
+        if span._owner is owner:
+            return span if isinstance(span, UnsampledSpan) else None
+        span = span._outer
+    return None
+
+
+def unsampled_remote_parent(trace_id: str, span_id: str) -> Trace:
+    """A remote parent whose ``traceparent`` said "not sampled": its local children are not
+    recorded either (by tracers with or without a sampler)."""
+    tid, sid = int(trace_id, 16), int(span_id, 16)
+    if not tid or not sid:
+        raise ValueError("trace_id and span_id of a remote parent must not be all zeros")
+    span = UnsampledSpan("remote", tid, sid, 0, None)
+    span._end_ns = 1
+    return span
