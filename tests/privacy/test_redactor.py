@@ -210,13 +210,19 @@ def test_card_numbers_as_ints_inside_a_spans_containers_are_redacted(number: int
     assert {"card": ["[REDACTED:card]"], "qty": 2} == redacted.attributes["order"]
 
 
-@given(planted(), st.sampled_from(["pass_word", "API-Key", "x.auth.token", "Set-Cookie"]))
+@given(
+    planted(),
+    st.sampled_from(["pass_word", "API-Key", "x.auth.token", "Set-Cookie"]),
+    st.booleans(),
+)
 def test_a_spans_containers_are_never_skipped_when_they_hold_something(
-    case: tuple[Any, str], key: str
+    case: tuple[Any, str], key: str, thaw_once: bool
 ) -> None:
-    """Secrets and sensitive keys nested in a span's values are found through the quick look."""
+    """Secrets and sensitive keys nested in a span's values are found through the quick look,
+    whether it rebuilds the values itself or reads those the span caches for its writer."""
     value, secret = case
-    redacted, _ = redact_span(ended(args={"nested": value, key: "x"}), EVERYTHING)
+    span = ended(args={"nested": value, key: "x"})
+    redacted, _ = redact_span(span, EVERYTHING, thaw_once=thaw_once)
     out = json.dumps(redacted.attributes)
     assert secret not in out
     assert '"[REDACTED:key]"' in out
@@ -254,3 +260,23 @@ def test_a_container_shared_many_times_over_is_looked_at_once_per_object() -> No
     redacted, errors = redact_span(span, EVERYTHING)
     assert span is redacted
     assert [] == errors
+
+
+def test_a_user_redactor_gets_its_own_copies_even_when_values_are_thawed_once() -> None:
+    """Only the built-in redactor reads the span's shared values: changing what a user's
+    redactor is given changes neither the span nor what its readers see."""
+
+    def scrub(key: str, value: Any, span: Trace) -> Any:
+        if isinstance(value, dict):
+            value.clear()
+        return value
+
+    span = ended(args={"a": 1})
+    redacted, _ = redact_span(span, scrub, thaw_once=True)
+    assert {"a": 1} == span.attributes["args"] == redacted.attributes["args"]
+
+
+@pytest.mark.parametrize("text", ["l" * 60, "1234l5678l9012l3456", "Alice AKIb 0"])
+def test_the_quick_look_skips_look_alikes_of_secrets_made_of_letters(text: str) -> None:
+    """Long lowercase runs, digits broken by letters, near-anchors: nothing to rebuild."""
+    assert EVERYTHING.skips_frozen("messages", marshal.dumps([{"text": text, "n": 7}]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections import deque
@@ -99,7 +100,11 @@ class InMemoryTracer(BaseTracer):
         self._unredacted: deque[Trace] = deque()
         self._redacting = threading.Lock()
         policy = self._policy
-        self._redact_one = policy.redact_one if policy is not None else None
+        # Not thaw_once: held spans keep their values frozen (a cache of them would double the
+        # memory they take), and readers copy what they read anyway.
+        self._redact_one = (
+            functools.partial(policy.redact_one, thaw_once=False) if policy is not None else None
+        )
 
     @property
     def memory_size(self) -> int:

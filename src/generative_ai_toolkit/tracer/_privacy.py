@@ -207,12 +207,14 @@ class SpanPolicy:
 
     # -- redaction ---------------------------------------------------------------------------
 
-    def redact_one(self, span: Trace) -> Trace:
-        """``span`` as the redactor leaves it; a span redacted before is returned as it is."""
+    def redact_one(self, span: Trace, *, thaw_once: bool = True) -> Trace:
+        """``span`` as the redactor leaves it; a span redacted before is returned as it is.
+
+        ``thaw_once`` (for a writer that encodes the span next): see ``redact_span``."""
         redact = self.redact
         if redact is None or type(span) is RedactedSpan:
             return span
-        redacted, errors = redact_span(span, redact)
+        redacted, errors = redact_span(span, redact, thaw_once=thaw_once)
         if errors:
             self._count_errors(span, errors)
         return redacted

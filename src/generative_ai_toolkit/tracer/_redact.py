@@ -91,25 +91,34 @@ class RedactedSpan(Trace):
     __slots__ = ()
 
 
-def redact_span(span: Trace, redact: Redact) -> tuple[Trace, list[tuple[str, Exception]]]:
+def redact_span(
+    span: Trace, redact: Redact, *, thaw_once: bool = False
+) -> tuple[Trace, list[tuple[str, Exception]]]:
     """``span`` with ``redact`` applied to every attribute value, and the failures met.
 
     Returns a new ended span (a ``RedactedSpan``) listing the keys whose values changed in
     ``ai.redacted.keys`` (after the keys an earlier redaction listed), or ``span`` itself when
     nothing changed. A value whose redactor raised becomes ``[REDACTED:error]``.
+
+    ``thaw_once``: when a writer encodes the span next, the built-in ``Redactor`` (which never
+    changes what it reads) reads the values the span caches for its readers (``_attrs``), so
+    the writer does not rebuild them again; other redactors always get copies of their own.
     """
     raw = span._raw
     skips = redact.skips_frozen if isinstance(redact, Redactor) else None
+    shared = span._attrs if thaw_once and skips is not None else None
     out: dict[str, Any] | None = None
     changed: list[str] = []
     errors: list[tuple[str, Exception]] = []
     for index, (key, stored) in enumerate(raw.items()):
         if type(stored) is Frozen:
-            if skips is not None and skips(key, stored.blob):
+            value = None if shared is None else shared[key]  # a container: never None
+            if skips is not None and skips(key, stored.blob, value):
                 if out is not None:
                     out[key] = stored
                 continue
-            value = stored.thaw()
+            if value is None:
+                value = stored.thaw()
         else:
             value = stored
         try:
@@ -129,6 +138,12 @@ def redact_span(span: Trace, redact: Redact) -> tuple[Trace, list[tuple[str, Exc
         out[key] = new if type(new) in ATOMIC_TYPES else freeze(new)
     if out is None:
         return span, errors
+    return _as_open(span, _redacted_copy(span, out, changed)), errors
+
+
+def _redacted_copy(span: Trace, out: dict[str, Any], changed: list[str]) -> RedactedSpan:
+    """A new ended span of ``span`` holding ``out``, listing the ``changed`` keys."""
+    raw = span._raw
     inherited = len(span.inherited_attribute_keys)
     keys = list(out)
     own = keys[: len(keys) - inherited]
@@ -146,7 +161,7 @@ def redact_span(span: Trace, redact: Redact) -> tuple[Trace, list[tuple[str, Exc
     redacted._status = span._status
     if inherited:
         redacted._n_own = len(ordered) - inherited
-    return _as_open(span, redacted), errors
+    return redacted
 
 
 def _as_open(span: Trace, redacted: Trace) -> Trace:

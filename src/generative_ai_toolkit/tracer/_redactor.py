@@ -83,15 +83,19 @@ ANCHORS: Final[dict[str, str]] = {
 #: A quick look at a container's ``marshal`` bytes (where its texts stand verbatim, UTF-8)
 #: rules out what it cannot hold, so containers with nothing to redact are neither rebuilt nor
 #: walked. Each check is a necessary condition of a kind's matches: most run on the bytes with
-#: lowercase letters and spaces deleted (short for most text), the rest on the bytes.
-_LOWER_AND_SPACE: Final = bytes(range(ord("a"), ord("z") + 1)) + b" "
+#: lowercase letters and spaces deleted (short for most text), the rest on the bytes. ``l`` is
+#: kept there as ``\xec``, which is also how marshal marks a long int (``_CARD_INTS``).
+_REST_DELETES: Final = bytes(c for c in range(ord("a"), ord("z") + 1) if c != ord("l")) + b" "
+_REST_TABLE: Final = bytes(c if c != ord("l") else 0xEC for c in range(256))
 _UPPER_ANCHORS: Final = (
     *(a.encode() for a in ANCHORS["aws-key"].split("|")),
     b"EARER",
     b"PRIVATEKEY",
 )
-#: The anchors above in one search (most of them start with ``A``).
+#: The anchors above in one search (most of them start with ``A``), run on the capitals alone:
+#: ordinary text has few of them, so this is short.
 _UPPER_ANCHOR: Final = re.compile(b"|".join(re.escape(anchor) for anchor in _UPPER_ANCHORS))
+_NOT_CAPITAL: Final = bytes(c for c in range(256) if not ord("A") <= c <= ord("Z"))
 _GITHUB_ANCHORS: Final = (b"hp_", b"ho_", b"hu_", b"hs_", b"hr_", b"github_pat_")
 _DASHED_ANCHORS: Final = (b"sk-", b"xox", b"glpat-")
 #: Every byte that may be part of an AWS secret key becomes ``a``: 40 of them in a row or none.
@@ -102,10 +106,22 @@ _RUN_OF_40: Final = re.compile(rb"a{40,}")
 _DIGIT_BYTE: Final = re.compile(rb"[0-9]")
 
 
+#: With lowercase letters, ``/`` and ``+`` deleted, uppercase letters become ``U``, digits ``D``
+#: and every other byte a space: a base64 run holding both leaves ``UD`` or ``DU`` behind.
+_UPPER_OR_DIGIT: Final = bytes(
+    0x55 if chr(c).isascii() and chr(c).isupper() else 0x44 if chr(c) in "0123456789" else 0x20
+    for c in range(256)
+)
+_LOWER_BASE64: Final = bytes(range(ord("a"), ord("z") + 1)) + b"/+"
+
+
 def _holds_aws_secret_run(blob: bytes) -> bool:
     """Whether some run of 40 or more base64 bytes mixes in an uppercase letter and a digit."""
     runs = blob.translate(_BASE64_RUNS)
     if b"a" * 40 not in runs:  # the common case, found by the fast substring search
+        return False
+    marks = blob.translate(_UPPER_OR_DIGIT, _LOWER_BASE64)
+    if b"UD" not in marks and b"DU" not in marks:  # no run holds both, whatever its length
         return False
     for run in _RUN_OF_40.finditer(runs):
         chunk = blob[run.start() : run.end()]
@@ -121,10 +137,9 @@ _CARD_RUN: Final = re.compile(rb"[0-9][0-9-]{11,}[0-9]")
 _CARD_CHARS: Final = bytes(0x30 if chr(c) in "0123456789-" else 0x78 for c in range(256))
 _THIRTEEN: Final = b"0" * 13
 #: Ints of 13 to 19 digits are marshalled as ``TYPE_LONG`` (``l``; ``\xec`` with the reference
-#: flag, turned into ``l`` first) followed by their count of 15-bit digits: 3 to 5 (negative for
-#: negative ints) as a little-endian int32.
-_LONG_CODES: Final = bytes(c if c != 0xEC else ord("l") for c in range(256))
-_CARD_INTS: Final = re.compile(rb"l[\x03-\x05\xfb-\xfd][\x00\xff][\x00\xff][\x00\xff]")
+#: flag; both ``\xec`` in the rest) followed by their count of 15-bit digits: 3 to 5 (negative
+#: for negative ints) as a little-endian int32.
+_CARD_INTS: Final = re.compile(rb"\xec[\x03-\x05\xfb-\xfd][\x00\xff][\x00\xff][\x00\xff]")
 #: An AWS secret key holds an uppercase letter and a digit (``_looks_like_aws_secret``).
 _AWS_SECRET_GATES: Final = (re.compile("[A-Z]"), re.compile("[0-9]"))
 
@@ -284,34 +299,43 @@ class Redactor:
             return KEY_MARKER
         return self._walk(value, 0)
 
-    def skips_frozen(self, key: str, blob: bytes) -> bool:
+    def skips_frozen(self, key: str, blob: bytes, value: Any = None) -> bool:
         """Whether a container, as its ``marshal`` bytes, certainly holds nothing to redact
-        (so ``redact_span`` need not rebuild and walk it)."""
+        (so ``redact_span`` need not rebuild and walk it). ``value``: the container rebuilt,
+        when the caller has it already (else it is rebuilt here if needed)."""
         if self._has_patterns or self._is_sensitive(key):
             return False
-        rest = blob.translate(None, _LOWER_AND_SPACE)
-        if self._has_secrets and (
-            _UPPER_ANCHOR.search(rest) is not None
-            or b"earer" in blob
-            or (b"J" in rest and b"eyJ" in blob)
-            or (b"_" in rest and any(anchor in blob for anchor in _GITHUB_ANCHORS))
-            or (b"-" in rest and any(anchor in blob for anchor in _DASHED_ANCHORS))
-            or (b"AI" in rest and b"AIza" in blob)
-            or _holds_aws_secret_run(blob)
-        ):
+        rest = blob.translate(_REST_TABLE, _REST_DELETES)
+        if self._has_secrets and self._may_hold_secret(blob, rest):
             return False
         if self._has_emails and b"@" in rest:
             return False
         if self._has_cards and (
             (_THIRTEEN in rest.translate(_CARD_CHARS) and _CARD_RUN.search(rest) is not None)
-            or _CARD_INTS.search(blob.translate(_LONG_CODES)) is not None
+            or _CARD_INTS.search(rest) is not None
         ):
             return False
         if self._keys:
             # The dict keys inside, each compared once (message lists repeat a few names).
-            keys = _dict_keys_inside(marshal.loads(blob))
+            inside = marshal.loads(blob) if value is None else value
+            keys = _dict_keys_inside(inside)
             return not any(self._is_sensitive(key) for key in keys if type(key) is str)
         return True
+
+    @staticmethod
+    def _may_hold_secret(blob: bytes, rest: bytes) -> bool:
+        """Whether ``blob`` may hold a secret of a built-in kind (``rest``: see
+        ``_REST_TABLE``)."""
+        capitals = rest.translate(None, _NOT_CAPITAL)
+        return (
+            _UPPER_ANCHOR.search(capitals) is not None
+            or b"earer" in blob
+            or (b"J" in rest and b"eyJ" in blob)
+            or (b"_" in rest and any(anchor in blob for anchor in _GITHUB_ANCHORS))
+            or (b"-" in rest and any(anchor in blob for anchor in _DASHED_ANCHORS))
+            or (b"AI" in capitals and b"AIza" in blob)
+            or _holds_aws_secret_run(blob)
+        )
 
     def redact_text(self, text: str) -> str:
         """``text`` with every secret this redactor finds replaced by ``[REDACTED:<kind>]``."""
