@@ -46,6 +46,7 @@ def head_sampling_trace(tracer: Any, bound: int | None, counts: SampledOutCount)
     shared_child = UnsampledChild("unsampled", None, tracer)
     new = object.__new__
     random_ids = type(tracer._ids) is RandomIdGenerator
+    dropped_root = SampledOutRoot.of_tracer(tracer)
     limit = 1 << 64 if bound is None else bound  # a root is kept when its low 64 bits are below
 
     def trace(span_name: str, *, span_kind: str = "INTERNAL", parent: Trace | None = None) -> Trace:
@@ -55,7 +56,7 @@ def head_sampling_trace(tracer: Any, bound: int | None, counts: SampledOutCount)
             return nested(span_name, span_kind, parent, implicit=False)
         parent = current_span()
         if parent is not None:
-            if type(parent) is SampledOutRoot and parent._owner is tracer:
+            if type(parent) is dropped_root:
                 # The common case inside a dropped trace, first: as little as NoopTracer.
                 counts.sampled_out += 1
                 return shared_child
@@ -69,9 +70,8 @@ def head_sampling_trace(tracer: Any, bound: int | None, counts: SampledOutCount)
         low = getrandbits(64)
         if low >= limit:
             counts.sampled_out += 1
-            span = new(SampledOutRoot)
+            span = new(dropped_root)
             span._name = span_name
-            span._owner = tracer
             span._low = low
             return span
         return kept_root(
@@ -84,7 +84,7 @@ def head_sampling_trace(tracer: Any, bound: int | None, counts: SampledOutCount)
         span_id = ids.new_span_id()
         if (trace_id & _LOW64) >= limit:
             counts.sampled_out += 1
-            return SampledOutRoot.with_ids(span_name, trace_id, span_id, tracer)
+            return dropped_root.with_ids(span_name, trace_id, span_id)
         return kept_root(span_name, span_kind, trace_id, span_id)
 
     def kept_root(span_name: str, span_kind: str, trace_id: int, span_id: int) -> Trace:

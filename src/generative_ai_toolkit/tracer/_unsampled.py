@@ -85,9 +85,11 @@ class UnsampledSpan(Trace):
 class SampledOutRoot(UnsampledSpan):
     """A root span that head sampling did not keep: what the agent pays for a dropped trace.
 
-    The tracer builds it without ``__init__``, setting only ``_name``, ``_owner`` and ``_low``
-    (the 64 random bits the decision was made on). Its trace and span ids are drawn when first
-    read, with ``_low`` as the trace id's low 64 bits, so every service that sees the id in a
+    Each tracer opens them as its own subclass (``of_tracer``), whose class attribute
+    ``_owner`` is that tracer: its spans recognize a dropped root of theirs by type alone. The
+    tracer builds one without ``__init__``, setting only ``_name`` and ``_low`` (the 64 random
+    bits the decision was made on). Its trace and span ids are drawn when first read, with
+    ``_low`` as the trace id's low 64 bits, so every service that sees the id in a
     ``traceparent`` decides alike. ``with_ids`` builds one whose ids are already known.
     """
 
@@ -100,11 +102,15 @@ class SampledOutRoot(UnsampledSpan):
     _end_ns: ClassVar[int] = 0  # type: ignore[misc]
 
     @classmethod
-    def with_ids(cls, name: str, trace_id: int, span_id: int, owner: Any) -> SampledOutRoot:
-        """A sampled-out root whose ids came from the tracer's id generator."""
+    def of_tracer(cls, tracer: Any) -> type[SampledOutRoot]:
+        """The class of ``tracer``'s dropped roots."""
+        return type(cls.__name__, (cls,), {"__slots__": (), "_owner": tracer})
+
+    @classmethod
+    def with_ids(cls, name: str, trace_id: int, span_id: int) -> SampledOutRoot:
+        """A sampled-out root (of a tracer's class) whose ids came from its id generator."""
         span = object.__new__(cls)
         span._name = name
-        span._owner = owner
         span._low = trace_id & ((1 << 64) - 1)
         span._drawn = (trace_id, span_id)
         return span
