@@ -263,8 +263,8 @@ def test_a_container_shared_many_times_over_is_looked_at_once_per_object() -> No
 
 
 def test_a_user_redactor_gets_its_own_copies_even_when_values_are_thawed_once() -> None:
-    """Only the built-in redactor reads the span's shared values: changing what a user's
-    redactor is given changes neither the span nor what its readers see."""
+    """Only the built-in redactor reads the span's shared values: what a user's redactor
+    changes in place is the redacted copy's, never the span's."""
 
     def scrub(key: str, value: Any, span: Trace) -> Any:
         if isinstance(value, dict):
@@ -273,10 +273,27 @@ def test_a_user_redactor_gets_its_own_copies_even_when_values_are_thawed_once() 
 
     span = ended(args={"a": 1})
     redacted, _ = redact_span(span, scrub, thaw_once=True)
-    assert {"a": 1} == span.attributes["args"] == redacted.attributes["args"]
+    assert {"a": 1} == span.attributes["args"]
+    assert {} == redacted.attributes["args"]
 
 
 @pytest.mark.parametrize("text", ["l" * 60, "1234l5678l9012l3456", "Alice AKIb 0"])
 def test_the_quick_look_skips_look_alikes_of_secrets_made_of_letters(text: str) -> None:
     """Long lowercase runs, digits broken by letters, near-anchors: nothing to rebuild."""
     assert EVERYTHING.skips_frozen("messages", marshal.dumps([{"text": text, "n": 7}]))
+
+
+def test_a_redactor_that_changes_the_value_it_was_given_in_place_is_kept() -> None:
+    """Returning the very container it changed still counts: the span keeps the change."""
+
+    def mask_password(key: str, value: Any, span: Trace) -> Any:
+        if isinstance(value, dict) and "password" in value:
+            value["password"] = "***"
+        return value
+
+    span = ended(login={"user": "bob", "password": "hunter2"}, other={"a": [1, 2]})
+    redacted, errors = redact_span(span, mask_password)
+    assert [] == errors
+    assert {"user": "bob", "password": "***"} == redacted.attributes["login"]
+    assert {"a": [1, 2]} == redacted.attributes["other"]
+    assert ["login"] == redacted.attributes[REDACTED_KEYS_ATTRIBUTE]

@@ -1,8 +1,9 @@
 """Redaction: what a span may carry out of the process, decided once per span before it is stored.
 
 A redactor is any callable ``(key, value, span) -> value to store``; it sees every attribute of
-an ended span (values as the span holds them: lists and dicts included, never to be mutated)
-and returns the value unchanged (the same object), or another one. The built-in ``Redactor``
+an ended span (values as the span holds them: lists and dicts included, each a copy of its
+own) and returns the value unchanged (the same object), or another one; a copy it changed in
+place and returned is kept as changed. The built-in ``Redactor``
 walks nested lists and dicts, replaces secrets it finds in text with ``[REDACTED:<kind>]`` and
 the whole value of sensitive keys (``password``, ``authorization`` ...) with ``[REDACTED:key]``.
 Every kind is opt-in. ``content_omitted()`` keeps LLM and tool spans' metadata and replaces
@@ -16,6 +17,7 @@ becomes ``[REDACTED:error]`` and the failure is handed back for the tracer to co
 from __future__ import annotations
 
 import json
+import marshal
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
@@ -126,7 +128,7 @@ def redact_span(
         except Exception as exc:  # noqa: BLE001 - a broken redactor must not lose the span
             errors.append((key, exc))
             new = ERROR_MARKER
-        if new is value:
+        if new is value and (skips is not None or not _changed_in_place(value, stored)):
             if out is not None:
                 out[key] = raw[key]
             continue
@@ -139,6 +141,17 @@ def redact_span(
     if out is None:
         return span, errors
     return _as_open(span, _redacted_copy(span, out, changed)), errors
+
+
+def _changed_in_place(value: Any, stored: Any) -> bool:
+    """Whether a redactor changed the copy of a container it was given and returned it, rather
+    than a new value (a change the span must keep: it may be what hides a secret)."""
+    if type(stored) is not Frozen:
+        return False
+    try:
+        return marshal.dumps(value) != stored.blob and value != stored.thaw()
+    except Exception:  # noqa: BLE001 - it now holds what marshal cannot write: changed
+        return True
 
 
 def _redacted_copy(span: Trace, out: dict[str, Any], changed: list[str]) -> RedactedSpan:
