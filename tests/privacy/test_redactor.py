@@ -297,3 +297,16 @@ def test_a_redactor_that_changes_the_value_it_was_given_in_place_is_kept() -> No
     assert {"user": "bob", "password": "***"} == redacted.attributes["login"]
     assert {"a": [1, 2]} == redacted.attributes["other"]
     assert ["login"] == redacted.attributes[REDACTED_KEYS_ATTRIBUTE]
+
+
+def test_a_secret_under_a_container_shared_many_times_over_is_redacted_in_one_walk() -> None:
+    """2**40 paths to one planted secret: each container is walked once, never hangs."""
+    shared: list[Any] = [{"role": "user", "text": "key AKIAIOSFODNN7EXAMPLE"}]
+    for _ in range(40):
+        shared = [shared, shared]
+    redacted, errors = redact_span(ended(messages=shared), EVERYTHING)
+    assert [] == errors
+    bottom = redacted.attributes["messages"]
+    for _ in range(40):
+        bottom = bottom[1]
+    assert [{"role": "user", "text": "key [REDACTED:aws-key]"}] == bottom

@@ -2,19 +2,18 @@
 
 Text is searched in two steps: first for what every match of a kind contains (``ANCHORS``),
 then, only where that is found, for the kinds in full. Containers a span holds are first given
-a quick look in their ``marshal`` bytes (and at the set of their dict keys), so message lists
-with nothing to redact are neither rebuilt nor walked (``skips_frozen``).
+a quick look in their ``marshal`` bytes (``_quick_look``) and at the set of their dict keys, so
+message lists with nothing to redact are neither rebuilt nor walked (``skips_frozen``).
 """
 
 from __future__ import annotations
 
-import gc
 import marshal
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
-from ._freeze import unseen
+from ._quick_look import AWS_KEY_PREFIXES, dict_keys_inside, may_hold_card, may_hold_secret, rest_of
 from ._trace import Trace
 
 KEY_MARKER: Final = "[REDACTED:key]"
@@ -50,7 +49,7 @@ SENSITIVE_KEYS: Final = frozenset(
 #: The secrets found in text, by kind. Some are checked further, where a pattern alone would
 #: catch ordinary text (see ``_CHECKS``).
 SECRET_PATTERNS: Final[dict[str, str]] = {
-    "aws-key": r"\b(?:AKIA|ASIA|AROA|AIDA|ANPA|ANVA|AGPA)[0-9A-Z]{16}\b",
+    "aws-key": rf"\b(?:{'|'.join(AWS_KEY_PREFIXES)})[0-9A-Z]{{16}}\b",
     "aws-secret": r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])",
     "bearer-token": r"\b(?:Bearer|bearer|BEARER)\s+[A-Za-z0-9\-._~+/]{8,}=*",
     "jwt": r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}",
@@ -71,7 +70,7 @@ CARD_PATTERN: Final = r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])"
 #: searching for them costs a fraction of the full expressions. Kinds without one (AWS secret
 #: keys: their own pattern is as cheap; users' patterns) are searched for directly.
 ANCHORS: Final[dict[str, str]] = {
-    "aws-key": "AKIA|ASIA|AROA|AIDA|ANPA|ANVA|AGPA",
+    "aws-key": "|".join(AWS_KEY_PREFIXES),
     "bearer-token": "earer|EARER",
     "jwt": "eyJ",
     "api-key": "sk-|gh[pousr]_|github_pat_|xox|AIza|glpat-",
@@ -80,66 +79,6 @@ ANCHORS: Final[dict[str, str]] = {
     "card": r"\d[\d -]{11,}\d",
 }
 
-#: A quick look at a container's ``marshal`` bytes (where its texts stand verbatim, UTF-8)
-#: rules out what it cannot hold, so containers with nothing to redact are neither rebuilt nor
-#: walked. Each check is a necessary condition of a kind's matches: most run on the bytes with
-#: lowercase letters and spaces deleted (short for most text), the rest on the bytes. ``l`` is
-#: kept there as ``\xec``, which is also how marshal marks a long int (``_CARD_INTS``).
-_REST_DELETES: Final = bytes(c for c in range(ord("a"), ord("z") + 1) if c != ord("l")) + b" "
-_REST_TABLE: Final = bytes(c if c != ord("l") else 0xEC for c in range(256))
-_UPPER_ANCHORS: Final = (
-    *(a.encode() for a in ANCHORS["aws-key"].split("|")),
-    b"EARER",
-    b"PRIVATEKEY",
-)
-#: The anchors above in one search (most of them start with ``A``), run on the capitals alone:
-#: ordinary text has few of them, so this is short.
-_UPPER_ANCHOR: Final = re.compile(b"|".join(re.escape(anchor) for anchor in _UPPER_ANCHORS))
-_NOT_CAPITAL: Final = bytes(c for c in range(256) if not ord("A") <= c <= ord("Z"))
-_GITHUB_ANCHORS: Final = (b"hp_", b"ho_", b"hu_", b"hs_", b"hr_", b"github_pat_")
-_DASHED_ANCHORS: Final = (b"sk-", b"xox", b"glpat-")
-#: Every byte that may be part of an AWS secret key becomes ``a``: 40 of them in a row or none.
-_BASE64_RUNS: Final = bytes(
-    0x61 if chr(c).isascii() and (chr(c).isalnum() or chr(c) in "/+") else 0x20 for c in range(256)
-)
-_RUN_OF_40: Final = re.compile(rb"a{40,}")
-_DIGIT_BYTE: Final = re.compile(rb"[0-9]")
-
-
-#: With lowercase letters, ``/`` and ``+`` deleted, uppercase letters become ``U``, digits ``D``
-#: and every other byte a space: a base64 run holding both leaves ``UD`` or ``DU`` behind.
-_UPPER_OR_DIGIT: Final = bytes(
-    0x55 if chr(c).isascii() and chr(c).isupper() else 0x44 if chr(c) in "0123456789" else 0x20
-    for c in range(256)
-)
-_LOWER_BASE64: Final = bytes(range(ord("a"), ord("z") + 1)) + b"/+"
-
-
-def _holds_aws_secret_run(blob: bytes) -> bool:
-    """Whether some run of 40 or more base64 bytes mixes in an uppercase letter and a digit."""
-    runs = blob.translate(_BASE64_RUNS)
-    if b"a" * 40 not in runs:  # the common case, found by the fast substring search
-        return False
-    marks = blob.translate(_UPPER_OR_DIGIT, _LOWER_BASE64)
-    if b"UD" not in marks and b"DU" not in marks:  # no run holds both, whatever its length
-        return False
-    for run in _RUN_OF_40.finditer(runs):
-        chunk = blob[run.start() : run.end()]
-        # islower(): cased letters, none uppercase (a long lowercase word, a run of "w"s).
-        if not chunk.islower() and _DIGIT_BYTE.search(chunk) is not None:
-            return True
-    return False
-
-
-#: Cards in text: digits and separators, with spaces (deleted) gone. First, faster: 13 of
-#: them in a row, once every digit and ``-`` is ``0`` (and everything else ``x``).
-_CARD_RUN: Final = re.compile(rb"[0-9][0-9-]{11,}[0-9]")
-_CARD_CHARS: Final = bytes(0x30 if chr(c) in "0123456789-" else 0x78 for c in range(256))
-_THIRTEEN: Final = b"0" * 13
-#: Ints of 13 to 19 digits are marshalled as ``TYPE_LONG`` (``l``; ``\xec`` with the reference
-#: flag; both ``\xec`` in the rest) followed by their count of 15-bit digits: 3 to 5 (negative
-#: for negative ints) as a little-endian int32.
-_CARD_INTS: Final = re.compile(rb"\xec[\x03-\x05\xfb-\xfd][\x00\xff][\x00\xff][\x00\xff]")
 #: An AWS secret key holds an uppercase letter and a digit (``_looks_like_aws_secret``).
 _AWS_SECRET_GATES: Final = (re.compile("[A-Z]"), re.compile("[0-9]"))
 
@@ -151,29 +90,6 @@ _SHORTEST_SECRET: Final = 6
 _KEYS_CACHED: Final = 4096
 #: Deeper nesting than this is left as it is (the JSON encoders stop at 200 levels anyway).
 _MAX_DEPTH: Final = 64
-#: Past this many objects, each container is looked into once (``marshal`` keeps shared and
-#: cyclic containers: a list holding the same list twice, 30 levels deep, is 2**30 paths).
-_KEYS_UNIQUE_AFTER: Final = 10_000
-
-
-def _dict_keys_inside(value: Any) -> set[Any]:
-    """The keys of every dict inside ``value``, down to the depth ``Redactor`` walks."""
-    keys: set[Any] = set()
-    level = [value]
-    visited = 0
-    seen: set[int] | None = None
-    for _ in range(_MAX_DEPTH + 1):
-        if not level:
-            break
-        dicts = [item for item in level if type(item) is dict]
-        if dicts:
-            keys.update(*dicts)
-        visited += len(level)
-        if seen is not None or visited > _KEYS_UNIQUE_AFTER:
-            seen = seen or set()
-            level = unseen(level, seen)
-        level = gc.get_referents(*level)  # a level's items, in one C call
-    return keys
 
 
 def luhn_valid(text: str) -> bool:
@@ -297,7 +213,7 @@ class Redactor:
         """``value`` with what this redactor finds replaced (the same object when nothing is)."""
         if self._is_sensitive(key):
             return KEY_MARKER
-        return self._walk(value, 0)
+        return self._walk(value, 0, {})
 
     def skips_frozen(self, key: str, blob: bytes, value: Any = None) -> bool:
         """Whether a container, as its ``marshal`` bytes, certainly holds nothing to redact
@@ -305,37 +221,19 @@ class Redactor:
         when the caller has it already (else it is rebuilt here if needed)."""
         if self._has_patterns or self._is_sensitive(key):
             return False
-        rest = blob.translate(_REST_TABLE, _REST_DELETES)
-        if self._has_secrets and self._may_hold_secret(blob, rest):
+        rest = rest_of(blob)
+        if self._has_secrets and may_hold_secret(blob, rest):
             return False
         if self._has_emails and b"@" in rest:
             return False
-        if self._has_cards and (
-            (_THIRTEEN in rest.translate(_CARD_CHARS) and _CARD_RUN.search(rest) is not None)
-            or _CARD_INTS.search(rest) is not None
-        ):
+        if self._has_cards and may_hold_card(rest):
             return False
         if self._keys:
             # The dict keys inside, each compared once (message lists repeat a few names).
             inside = marshal.loads(blob) if value is None else value
-            keys = _dict_keys_inside(inside)
+            keys = dict_keys_inside(inside, max_depth=_MAX_DEPTH)
             return not any(self._is_sensitive(key) for key in keys if type(key) is str)
         return True
-
-    @staticmethod
-    def _may_hold_secret(blob: bytes, rest: bytes) -> bool:
-        """Whether ``blob`` may hold a secret of a built-in kind (``rest``: see
-        ``_REST_TABLE``)."""
-        capitals = rest.translate(None, _NOT_CAPITAL)
-        return (
-            _UPPER_ANCHOR.search(capitals) is not None
-            or b"earer" in blob
-            or (b"J" in rest and b"eyJ" in blob)
-            or (b"_" in rest and any(anchor in blob for anchor in _GITHUB_ANCHORS))
-            or (b"-" in rest and any(anchor in blob for anchor in _DASHED_ANCHORS))
-            or (b"AI" in capitals and b"AIza" in blob)
-            or _holds_aws_secret_run(blob)
-        )
 
     def redact_text(self, text: str) -> str:
         """``text`` with every secret this redactor finds replaced by ``[REDACTED:<kind>]``."""
@@ -366,37 +264,45 @@ class Redactor:
             return match.group()
         return f"[REDACTED:{kind}]"
 
-    def _walk(self, value: Any, depth: int) -> Any:  # noqa: PLR0911 - one return per type
+    def _walk(self, value: Any, depth: int, done: dict[int, tuple[Any, Any]]) -> Any:
+        """``value`` redacted; ``done`` maps each container met to (it, its result), so a
+        container held many times over (2**40 paths through 40 shared levels) is walked once;
+        holding the container keeps its id from reuse."""
         kind = type(value)
-        if kind is str:
+        if kind is str or kind is int:
+            return self._scalar(value)
+        if depth > _MAX_DEPTH or not (kind is list or kind is tuple or isinstance(value, Mapping)):
+            return value
+        met = done.get(id(value))
+        if met is None:
+            met = done[id(value)] = (value, self._walk_container(value, depth, done))
+        return met[1]
+
+    def _scalar(self, value: str | int) -> Any:
+        if isinstance(value, str):
             if not self._passes:
                 return value
             text = self.redact_text(value)
             return value if text == value else text
-        if depth > _MAX_DEPTH:
-            return value
+        if self._has_cards and not -_CARD_MIN < value < _CARD_MIN and luhn_valid(str(value)):
+            return "[REDACTED:card]"
+        return value
+
+    def _walk_container(self, value: Any, depth: int, done: dict[int, tuple[Any, Any]]) -> Any:
+        kind = type(value)
         if kind is list or kind is tuple:
-            items = [self._walk(item, depth + 1) for item in value]
+            items = [self._walk(item, depth + 1, done) for item in value]
             for item, old in zip(items, value, strict=True):
                 if item is not old:
                     return kind(items)
             return value
-        if kind is dict or isinstance(value, Mapping):
-            out: dict[Any, Any] = {}
-            changed = False
-            for item_key, item in value.items():
-                if isinstance(item_key, str) and self._is_sensitive(item_key):
-                    new: Any = KEY_MARKER
-                else:
-                    new = self._walk(item, depth + 1)
-                changed = changed or new is not item
-                out[item_key] = new
-            return out if changed else value
-        if (
-            kind is int
-            and self._has_cards
-            and not -_CARD_MIN < value < _CARD_MIN
-            and luhn_valid(str(value))
-        ):
-            return "[REDACTED:card]"
-        return value
+        out: dict[Any, Any] = {}
+        changed = False
+        for item_key, item in value.items():
+            if isinstance(item_key, str) and self._is_sensitive(item_key):
+                new: Any = KEY_MARKER
+            else:
+                new = self._walk(item, depth + 1, done)
+            changed = changed or new is not item
+            out[item_key] = new
+        return out if changed else value
