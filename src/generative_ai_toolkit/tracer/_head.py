@@ -44,7 +44,6 @@ def head_sampling_trace(tracer: Any, bound: int | None, counts: SampledOutCount)
     """
     base_trace: TraceFn = tracer.trace
     shared_child = UnsampledChild("unsampled", None, tracer)
-    new = object.__new__
     random_ids = type(tracer._ids) is RandomIdGenerator
     dropped_root = SampledOutRoot.of_tracer(tracer)
     limit = 1 << 64 if bound is None else bound  # a root is kept when its low 64 bits are below
@@ -70,7 +69,7 @@ def head_sampling_trace(tracer: Any, bound: int | None, counts: SampledOutCount)
         low = getrandbits(64)
         if low >= limit:
             counts.sampled_out += 1
-            span = new(dropped_root)
+            span = dropped_root()
             span._name = span_name
             span._low = low
             return span

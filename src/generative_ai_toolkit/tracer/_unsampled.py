@@ -15,7 +15,7 @@ import threading
 from contextvars import Token
 from random import getrandbits
 from types import TracebackType
-from typing import Any, ClassVar, Final, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 
 from ._span import DEFAULT_SCOPE
 from ._trace import Trace, current_span, make_current, restore_current
@@ -87,7 +87,7 @@ class SampledOutRoot(UnsampledSpan):
 
     Each tracer opens them as its own subclass (``of_tracer``), whose class attribute
     ``_owner`` is that tracer: its spans recognize a dropped root of theirs by type alone. The
-    tracer builds one without ``__init__``, setting only ``_name`` and ``_low`` (the 64 random
+    tracer builds one with no arguments, setting only ``_name`` and ``_low`` (the 64 random
     bits the decision was made on). Its trace and span ids are drawn when first read, with
     ``_low`` as the trace id's low 64 bits, so every service that sees the id in a
     ``traceparent`` decides alike. ``with_ids`` builds one whose ids are already known.
@@ -101,6 +101,15 @@ class SampledOutRoot(UnsampledSpan):
     _parent_id: ClassVar[int] = 0  # type: ignore[misc]
     _end_ns: ClassVar[int] = 0  # type: ignore[misc]
 
+    if TYPE_CHECKING:
+
+        def __init__(self) -> None: ...
+
+    else:
+        # Built with no arguments (the tracer sets two fields after): object's own __init__,
+        # in C, makes ``cls()`` the cheapest way to a new instance.
+        __init__ = object.__init__
+
     @classmethod
     def of_tracer(cls, tracer: Any) -> type[SampledOutRoot]:
         """The class of ``tracer``'s dropped roots."""
@@ -109,7 +118,7 @@ class SampledOutRoot(UnsampledSpan):
     @classmethod
     def with_ids(cls, name: str, trace_id: int, span_id: int) -> SampledOutRoot:
         """A sampled-out root (of a tracer's class) whose ids came from its id generator."""
-        span = object.__new__(cls)
+        span = cls()
         span._name = name
         span._low = trace_id & ((1 << 64) - 1)
         span._drawn = (trace_id, span_id)
