@@ -1,6 +1,8 @@
-"""Head sampling: the ``trace`` that decides each new root by trace id as it opens.
+"""Head sampling: the ``trace`` that decides each new root as it opens, as its trace id decides.
 
-A kept root is an ordinary span. A dropped one is a ``SampledOutRoot``: one object, current
+With the default id generator the decision is drawn first and the trace id after it, on the
+decided side of the bound (so every service reading the id decides alike); with another
+generator its trace id decides. A kept root is an ordinary span. A dropped one is a ``SampledOutRoot``: one object, current
 while open, whose ids are drawn only if something reads them; spans opened inside it are the
 tracer's one shared ``UnsampledChild``, so a dropped trace costs about what ``NoopTracer``'s
 spans cost (``benchmarks/bench_privacy.py``). Spans below a remote parent whose
@@ -10,7 +12,7 @@ spans cost (``benchmarks/bench_privacy.py``). Spans below a remote parent whose
 from __future__ import annotations
 
 from collections.abc import Callable
-from random import getrandbits
+from random import getrandbits, random, randrange
 from time import perf_counter_ns
 from typing import Any, Final, Protocol
 
@@ -45,8 +47,12 @@ def head_sampling_trace(tracer: Any, bound: int | None, counts: SampledOutCount)
     base_trace: TraceFn = tracer.trace
     shared_child = UnsampledChild("unsampled", None, tracer)
     random_ids = type(tracer._ids) is RandomIdGenerator
-    dropped_root = SampledOutRoot.of_tracer(tracer)
     limit = 1 << 64 if bound is None else bound  # a root is kept when its low 64 bits are below
+    dropped_root = SampledOutRoot.of_tracer(tracer, limit)
+    # The decision first, drawn as a float (cheaper than 64 bits); the trace id is then drawn
+    # on the decided side of the bound, so it decides alike wherever it is read.
+    share = limit / (1 << 64)
+    share = limit / (1 << 64)
 
     def trace(span_name: str, *, span_kind: str = "INTERNAL", parent: Trace | None = None) -> Trace:
         if span_kind not in SPAN_KINDS:
@@ -65,14 +71,12 @@ def head_sampling_trace(tracer: Any, bound: int | None, counts: SampledOutCount)
                 return nested(span_name, span_kind, parent, implicit=True)
         if not random_ids:
             return root_with_ids(span_name, span_kind)
-        # The decision reads only the low 64 bits; the rest of the ids are drawn when needed.
-        low = getrandbits(64)
-        if low >= limit:
+        if random() >= share:
             counts.sampled_out += 1
             span = dropped_root()
             span._name = span_name
-            span._low = low
             return span
+        low = randrange(limit)
         return kept_root(
             span_name, span_kind, (getrandbits(64) << 64 | low) or 1, getrandbits(64) or 1
         )

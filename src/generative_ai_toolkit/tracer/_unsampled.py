@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from contextvars import Token
-from random import getrandbits
+from random import getrandbits, randrange
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 
@@ -85,17 +85,17 @@ class UnsampledSpan(Trace):
 class SampledOutRoot(UnsampledSpan):
     """A root span that head sampling did not keep: what the agent pays for a dropped trace.
 
-    Each tracer opens them as its own subclass (``of_tracer``), whose class attribute
-    ``_owner`` is that tracer: its spans recognize a dropped root of theirs by type alone. The
-    tracer builds one with no arguments, setting only ``_name`` and ``_low`` (the 64 random
-    bits the decision was made on). Its trace and span ids are drawn when first read, with
-    ``_low`` as the trace id's low 64 bits, so every service that sees the id in a
-    ``traceparent`` decides alike. ``with_ids`` builds one whose ids are already known.
+    Each tracer opens them as its own subclass (``of_tracer``), whose class attributes are
+    that tracer (``_owner``: its spans recognize a dropped root of theirs by type alone) and
+    its sampler's bound (``_bound``). The tracer builds one with no arguments and sets only
+    ``_name``. Its trace and span ids are drawn when first read, the trace id's low 64 bits
+    at or above the bound, so every service that sees the id in a ``traceparent`` drops it
+    too. ``with_ids`` builds one whose ids are already known.
     """
 
-    __slots__ = ("_drawn", "_low", "_over")
+    __slots__ = ("_drawn", "_over")
 
-    _low: int
+    _bound: ClassVar[int] = 0
     _drawn: tuple[int, int]
     _over: Trace | None
     _parent_id: ClassVar[int] = 0  # type: ignore[misc]
@@ -111,16 +111,16 @@ class SampledOutRoot(UnsampledSpan):
         __init__ = object.__init__
 
     @classmethod
-    def of_tracer(cls, tracer: Any) -> type[SampledOutRoot]:
-        """The class of ``tracer``'s dropped roots."""
-        return type(cls.__name__, (cls,), {"__slots__": (), "_owner": tracer})
+    def of_tracer(cls, tracer: Any, bound: int) -> type[SampledOutRoot]:
+        """The class of the roots ``tracer`` drops, keeping those whose trace ids' low 64 bits
+        fall below ``bound``."""
+        return type(cls.__name__, (cls,), {"__slots__": (), "_owner": tracer, "_bound": bound})
 
     @classmethod
     def with_ids(cls, name: str, trace_id: int, span_id: int) -> SampledOutRoot:
         """A sampled-out root (of a tracer's class) whose ids came from its id generator."""
         span = cls()
         span._name = name
-        span._low = trace_id & ((1 << 64) - 1)
         span._drawn = (trace_id, span_id)
         return span
 
@@ -143,8 +143,9 @@ class SampledOutRoot(UnsampledSpan):
             try:
                 return self._drawn
             except AttributeError:
-                # Never zero: a zero low half means a ratio of 0, which drops the id 1 too.
-                self._drawn = ((getrandbits(64) << 64 | self._low) or 1, getrandbits(64) or 1)
+                # Never zero: a zero low half means a bound of 0, which drops the id 1 too.
+                low = randrange(self._bound, 1 << 64)
+                self._drawn = ((getrandbits(64) << 64 | low) or 1, getrandbits(64) or 1)
                 return self._drawn
 
     # What was current outside this span: the token knows it under ``with``; a ``@traced``
