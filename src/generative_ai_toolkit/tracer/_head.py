@@ -2,11 +2,12 @@
 
 With the default id generator the decision is drawn first and the trace id after it, on the
 decided side of the bound (so every service reading the id decides alike); with another
-generator its trace id decides. A kept root is an ordinary span. A dropped one is a ``SampledOutRoot``: one object, current
-while open, whose ids are drawn only if something reads them; spans opened inside it are the
-tracer's one shared ``UnsampledChild``, so a dropped trace costs about what ``NoopTracer``'s
-spans cost (``benchmarks/bench_privacy.py``). Spans below a remote parent whose
-``traceparent`` said "not sampled" are not recorded either, with or without a sampler.
+generator its trace id decides. A kept root is an ordinary span. A dropped one is a
+``SampledOutRoot``: one object, current while open, whose ids are drawn only if something reads
+them; spans opened inside it are the tracer's one shared ``UnsampledChild``, so a dropped trace
+costs about what ``NoopTracer``'s spans cost (``benchmarks/bench_privacy.py``). Spans below a
+remote parent whose ``traceparent`` said "not sampled" are not recorded either, with or
+without a sampler.
 """
 
 from __future__ import annotations
