@@ -159,3 +159,32 @@ def test_an_open_conversation_catches_up_after_the_server_restarts(
         assert page.evaluate("window.stayed") is True
     finally:
         query.close()
+
+
+def test_a_live_update_leaves_the_focus_and_the_selected_row_in_the_tree(
+    browse: Browsing, tmp_path: Path
+) -> None:
+    """Keyboard users keep their place: a span arriving in the turn they are in draws it again,
+    and its tree still has the focus and the same selected row, and the arrow keys go on."""
+    path = tmp_path / "traces.sqlite3"
+    store(path, turn("focus-1", trace=1))
+    query = SqliteQuery(path, create=False)
+    try:
+        with serving(query) as server:
+            page = open_conversation(browse, server, "focus-1")
+            page.wait_for_selector("#live[data-state=on]")
+            page.locator(".row").nth(1).click()
+            tree = page.locator("[role=tree]")
+            selected = tree.get_attribute("aria-activedescendant")
+            assert selected
+            context = {"ai.conversation.id": "focus-1", "ai.auth.context": "alice"}
+            late = make_span("late", trace=1, span_id=1999, parent=1000, inherited=context)
+            store(path, [late])
+            page.wait_for_selector(f'.row[data-span-id="{1999:016x}"]')
+            assert "tree" == page.evaluate("document.activeElement.getAttribute('role')")
+            assert selected == tree.get_attribute("aria-activedescendant")
+            page.keyboard.press("ArrowDown")
+            assert selected != tree.get_attribute("aria-activedescendant")
+            assert not browse.errors
+    finally:
+        query.close()

@@ -30,6 +30,7 @@ from ._render import (
     summary_json,
 )
 from ._sources import CliError, Source
+from ._warnings import show_warnings_now
 
 
 def _style(args: argparse.Namespace, stream: TextIO) -> Style:
@@ -154,6 +155,7 @@ def cmd_tail(args: argparse.Namespace, out: TextIO) -> int:
     follow = _follow_jsonl(source.jsonl, args) if source.jsonl else _follow_sqlite(source, args)
     try:
         for batch in follow:
+            show_warnings_now()  # it runs until stopped: what the store warns of, as it comes
             for span in batch:
                 if show(span):
                     out.flush()

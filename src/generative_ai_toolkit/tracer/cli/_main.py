@@ -29,6 +29,7 @@ from ._import import DEFAULT_TIMEOUT, cmd_import
 from ._migrate import add_dynamodb_command
 from ._serve import add_serve_command
 from ._sources import DEFAULT_GSI, PROG, CliError, Source, one_line
+from ._warnings import HANDLER_NAME, LIBRARY_LOGGER, WarningsOnce, installed
 
 
 def add_source_options(
@@ -230,15 +231,20 @@ def _version() -> str:
 
 
 def _configure_logging(*, verbose: bool) -> None:
-    # The library logs retries and warnings; the CLI reports failures as one line itself.
-    logger = logging.getLogger("generative_ai_toolkit.tracer")
+    # The library logs retries, warnings and errors; the CLI reports failures as one line
+    # itself, so without -v only the warnings are shown (once each, see _warnings).
+    logger = logging.getLogger(LIBRARY_LOGGER)
     logger.propagate = False
     if verbose:
         handler: logging.Handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s: %(message)s"))
         logger.setLevel(logging.INFO)
     else:
-        handler = logging.NullHandler()
+        handler = WarningsOnce(sys.stderr)
+    # One CLI handler at a time: main() may run many times in one process (tests, embedding).
+    for old in [h for h in logger.handlers if h.get_name() == HANDLER_NAME]:
+        logger.removeHandler(old)
+    handler.set_name(HANDLER_NAME)
     logger.addHandler(handler)
 
 
@@ -260,22 +266,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(verbose=args.verbose)
     args.source = Source(db=args.db, dynamodb=args.dynamodb, gsi=args.gsi, jsonl=args.jsonl)
     out = sys.stdout
+    warnings = installed()
     try:
         args.pricing = _load_pricing(args)
-        return int(args.handler(args, out))
-    except CliError as exc:
+        status = int(args.handler(args, out))
+    except BaseException as exc:  # noqa: BLE001 - each is turned into its exit status by _failed
+        if warnings is not None:
+            warnings.drop()  # the failure is said in one line: they would only repeat it
+        return _failed(exc)
+    if warnings is not None:
+        warnings.show_now()
+    return status
+
+
+def _failed(exc: BaseException) -> int:
+    """The exit status for ``exc``, which is said in one line on stderr (nothing is said for
+    Ctrl-C or a closed pipe); anything else (``SystemExit``) is raised again."""
+    if isinstance(exc, CliError):
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
-    except BrokenPipeError:
+    if isinstance(exc, BrokenPipeError):
         # Piped into `head`: stop quietly, and keep Python from complaining at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
-    except KeyboardInterrupt:
+    if isinstance(exc, KeyboardInterrupt):
         return 130
-    except (TraceDatabaseError, sqlite3.Error, OSError, ValueError) as exc:
+    if isinstance(exc, TraceDatabaseError | sqlite3.Error | OSError | ValueError):
         print(f"{PROG}: error: {one_line(exc)}", file=sys.stderr)
         return 2 if isinstance(exc, PricingError) else 1  # a bad --pricing is a usage error
-    except Exception as exc:  # noqa: BLE001 - a store's own errors (botocore ...): one line
+    if isinstance(exc, Exception):  # a store's own errors (botocore ...): one line
         print(f"{PROG}: error: {type(exc).__name__}: {one_line(exc)}", file=sys.stderr)
         return 1
+    raise exc

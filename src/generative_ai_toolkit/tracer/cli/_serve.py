@@ -15,6 +15,7 @@ from ..viewer._server import DEFAULT_HOST, DEFAULT_PORT
 from ._jsonl import open_jsonl
 from ._otlp import add_otlp_option, start_receiver
 from ._sources import CliError, one_line
+from ._warnings import show_warnings_now
 
 
 def add_serve_command(commands: Any, add_source_options: Callable[..., None]) -> None:
@@ -82,6 +83,7 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
         raise CliError(_bind_error(exc, args.host, args.port)) from None
     print(f"Serving {source.describe()} at {server.url} (read-only; Ctrl-C to stop)", file=out)
     out.flush()
+    show_warnings_now()
     if args.open:
         webbrowser.open(server.url)
     try:

@@ -1032,9 +1032,28 @@
       for (const section of sections) observer.observe(section);
     }
 
+    // A live update draws turns again: the tree being used keeps the focus (and its selected
+    // row), and every drawn turn stays scrolled where it was, so keyboard users keep their place.
+    function keepingPlace(draw) {
+      const focused = order.find((view) => view.mounted && view.grid === document.activeElement);
+      for (const view of order) if (view.mounted && view.scroll) view.scrolledTo = view.scroll.scrollTop;
+      draw();
+      if (focused && focused.section.isConnected) {
+        focused.mount();
+        focused.grid.focus({ preventScroll: true });
+      }
+    }
+
     function applyLive(spans) {
       const { touched, created } = addSpans(spans, true);
       if (!touched.size) return;
+      keepingPlace(() => redraw(touched, created));
+      renderHeader();
+      const empty = document.getElementById("no-spans");
+      if (empty) empty.remove();
+    }
+
+    function redraw(touched, created) {
       if (created.length) {
         order.push(...created);
         const sorted = [...order].sort((a, b) => a.start - b.start);
@@ -1061,9 +1080,6 @@
         observer.observe(section);
         if (mounted) view.mount();
       }
-      renderHeader();
-      const empty = document.getElementById("no-spans");
-      if (empty) empty.remove();
     }
 
     function spanTotal() {
