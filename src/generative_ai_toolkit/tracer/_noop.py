@@ -3,31 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from ._base import BaseTracer
 from ._span import DEFAULT_SCOPE, SPAN_KINDS, SpanStatus
 from ._trace import Trace
+from ._unsampled import InertSpan
 
 
-class _NoopTrace(Trace):
+class _NoopTrace(InertSpan, Trace):
     """The one span every ``NoopTracer`` hands out: entering, leaving and mutating do nothing."""
 
     __slots__ = ()
-
-    _inert = True
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
 
     def add_attribute(self, key: str, value: Any, inheritable: bool = False) -> None:
         return None

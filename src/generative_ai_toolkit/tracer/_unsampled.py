@@ -23,6 +23,26 @@ from ._trace import Trace, current_span, make_current, restore_current
 _DRAWING: Final = threading.Lock()
 
 
+class InertSpan:
+    """Mixed into inert spans (``NoopTracer``'s, those inside an unrecorded span): ``with``
+    leaves them as they are and never makes them current; so does ``@traced``."""
+
+    __slots__ = ()
+
+    _inert: ClassVar[bool] = True
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+
 class UnsampledSpan(Trace):
     """A span that is not recorded: it holds context (ids, the current span) and nothing else.
 
@@ -70,13 +90,16 @@ class UnsampledSpan(Trace):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        token = self._token
+        try:
+            token = self._token
+        except AttributeError:  # a dropped root left without being entered: nothing to restore
+            return
         if token is not None:
             self._token = None
             try:
                 restore_current(token)
             except ValueError:  # exited in another context than entered: as Trace does
-                make_current(self._outer)
+                make_current(_outside(token))
 
     def end(self, exc: BaseException | None = None) -> None:
         """Nothing to do: the span is never handed to any tracer."""
@@ -163,25 +186,8 @@ class SampledOutRoot(UnsampledSpan):
         self._token = make_current(self)
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            token = self._token
-        except AttributeError:  # left without being entered: nothing to restore
-            return
-        if token is not None:
-            self._token = None
-            try:
-                restore_current(token)
-            except ValueError:  # exited in another context than entered: as Trace does
-                make_current(_outside(token))
 
-
-class UnsampledChild(UnsampledSpan):
+class UnsampledChild(InertSpan, UnsampledSpan):
     """A span opened inside an unrecorded span: inert like ``NoopTracer``'s.
 
     It never becomes current (``with`` and ``@traced`` leave the unrecorded span above it
@@ -194,7 +200,6 @@ class UnsampledChild(UnsampledSpan):
 
     __slots__ = ("_above",)
 
-    _inert = True
     # Never entered, never ended: these stay as they are, so they need not be set per span.
     _end_ns: ClassVar[int] = 0  # type: ignore[misc]
     _token: ClassVar[None] = None  # type: ignore[misc]
@@ -223,17 +228,6 @@ class UnsampledChild(UnsampledSpan):
     @property
     def _parent_id(self) -> int:  # type: ignore[override]
         return self._span_id
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
 
 
 def _outside(token: Token[Trace | None]) -> Trace | None:
