@@ -19,7 +19,7 @@ from ._sampling import ConversationRatio, Sampler, TailSampler
 from ._snapshot import SWEEPER, SnapshotWatch, SpanSnapshot, install, take_snapshot
 from ._span import DEFAULT_SCOPE, SPAN_KINDS, Scope
 from ._text import MAX_NAME_LENGTH, clean_key, clean_name, valid_texts
-from ._trace import CURRENT_SPAN, Trace, current_span
+from ._trace import Trace, current_span
 from ._unsampled import UnsampledSpan
 
 _log = logging.getLogger("generative_ai_toolkit.tracer")
@@ -241,7 +241,7 @@ class BaseTracer(ABC):
 
         Raises ``NoCurrentTraceError`` outside any span of this tracer.
         """
-        span = CURRENT_SPAN.get()
+        span = current_span()
         while span is not None and span._owner is not self:
             span = span._outer
         if span is None:

@@ -53,7 +53,6 @@ def head_sampling_trace(tracer: Any, bound: int | None, counts: SampledOutCount)
     # The decision first, drawn as a float (cheaper than 64 bits); the trace id is then drawn
     # on the decided side of the bound, so it decides alike wherever it is read.
     share = limit / (1 << 64)
-    share = limit / (1 << 64)
 
     def trace(span_name: str, *, span_kind: str = "INTERNAL", parent: Trace | None = None) -> Trace:
         if span_kind not in SPAN_KINDS:
@@ -77,10 +76,8 @@ def head_sampling_trace(tracer: Any, bound: int | None, counts: SampledOutCount)
             span = dropped_root()
             span._name = span_name
             return span
-        low = randrange(limit)
-        return kept_root(
-            span_name, span_kind, (getrandbits(64) << 64 | low) or 1, getrandbits(64) or 1
-        )
+        trace_id = (getrandbits(64) << 64 | randrange(limit)) or 1
+        return kept_root(span_name, span_kind, trace_id, getrandbits(64) or 1)
 
     def root_with_ids(span_name: str, span_kind: str) -> Trace:
         ids = tracer._ids

@@ -3,11 +3,11 @@
 A redactor is any callable ``(key, value, span) -> value to store``; it sees every attribute of
 an ended span (values as the span holds them: lists and dicts included, each a copy of its
 own) and returns the value unchanged (the same object), or another one; a copy it changed in
-place and returned is kept as changed. The built-in ``Redactor``
-walks nested lists and dicts, replaces secrets it finds in text with ``[REDACTED:<kind>]`` and
-the whole value of sensitive keys (``password``, ``authorization`` ...) with ``[REDACTED:key]``.
-Every kind is opt-in. ``content_omitted()`` keeps LLM and tool spans' metadata and replaces
-their content with a size marker.
+place and returned is kept as changed. The built-in ``Redactor`` walks nested lists and dicts,
+replaces secrets it finds in text with ``[REDACTED:<kind>]`` and the whole value of sensitive
+keys (``password``, ``authorization`` ...) with ``[REDACTED:key]``. Every kind is opt-in.
+``content_omitted()`` keeps LLM and tool spans' metadata and replaces their content with a size
+marker.
 
 ``redact_span`` applies a redactor to a span: the result is a new ended span whose changed keys
 are listed in ``ai.redacted.keys``. A redactor that raises never loses the span: that value

@@ -6,7 +6,8 @@ open, so ``current_trace``, ``inject_traceparent`` (flags ``00``) and the spans 
 follow its decision. The spans opened inside it cost what ``NoopTracer``'s do: each tracer hands
 out one shared inert span that reads the trace's ids from the unrecorded span current where it
 is read. None of them is ever handed to ``persist``, and none of them ever ends (``is_ended``
-stays false, as for ``NoopTracer``'s span).
+stays false, as for ``NoopTracer``'s span), but the stand-in for a remote parent, which reads
+as ended as ``Trace.remote_parent``'s does.
 """
 
 from __future__ import annotations
