@@ -54,27 +54,22 @@ class WarningsOnce(logging.Handler):
 
     def show_now(self) -> None:
         """Write the warnings held so far, and from now on each as it comes."""
-        with self.lock if self.lock is not None else _NO_LOCK:
+        self.acquire()  # the handler's own lock, which ``emit`` runs under
+        try:
             held, self._held = self._held or [], None
             for line in held:
                 self._stream.write(line)
+        finally:
+            self.release()
 
     def drop(self) -> None:
         """Forget the warnings held so far (the command failed and said why)."""
-        with self.lock if self.lock is not None else _NO_LOCK:
+        self.acquire()
+        try:
             if self._held is not None:
                 self._held.clear()
-
-
-class _NoLock:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-_NO_LOCK: Final = _NoLock()
+        finally:
+            self.release()
 
 
 def installed() -> WarningsOnce | None:
