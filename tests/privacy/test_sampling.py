@@ -254,6 +254,7 @@ def test_an_unsampled_traceparent_is_honoured_even_without_a_sampler() -> None:
     with tracer.trace("next request"):
         pass
     assert ["next request"] == [t.span_name for t in tracer.get_traces()]
+    assert 2 == tracer.stats["sampled_out"]  # "handle" and "inner": counted, not lost
 
 
 def test_a_sampled_traceparent_is_recorded_whatever_the_local_ratio() -> None:

@@ -231,8 +231,9 @@ class BaseTracer(ABC):
     def _follow_unsampled(self, span_name: str, span_kind: str, parent: Trace) -> Trace:
         # A remote parent said "not sampled" (traceparent flags 00): from now on this tracer
         # opens spans through the path that lets children follow such a decision.
-        policy = self._policy or SpanPolicy(redact=None, sampler=None)
-        self.trace = policy.head_trace(self, None)  # type: ignore[method-assign]
+        if self._policy is None:
+            self._policy = SpanPolicy(redact=None, sampler=None)  # where they are counted
+        self.trace = self._policy.head_trace(self, None)  # type: ignore[method-assign]
         return self.trace(span_name, span_kind=span_kind, parent=parent)
 
     @property

@@ -246,12 +246,13 @@ class SpanPolicy:
 
     @property
     def stats(self) -> dict[str, int]:
-        """``redaction_errors`` (with a redactor); ``sampled_out`` (with a sampler: spans not
-        stored); ``buffered`` and ``decided_early`` (with a tail sampler)."""
+        """``redaction_errors`` (with a redactor); ``sampled_out`` (with a sampler, or once
+        spans were not stored under a remote parent that said "not sampled"); ``buffered`` and
+        ``decided_early`` (with a tail sampler)."""
         stats: dict[str, int] = {}
         if self.redact is not None:
             stats["redaction_errors"] = self.redaction_errors
-        if self.sampler is not None:
+        if self.sampler is not None or self.sampled_out:
             tail = self.tail
             stats["sampled_out"] = self.sampled_out + (tail.dropped if tail else 0)
             if tail is not None:
