@@ -100,22 +100,29 @@ def test_numpy_values_nested_in_containers_become_plain_python() -> None:
 
 
 def test_shared_and_cyclic_containers_are_made_plain_once_and_quickly() -> None:
-    """A list holding the same list twice, 40 levels deep (2**40 paths), or itself: no hang."""
+    """A list holding the same list twice, 15 levels deep (2**15 paths), or itself: made plain
+    with the sharing kept. 40 levels deep (2**40 paths) it is too long written out to keep
+    (``test_shared_values``): it becomes a note at once."""
     shared: list[Any] = [np.float64(2.0)]
-    for _ in range(40):
+    for _ in range(15):
         shared = [shared, shared]
+    far_too_shared: list[Any] = [np.float64(2.0)]
+    for _ in range(40):
+        far_too_shared = [far_too_shared, far_too_shared]
     cyclic: list[Any] = [np.int64(1)]
     cyclic.append(cyclic)
     tracer = InMemoryTracer()
     with tracer.trace("odd shapes") as span:
         span.add_attribute("shared", shared)
+        span.add_attribute("far_too_shared", far_too_shared)
         span.add_attribute("cyclic", cyclic)
     (stored,) = tracer.get_traces()
     innermost = stored.attributes["shared"]
-    for _ in range(40):
+    for _ in range(15):
         assert innermost[0] is innermost[1]
         innermost = innermost[0]
     assert [2.0] == innermost
+    assert stored.attributes["far_too_shared"].startswith("[not stored: ")
     back = stored.attributes["cyclic"]
     assert 1 == back[0]
     assert back is back[1]

@@ -134,3 +134,22 @@ def test_numpy_values_nested_in_lists_and_dicts_are_numbers_and_lists(subject: S
             actual[key] = json.loads(value)
     assert expected == actual
     assert [float, int] == [type(v) for v in actual["ai.tool.output"]["scores"]]
+
+
+def test_a_value_sharing_its_containers_over_and_over_is_stored_as_a_note(subject: Subject) -> None:
+    """A list holding the same list twice, 40 levels deep, is 2**41 items written out: every
+    tracer stores a note saying so, at once, with the span; a dict held twice is kept."""
+    shared: list[object] = [{"role": "user", "text": "hi"}]
+    for _ in range(40):
+        shared = [shared, shared]
+    small = {"a": 1}
+    with subject.tracer.trace("shared") as span:
+        span.add_attribute("huge", shared)
+        span.add_attribute("twice", [small, small])
+    (record,) = subject.read()
+    if "attributes" not in record:
+        return  # human-readable text: written at once, the span is there
+    attributes = record["attributes"]
+    assert attributes["huge"].startswith("[not stored: ")
+    twice = attributes["twice"]
+    assert [{"a": 1}, {"a": 1}] == (json.loads(twice) if isinstance(twice, str) else twice)

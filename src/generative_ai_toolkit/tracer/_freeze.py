@@ -39,6 +39,11 @@ _MAX_LEVELS = 200
 #: naively it is 2**30 items), and cycles would never end.
 _UNIQUE_AFTER_OBJECTS = 100_000
 _UNIQUE_AFTER_LEVELS = 64
+#: A value whose shared containers make it longer than this written out as a tree (as JSON
+#: writes it: each container once per path to it), and 10 times longer than it is, is stored
+#: as a note saying so: written out, it would stall the writer and fill the store.
+MAX_EXPANDED_ITEMS = 1_000_000
+_warned_expanded = False
 
 
 class Frozen:
@@ -78,22 +83,34 @@ def freeze(value: Any) -> Any:
         value = plain_value(value)  # a numpy scalar or array, say: marshal would keep its bytes
         if type(value) in ATOMIC_TYPES:
             return value
-    try:
-        blob = marshal.dumps(value)
-    except Exception:  # noqa: BLE001 - unmarshallable values take the slower paths below
-        pass
-    else:
-        if _holds_only_plain(value):
-            return Frozen(blob)
-        try:
-            return Frozen(marshal.dumps(_plain_tree(value, 0, {})))
-        except Exception:  # noqa: BLE001 - made plain, a value marshal refuses: as below
-            pass
+    marshalled = _marshalled(value)
+    if marshalled is not None:
+        return marshalled
     try:
         return copy.deepcopy(_plain_tree(value, 0, {}))
     except Exception:  # noqa: BLE001 - e.g. objects holding locks or sockets
         _log.debug("attribute value of type %s cannot be copied; storing its text", type(value))
     return safe_str(value)
+
+
+def _marshalled(value: Any) -> Frozen | str | None:
+    """``value`` frozen by ``marshal`` (made plain first if need be), or a note when it is far
+    too long written out (``MAX_EXPANDED_ITEMS``); ``None`` when ``marshal`` refuses it."""
+    try:
+        blob = marshal.dumps(value)
+    except Exception:  # noqa: BLE001 - unmarshallable values take the slower paths
+        return None
+    plain, repeats = _look_inside(value)
+    if repeats:
+        too_long = _too_long_written_out(value)
+        if too_long is not None:
+            return too_long
+    if plain:
+        return Frozen(blob)
+    try:
+        return Frozen(marshal.dumps(_plain_tree(value, 0, {})))
+    except Exception:  # noqa: BLE001 - made plain, a value marshal refuses: the slower paths
+        return None
 
 
 def plain_value(value: Any) -> Any:
@@ -123,8 +140,9 @@ def plain_value(value: Any) -> Any:
     return safe_str(value)
 
 
-def _holds_only_plain(value: Any) -> bool:
-    """Whether every value inside a container that ``marshal`` took is of a ``_PLAIN`` type.
+def _look_inside(value: Any) -> tuple[bool, bool]:
+    """Whether every value inside a container that ``marshal`` took is of a ``_PLAIN`` type,
+    and whether the walk, once it looked at each object once, met a container again.
 
     One C-level sweep per nesting level (``gc.get_referents`` yields a level's items, ``map``
     their types): no Python code runs per item, unless the value is huge, shared or cyclic.
@@ -133,16 +151,59 @@ def _holds_only_plain(value: Any) -> bool:
     visited = 0
     depth = 0
     seen: set[int] | None = None
+    repeats = False
     while level:
         if not set(map(type, level)) <= _PLAIN:
-            return False
+            return False, repeats
         visited += len(level)
         depth += 1
         if seen is not None or visited > _UNIQUE_AFTER_OBJECTS or depth > _UNIQUE_AFTER_LEVELS:
             seen = seen or set()
-            level = unseen(level, seen)
+            fresh = unseen(level, seen)
+            if len(fresh) < len(level) and not repeats:
+                repeats = _containers_in(level) > _containers_in(fresh)
+            level = fresh
         level = gc.get_referents(*level)
-    return True
+    return True, repeats
+
+
+def _containers_in(items: list[Any]) -> int:
+    return sum(type(item) in _CONTAINERS for item in items)
+
+
+def _too_long_written_out(value: Any) -> str | None:
+    """A note to store instead of ``value`` when its shared containers make it far longer
+    written out than it is (``MAX_EXPANDED_ITEMS``), else ``None``.
+
+    Counted level by level, each object once per level with the number of paths to it, so a
+    list holding the same list twice, 40 levels deep (2**40 paths), costs 80 steps.
+    """
+    global _warned_expanded  # one warning per process, not one per span
+    level: dict[int, tuple[Any, int]] = {id(value): (value, 1)}
+    written, objects = 0, 0
+    for _ in range(_MAX_LEVELS + 1):
+        below: dict[int, tuple[Any, int]] = {}
+        for item, paths in level.values():
+            written += paths
+            objects += 1
+            if type(item) in _CONTAINERS:
+                for inner in gc.get_referents(item):
+                    known = below.get(id(inner))
+                    below[id(inner)] = (inner, paths + (known[1] if known else 0))
+        level = below
+        if not level:
+            break
+    if written <= MAX_EXPANDED_ITEMS or written <= 10 * objects:
+        return None
+    if not _warned_expanded:
+        _warned_expanded = True
+        _log.warning(
+            "an attribute value holds the same containers so many times over that it is %d "
+            "items long written out: stored as a note saying so (pass a copy without the "
+            "sharing to keep it); later ones are stored the same way without this warning",
+            written,
+        )
+    return f"[not stored: {written:,} items written out, its containers shared over and over]"
 
 
 def unseen(items: list[Any], seen: set[int]) -> list[Any]:
