@@ -113,3 +113,20 @@ def test_the_environment_names_the_file(tmp_path: Path) -> None:
     assert loaded is not None
     assert Pricing.from_env({}) is None
     assert Pricing.from_env({PRICING_ENV: ""}) is None
+
+
+def test_an_inference_profile_takes_its_models_price_unless_it_has_its_own() -> None:
+    """``us.anthropic...`` costs what ``anthropic...`` does; a listed profile keeps its own."""
+    pricing = Pricing.from_dict(
+        {
+            "models": {
+                "anthropic.claude-x-v1:0": {"input": 3, "output": 15},
+                "global.anthropic.claude-x-v1:0": {"input": 2, "output": 10},
+            }
+        }
+    )
+    usage = Usage(input_tokens=1_000_000, output_tokens=1_000_000)
+    assert 18 == pricing.cost({"us.anthropic.claude-x-v1:0": usage}).amount  # type: ignore[union-attr]
+    assert 12 == pricing.cost({"global.anthropic.claude-x-v1:0": usage}).amount  # type: ignore[union-attr]
+    assert pricing.price("mars.anthropic.claude-x-v1:0") is None  # not a geography
+    assert pricing.price("claude-x-v1:0") is None

@@ -24,6 +24,12 @@ _PRICE_KEYS: Final = ("input", "output", "cache_read", "cache_write")
 _DIGITS: Final = 10
 
 
+#: The geographic prefixes of Bedrock's cross-region inference profile ids.
+INFERENCE_PROFILE_PREFIXES: Final = frozenset(
+    {"us", "us-gov", "eu", "apac", "jp", "au", "ca", "global"}
+)
+
+
 class PricingError(ValueError):
     """A pricing table that cannot be used; the message names the file (or ``pricing``) and
     what is wrong, on one line."""
@@ -137,8 +143,15 @@ class Pricing:
         return cls.load(path) if path.strip() else None
 
     def price(self, model: str) -> ModelPrice | None:
-        """The prices of ``model`` (matched exactly), or ``None``."""
-        return self._models.get(model)
+        """The prices of ``model``, or ``None``: its own, else, for a Bedrock cross-region
+        inference profile (``us.anthropic.claude-...``, ``eu.``, ``apac.``, ``global.`` ...),
+        those of the model it routes to (``anthropic.claude-...``)."""
+        price = self._models.get(model)
+        if price is None:
+            geography, dot, routed = model.partition(".")
+            if dot and geography in INFERENCE_PROFILE_PREFIXES:
+                price = self._models.get(routed)
+        return price
 
     def cost(self, usage_by_model: Iterable[tuple[str, Any]] | Mapping[str, Any]) -> Cost | None:
         """What ``usage_by_model`` (model id -> ``Usage``, as pairs or a dict) cost; ``None``
@@ -153,8 +166,9 @@ class Pricing:
         amount = 0.0
         priced = False
         unpriced: list[str] = []
+        models = self._models
         for model, usage in items:
-            price = self._models.get(model)
+            price = models.get(model) or self.price(model)
             if price is None:
                 unpriced.append(model)
                 continue
