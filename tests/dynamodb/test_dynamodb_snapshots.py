@@ -21,6 +21,7 @@ from core.test_snapshot_contract import (  # noqa: F401 - the contract's cases, 
 )
 from generative_ai_toolkit.tracer.dynamodb import DynamoDbTracer
 from generative_ai_toolkit.tracer.testing import StepClock
+from generative_ai_toolkit.tracer.viewer._live import updates
 from services.dynamodb_local import DynamoDbLocal
 
 from .tables import create_table_with_summaries
@@ -68,10 +69,36 @@ def test_a_conversation_summary_counts_a_span_once_when_it_ends(
         for _ in range(3):
             root.emit_snapshot()
         tracer.flush()
-        assert [] == tracer.list_conversations()
+        # A snapshot is activity, as on SQLite: listed at once, when last seen, nothing counted.
+        (running,) = tracer.list_conversations()
         (seen,) = tracer.conversation_spans("c-1", include_open=True)
         assert not seen.is_ended
+        assert 0 == running.span_count
+        assert running.last_ended_at == seen.snapshot_at  # type: ignore[attr-defined]
     tracer.flush()
     (summary,) = tracer.list_conversations()
     assert 1 == summary.span_count
+    assert summary.last_ended_at > running.last_ended_at
     assert 0 == tracer.stats["dropped"]
+
+
+def test_the_viewer_sees_a_running_span_as_soon_as_its_snapshot_is_stored(
+    dynamodb_tracer: DynamoDbTracer,
+) -> None:
+    """The viewer follows a conversation by its summary's mark: a snapshot moves the mark, so
+    the next poll brings a new turn's running LLM call before anything in that turn ended."""
+    tracer = dynamodb_tracer
+    with tracer.trace("converse") as first_turn:
+        first_turn.add_attribute("ai.conversation.id", "live-1", inheritable=True)
+    tracer.flush()
+    before = updates(tracer, "live-1", mark="", since_us=0)["conversation"]
+    assert before["mark"]
+    with tracer.trace("converse") as root:
+        root.add_attribute("ai.conversation.id", "live-1", inheritable=True)
+        with tracer.trace("llm-invocation", span_kind="CLIENT") as llm:
+            llm.emit_snapshot()
+            tracer.flush()
+            after = updates(tracer, "live-1", mark=before["mark"], since_us=0)["conversation"]
+            assert after["mark"] != before["mark"]
+            running = {span["span_id"]: span for span in after["spans"]}
+            assert running[llm.span_id]["open"]

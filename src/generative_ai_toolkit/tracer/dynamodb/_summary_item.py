@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from .._clock import datetime_from_ns
 from .._query import AUTH_CONTEXT, CONVERSATION_ID, ConversationSummary
+from .._snapshot import last_seen_ns
 from .._trace import Trace
 from .._usage import USAGE_FIELDS, Usage, UsageTally, span_usage
 from ._item import index_text
@@ -80,21 +81,24 @@ class Delta:
 
 def deltas(spans: Iterable[Trace]) -> dict[tuple[str, str | None], Delta]:
     """Per (conversation id, auth context) as text, what ``spans`` add; spans without a
-    conversation id, and snapshots of open spans, add nothing."""
+    conversation id add nothing. A snapshot of an open span is activity (the conversation's
+    last activity moves to when it was taken, as SQLite's does) but counts nothing: the span
+    counts once, when it ends."""
     found: dict[tuple[str, str | None], Delta] = {}
     for span in spans:
-        if not span._end_ns:
-            continue  # a snapshot of an open span: the span counts once, when it ends
         conversation = index_text(span._attrs.get(CONVERSATION_ID))
         if not conversation:
             continue
         auth = index_text(span._attrs.get(AUTH_CONTEXT))
+        seen = last_seen_ns(span)
         delta = found.get((conversation, auth))
         if delta is None:
-            delta = found[conversation, auth] = Delta(
-                conversation, auth, span._start_ns, span._end_ns
-            )
-        delta.add(span)
+            delta = found[conversation, auth] = Delta(conversation, auth, span._start_ns, seen)
+        if span._end_ns:
+            delta.add(span)
+        else:
+            delta.first_ns = min(delta.first_ns, span._start_ns)
+            delta.last_ns = max(delta.last_ns, seen)
     return found
 
 
