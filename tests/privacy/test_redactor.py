@@ -283,16 +283,19 @@ def test_the_quick_look_skips_look_alikes_of_secrets_made_of_letters(text: str) 
     assert EVERYTHING.skips_frozen("messages", marshal.dumps([{"text": text, "n": 7}]))
 
 
-def test_a_redactor_that_changes_the_value_it_was_given_in_place_is_kept() -> None:
-    """Returning the very container it changed still counts: the span keeps the change."""
+def _mask_password(key: str, value: Any, span: Trace) -> Any:
+    if isinstance(value, dict) and "password" in value:
+        value["password"] = "***"
+    return value
 
-    def mask_password(key: str, value: Any, span: Trace) -> Any:
-        if isinstance(value, dict) and "password" in value:
-            value["password"] = "***"
-        return value
 
+@pytest.mark.parametrize("in_chain", [False, True])
+def test_a_redactor_that_changes_the_value_it_was_given_in_place_is_kept(in_chain: bool) -> None:
+    """Returning the very container it changed still counts, alone or in a chain: the span
+    keeps the change."""
+    redactor = chain(content_omitted(), _mask_password) if in_chain else _mask_password
     span = ended(login={"user": "bob", "password": "hunter2"}, other={"a": [1, 2]})
-    redacted, errors = redact_span(span, mask_password)
+    redacted, errors = redact_span(span, redactor)
     assert [] == errors
     assert {"user": "bob", "password": "***"} == redacted.attributes["login"]
     assert {"a": [1, 2]} == redacted.attributes["other"]

@@ -17,7 +17,6 @@ becomes ``[REDACTED:error]`` and the failure is handed back for the tracer to co
 from __future__ import annotations
 
 import json
-import marshal
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
@@ -71,7 +70,7 @@ def content_omitted(keys: Iterable[str] = CONTENT_KEYS) -> Redact:
             size = len(json.dumps(value, ensure_ascii=False, default=safe_str))
         return f"[REDACTED:content] {size} chars"
 
-    return omit
+    return _leaves_its_input(omit)
 
 
 def chain(*redactors: Redact) -> Redact:
@@ -84,7 +83,21 @@ def chain(*redactors: Redact) -> Redact:
             value = redactor(key, value, span)
         return value
 
+    return _leaves_its_input(redact) if all(map(_never_changes_its_input, redactors)) else redact
+
+
+#: Marks the library's redactors, which never change the value they are given in place, so
+#: ``redact_span`` need not compare what they return with the span's value.
+_UNCHANGING: Final = "_gat_never_changes_its_input"
+
+
+def _leaves_its_input(redact: Redact) -> Redact:
+    setattr(redact, _UNCHANGING, True)
     return redact
+
+
+def _never_changes_its_input(redact: Redact) -> bool:
+    return isinstance(redact, Redactor) or getattr(redact, _UNCHANGING, False) is True
 
 
 class RedactedSpan(Trace):
@@ -109,6 +122,7 @@ def redact_span(
     raw = span._raw
     skips = redact.skips_frozen if isinstance(redact, Redactor) else None
     shared = span._attrs if thaw_once and skips is not None else None
+    check_in_place = not _never_changes_its_input(redact)
     out: dict[str, Any] | None = None
     changed: list[str] = []
     errors: list[tuple[str, Exception]] = []
@@ -128,7 +142,7 @@ def redact_span(
         except Exception as exc:  # noqa: BLE001 - a broken redactor must not lose the span
             errors.append((key, exc))
             new = ERROR_MARKER
-        if new is value and (skips is not None or not _changed_in_place(value, stored)):
+        if new is value and not (check_in_place and _changed_in_place(value, stored)):
             if out is not None:
                 out[key] = raw[key]
             continue
@@ -149,8 +163,8 @@ def _changed_in_place(value: Any, stored: Any) -> bool:
     if type(stored) is not Frozen:
         return False
     try:
-        return marshal.dumps(value) != stored.blob and value != stored.thaw()
-    except Exception:  # noqa: BLE001 - it now holds what marshal cannot write: changed
+        return bool(value != stored.thaw())
+    except Exception:  # noqa: BLE001 - a comparison that raises: take it as changed
         return True
 
 
