@@ -319,6 +319,37 @@ def test_list_columns_sort_and_say_so(browse: Browsing, demo_viewer: ViewerServe
     assert [] == browse.errors
 
 
+def test_at_phone_width_a_sort_by_box_sorts_the_cards(
+    chromium: Any, demo_viewer: ViewerServer
+) -> None:
+    """Without a header row to click, "Sort by" and Reverse sort the page's cards the same
+    way (keyboard included); at desktop width the box is hidden and the headers do it."""
+    browsing = open_page(chromium, "sort-by-phone", width=375, height=800)
+    page = browsing.page
+    try:
+        page.goto(demo_viewer.url)
+        wait_list(browsing, 4)
+        assert page.locator("table.conversations thead").is_hidden()
+        page.focus("#sort-by")
+        page.select_option("#sort-by", "Spans")
+        spans = page.locator("tbody td[data-label=Spans]").all_inner_texts()
+        assert sorted(spans, key=int, reverse=True) == spans
+        tab_to(page, "button.sort-reverse")
+        page.keyboard.press("Enter")
+        assert (
+            sorted(spans, key=int) == page.locator("tbody td[data-label=Spans]").all_inner_texts()
+        )
+        assert "Reverse the order (now lowest first)" == page.get_attribute(
+            "button.sort-reverse", "aria-label"
+        )
+        page.set_viewport_size({"width": 1280, "height": 800})
+        assert page.locator(".sort-by").is_hidden()
+        assert "ascending" == page.locator("th:has-text('Spans')").get_attribute("aria-sort")
+        assert [] == browsing.errors
+    finally:
+        page.context.close()
+
+
 def test_compare_two_conversations_then_two_turns_by_keyboard(
     browse: Browsing, demo_viewer: ViewerServer
 ) -> None:

@@ -460,7 +460,7 @@
         el("th", { scope: "col", class: "num", text: "Duration" }),
         el("th", { scope: "col", class: "num", text: "Tokens" }),
         el("th", { scope: "col", class: "num", text: "Cost" })));
-      tableBox.replaceChildren(ext.sortable(el("table", { class: "conversations" }, head, body), rows));
+      tableBox.replaceChildren(...ext.sortable(el("table", { class: "conversations" }, head, body), rows));
     }
 
     for (const input of [search, auth]) {

@@ -541,13 +541,28 @@ window.gatViewer = (() => {
   let listSort = DEFAULT_SORT; // kept while the list reloads (live updates, pages)
 
   // Header buttons sort the rows of the page shown (``aria-sort`` says how); the pages
-  // themselves follow last activity, the order every store lists in.
+  // themselves follow last activity, the order every store lists in. At phone width, where
+  // the rows are cards without a header, a "Sort by" box and a Reverse button do the same.
+  // Returns the nodes to show: the box, then the table.
   ns.sortable = (table, conversations) => {
     const body = table.tBodies[0];
     const pairs = [...body.rows].map((tr, i) => ({ tr, c: conversations[i], i }));
     const heads = [...table.tHead.rows[0].cells];
     const caption = el("caption", { class: "sort-note" });
     table.prepend(caption);
+    const labels = heads.map((th) => th.textContent);
+    const choose = el("select", { id: "sort-by" }, labels.map((label) => el("option", { value: label, text: label })));
+    const reverse = el("button", { type: "button", class: "sort-reverse", text: "Reverse" });
+    const sortBy = el("div", { class: "sort-by" },
+      el("label", { for: "sort-by", text: "Sort by" }), choose, reverse);
+    choose.addEventListener("change", () => {
+      listSort = { label: choose.value, descending: !TEXT_COLUMNS.has(choose.value) };
+      apply();
+    });
+    reverse.addEventListener("click", () => {
+      listSort = { label: listSort.label, descending: !listSort.descending };
+      apply();
+    });
     const keyOf = (th, index) => {
       const label = th.dataset.label;
       if (SORT_KEYS[label]) return (pair) => SORT_KEYS[label](pair.c);
@@ -581,6 +596,8 @@ window.gatViewer = (() => {
         : `${listSort.descending ? "highest" : "lowest"} first`;
       caption.textContent = byDefault ? "" : `Sorted by ${listSort.label.toLowerCase()}, ${how}, within this page`;
       caption.hidden = byDefault;
+      choose.value = heads[at].dataset.label;
+      reverse.setAttribute("aria-label", `Reverse the order (now ${how})`);
     };
     heads.forEach((th) => {
       const label = th.textContent;
@@ -597,7 +614,7 @@ window.gatViewer = (() => {
       th.replaceChildren(button);
     });
     apply();
-    return table;
+    return [sortBy, table];
   };
 
   // -- links to the compare view ------------------------------------------------------------------
