@@ -373,9 +373,10 @@ window.gatViewer = (() => {
     if (to + need <= 100) dur.style.left = `calc(${to}% + 4px)`;
     else if (from - need >= 0) dur.style.right = `calc(${100 - from}% + 4px)`;
     else {
+      // No room outside the bar: inside it, at its end, where the labels beside bars are.
       dur.classList.add("inside");
-      if (from + need <= 100) dur.style.left = `calc(${from}% + 2px)`;
-      else dur.style.right = "2px";
+      if (to - need >= 0) dur.style.right = `calc(${100 - to}% + 2px)`;
+      else dur.style.left = "2px";
     }
   };
 
