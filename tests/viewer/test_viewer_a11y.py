@@ -159,13 +159,17 @@ def test_axe_finds_no_serious_issue_in_find_zoom_trees_sorting_and_compare(
     chromium: Any, demo_viewer: ViewerServer, scheme: str
 ) -> None:
     """A filtered and zoomed turn, a span panel with its breadcrumb, JSON trees and copy
-    buttons, a sorted list and the compare view pass axe-core, light and dark."""
+    buttons, a sorted list (at phone width too) and the compare view pass axe-core, light and
+    dark."""
     page = axe_page(chromium, dark=scheme == "dark")
     try:
         page.goto(f"{demo_viewer.url}#/?offset=0")
         page.wait_for_selector("body[data-ready=list] table.conversations tbody tr")
         page.click("th button.sort >> text=Spans")
         found = blocking_violations(page, "sorted list")
+        page.set_viewport_size({"width": 375, "height": 800})  # cards, the Sort by box
+        found += blocking_violations(page, "sorted list at phone width")
+        page.set_viewport_size({"width": 1280, "height": 800})
         page.goto(f"{demo_viewer.url}#/c/research-demo")
         page.wait_for_selector("body[data-ready=conversation] .row")
         first = page.locator("section.turn").first
