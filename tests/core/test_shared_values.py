@@ -4,6 +4,7 @@ by path (a list holding the same list twice, 40 levels deep, is 2**41 items as J
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -51,3 +52,15 @@ def test_sharing_that_writes_out_short_is_kept_as_it_is() -> None:
     assert [tool, tool] == stored.attributes["twice"]
     assert messages == stored.attributes["messages"]
     assert doubled(15) == stored.attributes["doubled"]
+
+
+def test_a_value_marshal_refuses_is_bounded_the_same_way() -> None:
+    """A datetime in the shared list: copied, not marshalled, and still stored as a note."""
+    shared: list[Any] = [{"at": datetime(2026, 1, 1, tzinfo=UTC)}]
+    for _ in range(40):
+        shared = [shared, shared]
+    note = freeze(shared)
+    assert isinstance(note, str)
+    assert note.startswith("[not stored: ")
+    kept = freeze([{"at": datetime(2026, 1, 1, tzinfo=UTC)}] * 3)
+    assert [{"at": datetime(2026, 1, 1, tzinfo=UTC)}] * 3 == kept

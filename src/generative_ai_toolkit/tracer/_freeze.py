@@ -86,6 +86,11 @@ def freeze(value: Any) -> Any:
     marshalled = _marshalled(value)
     if marshalled is not None:
         return marshalled
+    # What marshal refuses (a datetime inside, say) is copied with its sharing kept: the same
+    # bound on its length written out applies.
+    too_long = _too_long_written_out(value) if type(value) in _CONTAINERS else None
+    if too_long is not None:
+        return too_long
     try:
         return copy.deepcopy(_plain_tree(value, 0, {}))
     except Exception:  # noqa: BLE001 - e.g. objects holding locks or sockets
