@@ -7,6 +7,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pytest
 
 from generative_ai_toolkit.tracer import InMemoryTracer, _freeze
@@ -64,3 +65,14 @@ def test_a_value_marshal_refuses_is_bounded_the_same_way() -> None:
     assert note.startswith("[not stored: ")
     kept = freeze([{"at": datetime(2026, 1, 1, tzinfo=UTC)}] * 3)
     assert [{"at": datetime(2026, 1, 1, tzinfo=UTC)}] * 3 == kept
+
+
+def test_a_numpy_value_before_the_shared_containers_does_not_hide_them() -> None:
+    """The look for numpy-like values stops at the first one; the sharing behind it is still
+    found once they are made plain."""
+    shared: list[Any] = [{"role": "user", "text": "hi"}]
+    for _ in range(40):
+        shared = [shared, shared]
+    note = freeze([np.float64(0.5), shared])
+    assert isinstance(note, str)
+    assert note.startswith("[not stored: ")

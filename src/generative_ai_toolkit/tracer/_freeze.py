@@ -103,19 +103,20 @@ def _marshalled(value: Any) -> Frozen | str | None:
     too long written out (``MAX_EXPANDED_ITEMS``); ``None`` when ``marshal`` refuses it."""
     try:
         blob = marshal.dumps(value)
+        plain, repeats = _look_inside(value)
+        if not plain:
+            # numpy-like values inside, which marshal would keep as bytes: made plain first,
+            # sharing kept, and looked at again (the first look stopped where it met them).
+            value = _plain_tree(value, 0, {})
+            blob = marshal.dumps(value)
+            _, repeats = _look_inside(value)
     except Exception:  # noqa: BLE001 - unmarshallable values take the slower paths
         return None
-    plain, repeats = _look_inside(value)
     if repeats:
         too_long = _too_long_written_out(value)
         if too_long is not None:
             return too_long
-    if plain:
-        return Frozen(blob)
-    try:
-        return Frozen(marshal.dumps(_plain_tree(value, 0, {})))
-    except Exception:  # noqa: BLE001 - made plain, a value marshal refuses: the slower paths
-        return None
+    return Frozen(blob)
 
 
 def plain_value(value: Any) -> Any:
