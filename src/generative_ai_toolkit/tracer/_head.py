@@ -15,15 +15,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from random import getrandbits, random, randrange
 from time import perf_counter_ns
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
 from ._clock import OFFSET_NS
 from ._ids import RandomIdGenerator
+from ._sampling import keeps_trace_id
 from ._span import SPAN_KINDS
 from ._trace import Trace, current_span
 from ._unsampled import SampledOutRoot, UnsampledChild, UnsampledSpan
-
-_LOW64: Final = (1 << 64) - 1
 
 TraceFn = Callable[..., Trace]
 
@@ -83,7 +82,7 @@ def head_sampling_trace(tracer: Any, bound: int | None, counts: SampledOutCount)
         ids = tracer._ids
         trace_id = ids.new_trace_id()
         span_id = ids.new_span_id()
-        if (trace_id & _LOW64) >= limit:
+        if not keeps_trace_id(trace_id, limit):
             counts.sampled_out += 1
             return dropped_root.with_ids(span_name, trace_id, span_id)
         return kept_root(span_name, span_kind, trace_id, span_id)

@@ -29,7 +29,7 @@ from ._import import DEFAULT_TIMEOUT, cmd_import
 from ._migrate import add_dynamodb_command
 from ._serve import add_serve_command
 from ._sources import DEFAULT_GSI, PROG, CliError, Source, one_line
-from ._warnings import HANDLER_NAME, LIBRARY_LOGGER, WarningsOnce, installed
+from ._warnings import HANDLER_NAME, LIBRARY_LOGGER, WarningsOnce
 
 
 def add_source_options(
@@ -230,7 +230,7 @@ def _version() -> str:
         return "(not installed)"
 
 
-def _configure_logging(*, verbose: bool) -> None:
+def _configure_logging(*, verbose: bool) -> WarningsOnce | None:
     # The library logs retries, warnings and errors; the CLI reports failures as one line
     # itself, so without -v only the warnings are shown (once each, see _warnings).
     logger = logging.getLogger(LIBRARY_LOGGER)
@@ -246,6 +246,7 @@ def _configure_logging(*, verbose: bool) -> None:
         logger.removeHandler(old)
     handler.set_name(HANDLER_NAME)
     logger.addHandler(handler)
+    return handler if isinstance(handler, WarningsOnce) else None
 
 
 def _attach_negative_ages(argv: Sequence[str]) -> list[str]:
@@ -263,10 +264,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``gat-traces``; returns the exit status."""
     argv = _attach_negative_ages(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    _configure_logging(verbose=args.verbose)
+    warnings = _configure_logging(verbose=args.verbose)
     args.source = Source(db=args.db, dynamodb=args.dynamodb, gsi=args.gsi, jsonl=args.jsonl)
     out = sys.stdout
-    warnings = installed()
     try:
         args.pricing = _load_pricing(args)
         status = int(args.handler(args, out))
